@@ -1,0 +1,46 @@
+# leadcrm: `make run` to try it, `make test` to prove it. See README.md.
+VENV     := .venv
+PY       := $(VENV)/bin/python
+STAMP    := $(VENV)/.installed
+HOST     ?= 127.0.0.1
+PORT     ?= 8000
+# pytest workers; the suite's live servers and Celery workers pick free ports, so 2 is safe.
+TEST_WORKERS ?= 2
+
+.PHONY: install run test lint format worker beat clean
+
+install: $(STAMP)
+
+# Reinstall only when a requirements file changed (a second `make run` installs nothing).
+$(STAMP): requirements.txt requirements-dev.txt
+	@if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
+		interp=$$(scripts/find-python) || exit 1; \
+		echo "Creating $(VENV) with $$interp"; rm -rf $(VENV); "$$interp" -m venv $(VENV) || exit 1; \
+	fi
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $(STAMP)
+
+run: install
+	@HOST=$(HOST) PORT=$(PORT) scripts/run
+
+test: install
+	@SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} $(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/ruff check .
+	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} $(VENV)/bin/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format:
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+worker: install
+	$(VENV)/bin/celery -A leadcrm worker --loglevel=INFO
+
+beat: install
+	$(VENV)/bin/celery -A leadcrm beat --loglevel=INFO
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

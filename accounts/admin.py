@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+
+from accounts.models import User
+
+
+@admin.register(User)
+class LeadcrmUserAdmin(UserAdmin):
+    list_display = ("username", "email", "first_name", "last_name", "role", "is_superuser")
+    list_filter = ("role", "is_superuser", "is_active")
+    fieldsets = (*UserAdmin.fieldsets, ("leadcrm", {"fields": ("role",)}))
+    add_fieldsets = (*UserAdmin.add_fieldsets, ("leadcrm", {"fields": ("role",)}))

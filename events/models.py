@@ -1,0 +1,72 @@
+from django.db import models
+
+
+class Source(models.Model):
+    """Where events come from (a website, the product, an import), with its write key.
+
+    Only a SHA-256 digest of the key is stored; the key itself is shown once, at creation.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    write_key_digest = models.CharField(max_length=64, unique=True)
+    write_key_prefix = models.CharField(
+        max_length=12, help_text="First characters, to tell keys apart."
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EventType(models.TextChoices):
+    IDENTIFY = "identify"
+    TRACK = "track"
+    PAGE = "page"
+    SCREEN = "screen"
+    GROUP = "group"
+    ALIAS = "alias"
+
+
+class Event(models.Model):
+    """Append-only log of what leads did. Never updated except to link a lead / mark scored."""
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="events")
+    message_id = models.CharField(max_length=255)
+    type = models.CharField(max_length=16, choices=EventType.choices)
+    name = models.CharField(
+        max_length=255, blank=True, help_text="Event name, or page/screen name."
+    )
+    lead = models.ForeignKey(
+        "leads.Lead", null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    user_id = models.CharField(max_length=255, blank=True)
+    anonymous_id = models.CharField(max_length=255, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    traits = models.JSONField(default=dict, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+    scored_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "message_id"], name="event_source_message_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["lead", "occurred_at"], name="event_lead_time"),
+            models.Index(fields=["name", "occurred_at"], name="event_name_time"),
+            models.Index(fields=["user_id"], name="event_user_id"),
+            models.Index(fields=["anonymous_id"], name="event_anonymous_id"),
+            models.Index(
+                fields=["received_at"],
+                name="event_unscored",
+                condition=models.Q(scored_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.name or ''} ({self.message_id})"

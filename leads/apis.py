@@ -1,0 +1,193 @@
+"""REST API for leads: thin views over leads.services and leads.selectors."""
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from leads import selectors, services
+from leads.filters import LeadFilter
+from leads.models import Lead, Stage
+
+User = get_user_model()
+
+
+class LeadOutput(serializers.ModelSerializer):
+    owner_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Lead
+        fields = [
+            "id",
+            "email",
+            "first_name",
+            "last_name",
+            "title",
+            "phone",
+            "country",
+            "company_name",
+            "company_domain",
+            "company_size",
+            "source",
+            "direction",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            "utm_term",
+            "utm_content",
+            "external_id",
+            "traits",
+            "owner",
+            "owner_name",
+            "stage",
+            "stage_entered_at",
+            "recycle_count",
+            "score",
+            "temperature",
+            "do_not_contact",
+            "do_not_contact_reason",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_owner_name(self, lead: Lead) -> str | None:
+        if lead.owner is None:
+            return None
+        return lead.owner.get_full_name() or lead.owner.get_username()
+
+
+class LeadInput(serializers.ModelSerializer):
+    owner = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), allow_null=True, required=False
+    )
+    company_size = serializers.IntegerField(min_value=0, allow_null=True, required=False)
+    traits = serializers.DictField(required=False)
+
+    class Meta:
+        model = Lead
+        fields = [
+            "email",
+            "first_name",
+            "last_name",
+            "title",
+            "phone",
+            "country",
+            "company_name",
+            "company_domain",
+            "company_size",
+            "source",
+            "direction",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            "utm_term",
+            "utm_content",
+            "external_id",
+            "traits",
+            "owner",
+            "do_not_contact",
+            "do_not_contact_reason",
+        ]
+        # Uniqueness (case-insensitive) is the service's job, which answers 409.
+        extra_kwargs = {"email": {"validators": []}, "external_id": {"validators": []}}
+
+    def validate_owner(self, owner):
+        if owner is not None and not (owner.is_admin or owner.is_rep):
+            raise serializers.ValidationError("A lead's owner must be a sales rep or an admin.")
+        return owner
+
+
+class TransitionInput(serializers.Serializer):
+    to = serializers.ChoiceField(choices=Stage.choices)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class StageVisitOutput(serializers.Serializer):
+    stage = serializers.CharField()
+    entered_at = serializers.DateTimeField()
+    left_at = serializers.DateTimeField(allow_null=True)
+    seconds = serializers.IntegerField()
+
+
+class TimelineItemOutput(serializers.Serializer):
+    kind = serializers.CharField()
+    at = serializers.DateTimeField()
+    title = serializers.CharField()
+    detail = serializers.DictField()
+
+
+class LeadViewSet(viewsets.ModelViewSet):
+    """Leads. Marketers and admins see all; a rep sees their own and the hand-off queue."""
+
+    filterset_class = LeadFilter
+    search_fields = ["first_name", "last_name", "email", "company_name"]
+    ordering_fields = [
+        "created_at",
+        "updated_at",
+        "score",
+        "stage_entered_at",
+        "email",
+        "last_name",
+        "company_name",
+    ]
+    ordering = ["-created_at", "-id"]
+    serializer_class = LeadOutput
+
+    def get_queryset(self):
+        return selectors.lead_list(user=self.request.user)
+
+    def get_object(self):
+        return selectors.lead_get(user=self.request.user, lead_id=self.kwargs["pk"])
+
+    def get_serializer_class(self):
+        return LeadInput if self.action in ("create", "update", "partial_update") else LeadOutput
+
+    @extend_schema(request=LeadInput, responses={201: LeadOutput})
+    def create(self, request, *args, **kwargs):
+        if services.actor_kind(request.user) is services.Actor.REP:
+            raise services.ApiError("A sales rep may not create leads.", code="permission_denied")
+        data = self._valid(LeadInput(data=request.data))
+        lead = services.lead_create(actor=request.user, **data)
+        return Response(LeadOutput(lead).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=LeadInput, responses=LeadOutput)
+    def update(self, request, *args, **kwargs):
+        partial = kwargs.pop("partial", False)
+        lead = self.get_object()
+        data = self._valid(LeadInput(lead, data=request.data, partial=partial))
+        lead = services.lead_update(lead=lead, actor=request.user, **data)
+        return Response(LeadOutput(lead).data)
+
+    def destroy(self, request, *args, **kwargs):
+        services.lead_delete(lead=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=TransitionInput, responses=LeadOutput)
+    @action(detail=True, methods=["post"])
+    def transition(self, request, pk=None):
+        lead = self.get_object()
+        data = self._valid(TransitionInput(data=request.data))
+        lead = services.lead_transition(
+            lead_id=lead.pk, to=data["to"], reason=data["reason"], actor=request.user
+        )
+        return Response(LeadOutput(lead).data)
+
+    @extend_schema(responses=TimelineItemOutput(many=True))
+    @action(detail=True, methods=["get"])
+    def timeline(self, request, pk=None):
+        lead = self.get_object()
+        return Response(TimelineItemOutput(selectors.lead_timeline(lead=lead), many=True).data)
+
+    @extend_schema(responses=StageVisitOutput(many=True))
+    @action(detail=True, methods=["get"], url_path="stage-durations")
+    def stage_durations(self, request, pk=None):
+        lead = self.get_object()
+        visits = selectors.lead_stage_durations(lead=lead)
+        return Response(StageVisitOutput(visits, many=True).data)
+
+    @staticmethod
+    def _valid(serializer) -> dict:
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data

@@ -1,0 +1,150 @@
+"""Demo users and leads for `make run`. Idempotent: running it twice changes nothing."""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from accounts.models import Role, User
+from leads import lifecycle, services
+from leads.models import Lead, SourceChannel, Stage
+
+DEMO_DOMAIN = "demo.leadcrm.test"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    password: str
+    role: str
+    first_name: str
+    superuser: bool = False
+
+
+DEMO_USERS = (
+    DemoUser("admin", "admin-demo", Role.ADMIN, "Ada", superuser=True),
+    DemoUser("marketer", "marketer-demo", Role.MARKETER, "Mia"),
+    DemoUser("rep1", "rep1-demo", Role.REP, "Ravi"),
+    DemoUser("rep2", "rep2-demo", Role.REP, "Rosa"),
+)
+
+# (first name, last name, company, title, size, source, path of stages after IQL, owner)
+_PEOPLE = [
+    ("Iris", "Quinn", "Acme Books", "Editor", 8, SourceChannel.LEAD_MAGNET, [], None),
+    ("Ivan", "Lopez", "Northwind", "Analyst", 30, SourceChannel.ORGANIC_SEARCH, [], None),
+    ("Ines", "Park", "Blue Fin", "Designer", 12, SourceChannel.SOCIAL, [], None),
+    ("Mark", "Quigley", "Globex", "Head of Ops", 240, SourceChannel.PAID_SEARCH, ["MQL"], None),
+    ("Maya", "Lind", "Initech", "VP Marketing", 120, SourceChannel.GUEST_BLOG, ["MQL"], None),
+    ("Paul", "Quest", "Hooli", "Engineer", 800, SourceChannel.ORGANIC_SEARCH, ["PQL"], None),
+    ("Priya", "Larsen", "Umbrella", "CTO", 60, SourceChannel.REFERRAL, ["MQL", "PQL"], None),
+    (
+        "Sam",
+        "Allen",
+        "Stark Industries",
+        "Director IT",
+        5000,
+        SourceChannel.EVENT,
+        ["MQL", "SAL"],
+        "rep1",
+    ),
+    ("Sara", "Ali", "Wayne Corp", "Founder", 45, SourceChannel.PARTNER, ["PQL", "SAL"], "rep2"),
+    (
+        "Seth",
+        "Quail",
+        "Cyberdyne",
+        "Chief of Staff",
+        900,
+        SourceChannel.DIRECT_OUTREACH,
+        ["MQL", "SAL", "SQL"],
+        "rep1",
+    ),
+    (
+        "Sofia",
+        "Quintero",
+        "Tyrell",
+        "VP Sales",
+        300,
+        SourceChannel.REFERRAL,
+        ["PQL", "SAL", "SQL"],
+        "rep2",
+    ),
+    (
+        "Carl",
+        "Ustinov",
+        "Soylent",
+        "COO",
+        150,
+        SourceChannel.EVENT,
+        ["MQL", "SAL", "SQL", "CUSTOMER"],
+        "rep1",
+    ),
+    ("Dina", "Quarry", "Gringotts", "Student", 1, SourceChannel.SOCIAL, ["DISQUALIFIED"], None),
+    (
+        "Rita",
+        "Cycle",
+        "Vandelay",
+        "Buyer",
+        20,
+        SourceChannel.PAID_SEARCH,
+        ["MQL", "SAL", "MQL"],
+        "rep2",
+    ),
+]
+
+_REASONS = {
+    "DISQUALIFIED": "Student project, no budget",
+    "MQL": "Not ready to buy this quarter; back to nurture",
+}
+
+
+def demo_users_ensure() -> list[DemoUser]:
+    for demo in DEMO_USERS:
+        user, created = User.objects.get_or_create(
+            username=demo.username,
+            defaults={
+                "role": demo.role,
+                "first_name": demo.first_name,
+                "email": f"{demo.username}@{DEMO_DOMAIN}",
+            },
+        )
+        if created:
+            user.is_superuser = user.is_staff = demo.superuser
+            user.set_password(demo.password)
+            user.save()
+    return list(DEMO_USERS)
+
+
+@transaction.atomic
+def demo_leads_ensure() -> int:
+    """Create the demo leads (one path through the lifecycle each). Returns how many were new."""
+    created = 0
+    owners = {u.username: u for u in User.objects.filter(username__in=["rep1", "rep2"])}
+    marketer = User.objects.get(username="marketer")
+    for first, last, company, title, size, source, path, owner in _PEOPLE:
+        email = f"{first}.{last}@{company.split()[0]}.example".lower()
+        if Lead.objects.filter(email__iexact=email).exists():
+            continue
+        lead = services.lead_create(
+            actor=marketer,
+            email=email,
+            first_name=first,
+            last_name=last,
+            company_name=company,
+            title=title,
+            company_size=size,
+            source=source,
+        )
+        _walk(lead, path, owners.get(owner) if owner else None, marketer)
+        created += 1
+    return created
+
+
+def _walk(lead: Lead, path: list[str], owner: User | None, marketer: User) -> None:
+    current = Stage.IQL
+    for stage in path:
+        if lifecycle.is_forward(current, stage) and stage in (Stage.MQL, Stage.PQL):
+            services.lead_promote(lead_id=lead.pk, to=stage, rule="demo playbook")
+        else:
+            services.lead_transition(
+                lead_id=lead.pk, to=stage, actor=owner or marketer, reason=_REASONS.get(stage, "")
+            )
+        current = stage

@@ -1,0 +1,157 @@
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class Stage(models.TextChoices):
+    IQL = "IQL", "Information qualified"
+    MQL = "MQL", "Marketing qualified"
+    PQL = "PQL", "Product qualified"
+    SAL = "SAL", "Sales accepted"
+    SQL = "SQL", "Sales qualified"
+    CUSTOMER = "CUSTOMER", "Customer"
+    DISQUALIFIED = "DISQUALIFIED", "Disqualified"
+
+
+class Temperature(models.TextChoices):
+    COLD = "cold", "Cold"
+    WARM = "warm", "Warm"
+    HOT = "hot", "Hot"
+
+
+class SourceChannel(models.TextChoices):
+    ORGANIC_SEARCH = "organic_search", "Organic search"
+    PAID_SEARCH = "paid_search", "Paid search"
+    SOCIAL = "social", "Social"
+    REFERRAL = "referral", "Referral"
+    GUEST_BLOG = "guest_blog", "Guest blog"
+    LEAD_MAGNET = "lead_magnet", "Lead magnet"
+    DIRECT_OUTREACH = "direct_outreach", "Direct outreach"
+    PARTNER = "partner", "Partner"
+    EVENT = "event", "Event"
+    IMPORT = "import", "Import"
+    OTHER = "other", "Other"
+
+
+class Direction(models.TextChoices):
+    INBOUND = "inbound", "Inbound"
+    OUTBOUND = "outbound", "Outbound"
+
+
+class LeadQuerySet(models.QuerySet):
+    def open(self):
+        return self.exclude(stage__in=[Stage.CUSTOMER, Stage.DISQUALIFIED])
+
+    def contactable(self):
+        return self.filter(do_not_contact=False)
+
+
+class Lead(models.Model):
+    email = models.EmailField(max_length=254)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    title = models.CharField(max_length=200, blank=True)
+    phone = models.CharField(max_length=50, blank=True)
+    country = models.CharField(max_length=100, blank=True)
+    company_name = models.CharField(max_length=200, blank=True)
+    company_domain = models.CharField(max_length=253, blank=True)
+    company_size = models.PositiveIntegerField(null=True, blank=True)
+
+    source = models.CharField(
+        max_length=32, choices=SourceChannel.choices, default=SourceChannel.OTHER
+    )
+    direction = models.CharField(
+        max_length=16, choices=Direction.choices, default=Direction.INBOUND
+    )
+    utm_source = models.CharField(max_length=200, blank=True)
+    utm_medium = models.CharField(max_length=200, blank=True)
+    utm_campaign = models.CharField(max_length=200, blank=True)
+    utm_term = models.CharField(max_length=200, blank=True)
+    utm_content = models.CharField(max_length=200, blank=True)
+    external_id = models.CharField(
+        max_length=255, null=True, blank=True, help_text="The userId a product sends events with."
+    )
+    traits = models.JSONField(default=dict, blank=True)
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_leads",
+    )
+    stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.IQL)
+    stage_entered_at = models.DateTimeField()
+    recycle_count = models.PositiveIntegerField(default=0)
+    score = models.IntegerField(default=0)
+    temperature = models.CharField(
+        max_length=8, choices=Temperature.choices, default=Temperature.COLD
+    )
+    do_not_contact = models.BooleanField(default=False)
+    do_not_contact_reason = models.CharField(max_length=200, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = LeadQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="lead_email_ci_unique"),
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=models.Q(external_id__isnull=False),
+                name="lead_external_id_unique",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(stage__in=Stage.values), name="lead_stage_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(do_not_contact=False) | ~models.Q(do_not_contact_reason=""),
+                name="lead_dnc_has_reason",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["stage", "-created_at"]),
+            models.Index(fields=["owner", "stage"]),
+            models.Index(fields=["-score"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class StageChange(models.Model):
+    """Audit row: one per stage change, written in the same transaction as the change."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="stage_changes")
+    from_stage = models.CharField(max_length=16, choices=Stage.choices, blank=True)
+    to_stage = models.CharField(max_length=16, choices=Stage.choices)
+    changed_at = models.DateTimeField()
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rule = models.CharField(
+        max_length=200, blank=True, help_text="The rule or system job that made an automatic move."
+    )
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+        indexes = [models.Index(fields=["lead", "changed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}: {self.from_stage or '-'} -> {self.to_stage}"
+
+    @property
+    def actor_label(self) -> str:
+        if self.rule:
+            return f"rule: {self.rule}"
+        if self.changed_by_id:
+            return self.changed_by.get_username()
+        return "system"

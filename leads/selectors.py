@@ -1,0 +1,83 @@
+"""Reads of leads, scoped by who asks."""
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from accounts.models import User
+from leads.models import Lead, Stage, StageChange
+
+HANDOFF_STAGES = (Stage.MQL, Stage.PQL)
+
+
+def lead_visible_q(user: User) -> Q:
+    """Marketers and admins see every lead; a rep sees their own and the unowned hand-off queue."""
+    if user.sees_all_leads:
+        return Q()
+    return Q(owner=user) | Q(owner__isnull=True, stage__in=HANDOFF_STAGES)
+
+
+def lead_list(*, user: User) -> QuerySet[Lead]:
+    return Lead.objects.filter(lead_visible_q(user)).select_related("owner")
+
+
+def lead_get(*, user: User, lead_id: int) -> Lead:
+    """The lead, or Http404 when it does not exist or the user may not see it."""
+    try:
+        return lead_list(user=user).get(pk=lead_id)
+    except (Lead.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such lead.") from None
+
+
+def lead_stage_history(*, lead: Lead) -> QuerySet[StageChange]:
+    return lead.stage_changes.select_related("changed_by").order_by("changed_at", "id")
+
+
+def lead_stage_durations(*, lead: Lead, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Time spent in each stage visit, derived from the history rows."""
+    now = now or timezone.now()
+    rows = list(lead_stage_history(lead=lead))
+    visits = []
+    for row, nxt in zip(rows, [*rows[1:], None], strict=True):
+        left = nxt.changed_at if nxt else None
+        visits.append(
+            {
+                "stage": row.to_stage,
+                "entered_at": row.changed_at,
+                "left_at": left,
+                "seconds": int(((left or now) - row.changed_at).total_seconds()),
+            }
+        )
+    return visits
+
+
+def _stage_items(lead: Lead) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": "stage_change",
+            "at": row.changed_at,
+            "title": f"{row.from_stage or 'new'} → {row.to_stage}",
+            "detail": {
+                "from": row.from_stage or None,
+                "to": row.to_stage,
+                "by": row.changed_by.get_username() if row.changed_by else None,
+                "rule": row.rule or None,
+                "reason": row.reason,
+            },
+        }
+        for row in lead_stage_history(lead=lead)
+    ]
+
+
+# Other apps add their own items (events, emails, notes) by appending a function here from
+# their AppConfig.ready(); each takes a lead and returns items of the shape above.
+TIMELINE_SOURCES = [_stage_items]
+
+
+def lead_timeline(*, lead: Lead) -> list[dict[str, Any]]:
+    """Everything that happened to a lead, newest first."""
+    items = [item for source in TIMELINE_SOURCES for item in source(lead)]
+    return sorted(items, key=lambda item: item["at"], reverse=True)

@@ -1,0 +1,218 @@
+"""Every write to a lead. What may change a stage: here, with the rules in leads/lifecycle.py."""
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Role, User
+from leadcrm.exceptions import ApiError, Conflict
+from leads import lifecycle
+from leads.lifecycle import Actor
+from leads.models import Lead, Stage, StageChange
+
+
+class IllegalTransition(Conflict):
+    default_code = "illegal_transition"
+    default_detail = "That stage change is not allowed from the lead's current stage."
+
+
+class TransitionForbidden(ApiError):
+    status_code = 403
+    default_code = "transition_forbidden"
+    default_detail = "You may not make that stage change."
+
+
+class ReasonRequired(ApiError):
+    default_code = "reason_required"
+    default_detail = "That stage change needs a reason."
+
+
+class DuplicateEmail(Conflict):
+    default_code = "duplicate_email"
+    default_detail = "A lead with this email already exists."
+
+
+# Fields a sales rep may edit on a lead they own; marketers and admins may edit every field.
+REP_EDITABLE = frozenset(
+    {
+        "first_name",
+        "last_name",
+        "title",
+        "phone",
+        "country",
+        "company_name",
+        "company_domain",
+        "company_size",
+        "traits",
+        "do_not_contact",
+        "do_not_contact_reason",
+    }
+)
+
+
+def actor_kind(user: User | None) -> Actor:
+    if user is None:
+        return Actor.SYSTEM
+    if user.is_admin:
+        return Actor.ADMIN
+    return Actor.REP if user.role == Role.REP else Actor.MARKETER
+
+
+def _normalise(data: dict[str, Any]) -> dict[str, Any]:
+    data = dict(data)
+    if "email" in data:
+        data["email"] = data["email"].strip().lower()
+    if data.get("external_id") == "":
+        data["external_id"] = None
+    if data.get("do_not_contact") is False:
+        data["do_not_contact_reason"] = ""
+    return data
+
+
+def _check_dnc(lead: Lead) -> None:
+    if lead.do_not_contact and not lead.do_not_contact_reason.strip():
+        raise ApiError(
+            "do_not_contact needs a reason.",
+            code="invalid",
+            fields={"do_not_contact_reason": ["Required when do_not_contact is true."]},
+        )
+
+
+def _save_unique(lead: Lead) -> None:
+    """Save, turning a lost race on the case-insensitive email constraint into a 409."""
+    try:
+        with transaction.atomic():
+            lead.save()
+    except IntegrityError as exc:
+        if "email" in str(exc).lower():
+            raise DuplicateEmail(fields={"email": [DuplicateEmail.default_detail]}) from exc
+        raise
+
+
+def _email_taken(email: str, *, exclude_id: int | None = None) -> bool:
+    qs = Lead.objects.filter(email__iexact=email)
+    if exclude_id is not None:
+        qs = qs.exclude(pk=exclude_id)
+    return qs.exists()
+
+
+@transaction.atomic
+def lead_create(*, actor: User | None, rule: str = "", **fields: Any) -> Lead:
+    """Create a lead at IQL, with its first history row ("" -> IQL)."""
+    data = _normalise(fields)
+    if _email_taken(data["email"]):
+        raise DuplicateEmail(fields={"email": [DuplicateEmail.default_detail]})
+    now = timezone.now()
+    lead = Lead(**data, stage=Stage.IQL, stage_entered_at=now)
+    _check_dnc(lead)
+    _save_unique(lead)
+    StageChange.objects.create(
+        lead=lead,
+        from_stage="",
+        to_stage=Stage.IQL,
+        changed_at=now,
+        changed_by=actor,
+        rule=rule,
+        reason="created",
+    )
+    return lead
+
+
+@transaction.atomic
+def lead_update(*, lead: Lead, actor: User, **fields: Any) -> Lead:
+    """Update a lead's fields. Stage and score are not fields here: see lead_transition/scoring."""
+    data = _normalise(fields)
+    if actor_kind(actor) is Actor.REP:
+        forbidden = sorted(set(data) - REP_EDITABLE)
+        if forbidden:
+            raise ApiError(
+                f"A sales rep may not change: {', '.join(forbidden)}.",
+                code="permission_denied",
+                fields={name: ["Not editable by a sales rep."] for name in forbidden},
+            )
+    if "email" in data and _email_taken(data["email"], exclude_id=lead.pk):
+        raise DuplicateEmail(fields={"email": [DuplicateEmail.default_detail]})
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    for name, value in data.items():
+        setattr(lead, name, value)
+    _check_dnc(lead)
+    _save_unique(lead)
+    return lead
+
+
+@transaction.atomic
+def lead_delete(*, lead: Lead, actor: User) -> None:
+    if actor_kind(actor) is Actor.REP:
+        raise ApiError("A sales rep may not delete leads.", code="permission_denied")
+    lead.delete()
+
+
+def _record_change(
+    *, lead: Lead, to: str, actor: User | None, rule: str, reason: str, move: lifecycle.Move
+) -> None:
+    now = timezone.now()
+    from_stage = lead.stage
+    lead.stage = to
+    lead.stage_entered_at = now
+    update = ["stage", "stage_entered_at", "updated_at"]
+    if move.kind is lifecycle.MoveKind.RECYCLE:
+        lead.recycle_count += 1
+        lead.owner = None  # back to marketing's nurture, out of the rep's queue
+        update += ["recycle_count", "owner"]
+    if move.kind is lifecycle.MoveKind.ACCEPT and lead.owner_id is None and actor is not None:
+        lead.owner = actor
+        update.append("owner")
+    lead.save(update_fields=update)
+    StageChange.objects.create(
+        lead=lead,
+        from_stage=from_stage,
+        to_stage=to,
+        changed_at=now,
+        changed_by=actor,
+        rule=rule,
+        reason=reason.strip(),
+    )
+
+
+@transaction.atomic
+def lead_transition(
+    *, lead_id: int, to: str, actor: User | None, reason: str = "", rule: str = ""
+) -> Lead:
+    """Move a lead to stage `to`, writing its history row in the same transaction.
+
+    `actor=None` is an automatic move, which must name its `rule`. The row is locked first, so
+    two concurrent moves serialise and the second is checked against the first one's result.
+    """
+    if actor is None and not rule:
+        raise ValueError("an automatic move must name its rule")
+    lead = Lead.objects.select_for_update().get(pk=lead_id)
+    try:
+        move = lifecycle.check_move(
+            from_stage=lead.stage, to_stage=to, actor=actor_kind(actor), reason=reason
+        )
+    except lifecycle.IllegalMove as exc:
+        raise IllegalTransition(str(exc)) from exc
+    except lifecycle.MoveNotAllowed as exc:
+        raise TransitionForbidden(str(exc)) from exc
+    except lifecycle.ReasonRequired as exc:
+        raise ReasonRequired(str(exc), fields={"reason": ["This field is required."]}) from exc
+    _record_change(lead=lead, to=to, actor=actor, rule=rule, reason=reason, move=move)
+    return lead
+
+
+@transaction.atomic
+def lead_promote(*, lead_id: int, to: str, rule: str, reason: str = "") -> bool:
+    """Automatic forward move for a rule (MQL threshold, PQL condition).
+
+    Returns False, changing nothing, when the lead is already at or past `to`, or has left the
+    funnel: automatic moves never go backwards.
+    """
+    lead = Lead.objects.select_for_update().get(pk=lead_id)
+    if not lifecycle.is_forward(lead.stage, to):
+        return False
+    move = lifecycle.MOVES.get((Stage(lead.stage), Stage(to)))
+    if move is None or Actor.SYSTEM not in move.actors:
+        return False
+    _record_change(lead=lead, to=to, actor=None, rule=rule, reason=reason, move=move)
+    return True

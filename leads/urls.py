@@ -1,0 +1,15 @@
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from leads import apis, views
+
+router = DefaultRouter(trailing_slash=True)
+router.register("leads", apis.LeadViewSet, basename="lead")
+
+api_urlpatterns = router.urls
+
+app_name = "leads"
+urlpatterns = [
+    path("", views.lead_list, name="list"),
+    path("leads/<int:lead_id>/", views.lead_detail, name="detail"),
+]

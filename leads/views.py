@@ -1,0 +1,71 @@
+"""Server-rendered pages for leads (the dashboard grows from these)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from leadcrm.exceptions import ApiError
+from leads import lifecycle, selectors, services
+from leads.models import Stage
+
+
+@login_required
+def lead_list(request):
+    leads = selectors.lead_list(user=request.user).order_by("-created_at", "-id")
+    stage = request.GET.get("stage", "")
+    query = request.GET.get("q", "").strip()
+    if stage in Stage.values:
+        leads = leads.filter(stage=stage)
+    if query:
+        leads = leads.filter(
+            Q(email__icontains=query)
+            | Q(first_name__icontains=query)
+            | Q(last_name__icontains=query)
+            | Q(company_name__icontains=query)
+        )
+    page = Paginator(leads, 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "leads/lead_list.html",
+        {
+            "page": page,
+            "stages": Stage.choices,
+            "stage": stage,
+            "q": query,
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lead_detail(request, lead_id: int):
+    lead = selectors.lead_get(user=request.user, lead_id=lead_id)
+    if request.method == "POST":
+        try:
+            services.lead_transition(
+                lead_id=lead.pk,
+                to=request.POST.get("to", ""),
+                actor=request.user,
+                reason=request.POST.get("reason", ""),
+            )
+        except (ApiError, ValueError) as exc:
+            messages.error(request, str(getattr(exc, "detail", exc)))
+        else:
+            messages.success(request, f"Moved to {request.POST['to']}.")
+        return redirect("leads:detail", lead_id=lead.pk)
+    targets = lifecycle.allowed_targets(
+        from_stage=lead.stage, actor=services.actor_kind(request.user)
+    )
+    return render(
+        request,
+        "leads/lead_detail.html",
+        {
+            "lead": lead,
+            "timeline": selectors.lead_timeline(lead=lead),
+            "durations": selectors.lead_stage_durations(lead=lead),
+            "targets": [(t, lifecycle.MOVES[(Stage(lead.stage), t)]) for t in targets],
+        },
+    )

@@ -1,0 +1,84 @@
+import os
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import Role
+from tests.factories import UserFactory
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require_service(name: str, available: bool) -> None:
+    """Skip locally when a real service is not configured; in CI a missing service is a failure."""
+    if available:
+        return
+    message = f"{name} is not configured for this test run"
+    if IN_CI:
+        pytest.fail(f"{message}, and CI must never skip it")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def postgres(settings):
+    """Marks a test that needs PostgreSQL (DATABASE_URL pointing at it)."""
+    engine = settings.DATABASES["default"]["ENGINE"]
+    require_service("PostgreSQL", "postgresql" in engine)
+
+
+@pytest.fixture
+def redis_url(settings):
+    """The real Redis URL for tests that need the broker."""
+    require_service("Redis (REDIS_URL)", bool(settings.REDIS_URL))
+    return settings.REDIS_URL
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="admin", role=Role.ADMIN, is_superuser=True, is_staff=True)
+
+
+@pytest.fixture
+def marketer(db):
+    return UserFactory(username="marketer", role=Role.MARKETER)
+
+
+@pytest.fixture
+def rep(db):
+    return UserFactory(username="rep", role=Role.REP)
+
+
+@pytest.fixture
+def other_rep(db):
+    return UserFactory(username="other_rep", role=Role.REP)
+
+
+@pytest.fixture
+def anonymous():
+    return APIClient()
+
+
+def _client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def marketer_client(marketer):
+    return _client_for(marketer)
+
+
+@pytest.fixture
+def rep_client(rep):
+    return _client_for(rep)
+
+
+@pytest.fixture
+def other_rep_client(other_rep):
+    return _client_for(other_rep)
+
+
+@pytest.fixture
+def admin_client_api(admin_user):
+    return _client_for(admin_user)

@@ -1,0 +1,41 @@
+import factory
+from django.utils import timezone
+
+from accounts.models import Role, User
+from leads.models import Lead, Stage, StageChange
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    role = Role.MARKETER
+    password = factory.django.Password("pw-for-tests")
+
+
+class LeadFactory(factory.django.DjangoModelFactory):
+    """A lead with its first history row, as leads.services.lead_create would make it."""
+
+    class Meta:
+        model = Lead
+
+    email = factory.Sequence(lambda n: f"lead{n}@example.com")
+    first_name = factory.Sequence(lambda n: f"First{n}")
+    last_name = "Lead"
+    company_name = "Example Inc"
+    stage = Stage.IQL
+    stage_entered_at = factory.LazyFunction(timezone.now)
+
+    @factory.post_generation
+    def history(lead, create, extracted, **kwargs):
+        if create:
+            StageChange.objects.create(
+                lead=lead,
+                from_stage="",
+                to_stage=lead.stage,
+                changed_at=lead.stage_entered_at,
+                reason="created",
+            )
