@@ -29,6 +29,12 @@ class Conflict(ApiError):
     default_detail = "The request conflicts with the current state."
 
 
+class Forbidden(ApiError):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "permission_denied"
+    default_detail = "You do not have permission to do that."
+
+
 _DEFAULT_CODES = {
     400: "invalid",
     401: "not_authenticated",

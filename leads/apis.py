@@ -6,6 +6,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from leadcrm.exceptions import Forbidden
 from leads import selectors, services
 from leads.filters import LeadFilter
 from leads.models import Lead, Stage
@@ -147,7 +148,7 @@ class LeadViewSet(viewsets.ModelViewSet):
     @extend_schema(request=LeadInput, responses={201: LeadOutput})
     def create(self, request, *args, **kwargs):
         if services.actor_kind(request.user) is services.Actor.REP:
-            raise services.ApiError("A sales rep may not create leads.", code="permission_denied")
+            raise Forbidden("A sales rep may not create leads.")
         data = self._valid(LeadInput(data=request.data))
         lead = services.lead_create(actor=request.user, **data)
         return Response(LeadOutput(lead).data, status=status.HTTP_201_CREATED)

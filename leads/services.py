@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Role, User
-from leadcrm.exceptions import ApiError, Conflict
+from leadcrm.exceptions import ApiError, Conflict, Forbidden
 from leads import lifecycle
 from leads.lifecycle import Actor
 from leads.models import Lead, Stage, StageChange
@@ -17,8 +17,7 @@ class IllegalTransition(Conflict):
     default_detail = "That stage change is not allowed from the lead's current stage."
 
 
-class TransitionForbidden(ApiError):
-    status_code = 403
+class TransitionForbidden(Forbidden):
     default_code = "transition_forbidden"
     default_detail = "You may not make that stage change."
 
@@ -126,9 +125,8 @@ def lead_update(*, lead: Lead, actor: User, **fields: Any) -> Lead:
     if actor_kind(actor) is Actor.REP:
         forbidden = sorted(set(data) - REP_EDITABLE)
         if forbidden:
-            raise ApiError(
+            raise Forbidden(
                 f"A sales rep may not change: {', '.join(forbidden)}.",
-                code="permission_denied",
                 fields={name: ["Not editable by a sales rep."] for name in forbidden},
             )
     if "email" in data and _email_taken(data["email"], exclude_id=lead.pk):
@@ -144,7 +142,7 @@ def lead_update(*, lead: Lead, actor: User, **fields: Any) -> Lead:
 @transaction.atomic
 def lead_delete(*, lead: Lead, actor: User) -> None:
     if actor_kind(actor) is Actor.REP:
-        raise ApiError("A sales rep may not delete leads.", code="permission_denied")
+        raise Forbidden("A sales rep may not delete leads.")
     lead.delete()
 
 
