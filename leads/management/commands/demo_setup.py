@@ -9,16 +9,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         users = demo.demo_users_ensure()
-        if "load_playbook" in _commands():
-            call_command("load_playbook", verbosity=0)
+        call_command("load_playbook")
         created = demo.demo_leads_ensure()
         self.stdout.write(f"Demo data: {created} new leads.")
         self.stdout.write("Demo log-ins (username / password):")
         for user in users:
             self.stdout.write(f"  {user.role:<9} {user.username} / {user.password}")
 
-
-def _commands() -> set[str]:
-    from django.core.management import get_commands
-
-    return set(get_commands())
