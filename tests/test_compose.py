@@ -26,7 +26,9 @@ def test_compose_file_passes_docker_compose_validation():
     result = subprocess.run(
         [binary, "-f", str(COMPOSE), "config", "-q"],
         env={"SECRET_KEY": "validation-only", "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
 
@@ -46,7 +48,10 @@ def test_each_app_service_runs_its_process(compose):
 def test_app_services_use_the_stack_database_and_broker(compose):
     for name in APP_SERVICES:
         env = compose["services"][name]["environment"]
-        assert env["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in env["DATABASE_URL"]
+        assert (
+            env["DATABASE_URL"].startswith("postgres://")
+            and "@postgres:5432/" in env["DATABASE_URL"]
+        )
         assert env["REDIS_URL"] == "redis://redis:6379/0"
 
 

@@ -15,4 +15,3 @@ class Command(BaseCommand):
         self.stdout.write("Demo log-ins (username / password):")
         for user in users:
             self.stdout.write(f"  {user.role:<9} {user.username} / {user.password}")
-
