@@ -123,6 +123,9 @@ def lead_update(*, lead: Lead, actor: User, **fields: Any) -> Lead:
     """Update a lead's fields. Stage and score are not fields here: see lead_transition/scoring."""
     data = _normalise(fields)
     if actor_kind(actor) is Actor.REP:
+        # The hand-off queue is visible to every rep, but only the rep who accepted a lead edits it.
+        if lead.owner_id != actor.pk:
+            raise Forbidden("A sales rep may only edit leads they own; accept the lead first.")
         forbidden = sorted(set(data) - REP_EDITABLE)
         if forbidden:
             raise Forbidden(
