@@ -19,6 +19,12 @@ def require_service(name: str, available: bool) -> None:
     pytest.skip(message)
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness (~0.2 s a user) would dominate the suite's run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def postgres(settings):
     """Marks a test that needs PostgreSQL (DATABASE_URL pointing at it)."""

@@ -21,6 +21,7 @@ class LeadFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Lead
+        skip_postgeneration_save = True
 
     email = factory.Sequence(lambda n: f"lead{n}@example.com")
     first_name = factory.Sequence(lambda n: f"First{n}")
