@@ -108,8 +108,11 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-# Serve straight from the finders when DEBUG, so `make run` needs no collectstatic.
-WHITENOISE_USE_FINDERS = DEBUG
+# Serve from the app folders too, so the app works without `collectstatic` (make run, local
+# load tests with DEBUG off); the Docker image collects at build time for compressed copies.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # --- HTTPS: follows from an https:// SITE_URL, so plain-http local serving still works ------------
 SECURE_SSL_REDIRECT = HTTPS
