@@ -1,8 +1,10 @@
 """Demo users and leads for `make run`. Idempotent: running it twice changes nothing."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Role, User
 from leads import lifecycle, services
@@ -134,6 +136,7 @@ def demo_leads_ensure() -> int:
             source=source,
         )
         _walk(lead, path, owners.get(owner) if owner else None, marketer)
+        _backdate(lead, days_ago=3 + 4 * len(path) + created % 5)
         created += 1
     return created
 
@@ -148,3 +151,17 @@ def _walk(lead: Lead, path: list[str], owner: User | None, marketer: User) -> No
                 lead_id=lead.pk, to=stage, actor=owner or marketer, reason=_REASONS.get(stage, "")
             )
         current = stage
+
+
+def _backdate(lead: Lead, *, days_ago: int) -> None:
+    """Spread a demo lead's history over past days so time-in-stage figures mean something.
+
+    Seeding only: real history rows are never rewritten.
+    """
+    start = timezone.now() - timedelta(days=days_ago)
+    rows = list(lead.stage_changes.order_by("changed_at", "id"))
+    step = timedelta(days=days_ago) / (len(rows) + 1)
+    for index, row in enumerate(rows):
+        row.changed_at = start + step * index
+        row.save(update_fields=["changed_at"])
+    Lead.objects.filter(pk=lead.pk).update(created_at=start, stage_entered_at=rows[-1].changed_at)
