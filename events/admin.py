@@ -1,12 +1,24 @@
 from django.contrib import admin
 
-from events.models import Event, Source
+from events.models import Event, Identity, Source
 
 
 @admin.register(Source)
 class SourceAdmin(admin.ModelAdmin):
-    list_display = ("name", "write_key_prefix", "is_active", "created_at", "disabled_at")
-    readonly_fields = ("write_key_digest", "write_key_prefix", "created_at")
+    list_display = (
+        "name",
+        "write_key_prefix",
+        "is_active",
+        "internal",
+        "created_at",
+        "disabled_at",
+    )
+    list_filter = ("is_active", "internal")
+    # Keys are created with `manage.py create_write_key` (the digest cannot be typed in here).
+    readonly_fields = ("write_key_digest", "write_key_prefix", "internal", "created_at")
+
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.register(Event)
@@ -18,3 +30,14 @@ class EventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False  # append-only
+
+
+@admin.register(Identity)
+class IdentityAdmin(admin.ModelAdmin):
+    list_display = ("kind", "value", "lead", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("value",)
+    raw_id_fields = ("lead",)
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -5,6 +5,8 @@ class Source(models.Model):
     """Where events come from (a website, the product, an import), with its write key.
 
     Only a SHA-256 digest of the key is stored; the key itself is shown once, at creation.
+    Internal sources (events the app produces itself, such as email opens) have a digest of a
+    random secret nobody was ever shown, and are refused by write-key authentication anyway.
     """
 
     name = models.CharField(max_length=100, unique=True)
@@ -13,6 +15,9 @@ class Source(models.Model):
         max_length=12, help_text="First characters, to tell keys apart."
     )
     is_active = models.BooleanField(default=True)
+    internal = models.BooleanField(
+        default=False, help_text="Events the app produces itself; no usable write key."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
 
@@ -43,6 +48,8 @@ class Event(models.Model):
     )
     user_id = models.CharField(max_length=255, blank=True)
     anonymous_id = models.CharField(max_length=255, blank=True)
+    previous_id = models.CharField(max_length=255, blank=True, help_text="alias: the old id.")
+    group_id = models.CharField(max_length=255, blank=True, help_text="group: the account id.")
     properties = models.JSONField(default=dict, blank=True)
     traits = models.JSONField(default=dict, blank=True)
     context = models.JSONField(default=dict, blank=True)
@@ -62,6 +69,11 @@ class Event(models.Model):
             models.Index(fields=["user_id"], name="event_user_id"),
             models.Index(fields=["anonymous_id"], name="event_anonymous_id"),
             models.Index(
+                fields=["previous_id"],
+                name="event_alias_previous_id",
+                condition=models.Q(type="alias"),
+            ),
+            models.Index(
                 fields=["received_at"],
                 name="event_unscored",
                 condition=models.Q(scored_at__isnull=True),
@@ -70,3 +82,31 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.name or ''} ({self.message_id})"
+
+
+class IdentityKind(models.TextChoices):
+    USER = "user", "userId"
+    ANONYMOUS = "anonymous", "anonymousId"
+
+
+class Identity(models.Model):
+    """An id a source sends events with (a userId or an anonymousId), linked to its lead.
+
+    Written by `identify` and `alias`; events carrying a known id are linked on arrival, and
+    events that arrived before the link are joined to the lead when the link is made.
+    """
+
+    kind = models.CharField(max_length=16, choices=IdentityKind.choices)
+    value = models.CharField(max_length=255)
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="identities")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "identities"
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "value"], name="identity_kind_value_unique"),
+        ]
+        indexes = [models.Index(fields=["lead"], name="identity_lead")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value} -> lead {self.lead_id}"

@@ -2,10 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from events.urls import api_urlpatterns as events_api
+from events.urls import segment_urlpatterns
 from leadcrm.health import healthz
 from leads.urls import api_urlpatterns as leads_api
 
-api_v1 = [*leads_api]
+api_v1 = [*leads_api, *events_api]
 
 urlpatterns = [
     path("", include("leads.urls")),
@@ -15,4 +17,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
+    *segment_urlpatterns,
 ]

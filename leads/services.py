@@ -217,3 +217,62 @@ def lead_promote(*, lead_id: int, to: str, rule: str, reason: str = "") -> bool:
         return False
     _record_change(lead=lead, to=to, actor=None, rule=rule, reason=reason, move=move)
     return True
+
+
+# --- Leads from identify calls (events ingestion), set-based ------------------------------------
+
+
+@transaction.atomic
+def leads_create_identified(*, rows: list[dict[str, Any]], reason: str = "identified") -> dict:
+    """Create leads at IQL from identify calls, each with its "" -> IQL history row.
+
+    One insert for the leads and one for their history rows. Returns email -> id of the leads
+    created; an email (or external_id) another transaction took first is left out, and the
+    caller treats that lead as an existing one.
+    """
+    now = timezone.now()
+    leads = [Lead(**_normalise(row), stage=Stage.IQL, stage_entered_at=now) for row in rows]
+    try:
+        with transaction.atomic():
+            created = Lead.objects.bulk_create(leads)
+    except IntegrityError:
+        created = [lead for lead in leads if _create_one(lead)]
+    StageChange.objects.bulk_create(
+        StageChange(lead=lead, from_stage="", to_stage=Stage.IQL, changed_at=now, reason=reason)
+        for lead in created
+    )
+    return {lead.email: lead.pk for lead in created}
+
+
+def _create_one(lead: Lead) -> bool:
+    lead.pk = None
+    try:
+        with transaction.atomic():
+            lead.save(force_insert=True)
+    except IntegrityError:
+        return False
+    return True
+
+
+@transaction.atomic
+def leads_update_identified(*, changes: dict[int, dict[str, Any]]) -> set[int]:
+    """Write field values that identify calls changed (the caller holds the rows locked).
+
+    Returns the ids of leads that changed. An email or external_id that another lead took in
+    the meantime is dropped rather than failing the batch the call came in.
+    """
+    now = timezone.now()
+    changed = set()
+    for lead_id, fields in changes.items():
+        if not fields:
+            continue
+        try:
+            with transaction.atomic():
+                Lead.objects.filter(pk=lead_id).update(**fields, updated_at=now)
+        except IntegrityError:
+            fields = {k: v for k, v in fields.items() if k not in ("email", "external_id")}
+            if not fields:
+                continue
+            Lead.objects.filter(pk=lead_id).update(**fields, updated_at=now)
+        changed.add(lead_id)
+    return changed

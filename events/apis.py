@@ -1,0 +1,206 @@
+"""HTTP ingestion: Segment-compatible /v1/* endpoints (write key) and native /api/v1/events/.
+
+The Segment endpoints are plain Django views, not DRF: at thousands of events a second the
+framework's per-request work is measurable, and a write key is not a user. Both hand their
+messages to events.services.events_ingest, the one path for every event.
+"""
+
+import base64
+import binascii
+import json
+import zlib
+
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, status
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from events import parsing, selectors, services
+from leadcrm.exceptions import ApiError
+
+SEGMENT_KINDS = frozenset({"identify", "track", "page", "screen", "group", "alias", "batch"})
+MAX_REQUEST = parsing.MAX_REQUEST_BYTES
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _error(status_code: int, code: str, message: str) -> JsonResponse:
+    response = JsonResponse({"code": code, "message": message}, status=status_code)
+    if status_code == 401:
+        response["WWW-Authenticate"] = 'Basic realm="leadcrm write key"'
+    return response
+
+
+def _too_large() -> HttpError:
+    return HttpError(
+        413, "payload_too_large", f"A request may be at most {MAX_REQUEST // 1024} KB."
+    )
+
+
+def _read_body(request) -> bytes:
+    """The request body, gunzipped if need be, never more than the request limit."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise HttpError(400, "invalid_request", "Content-Length is not a number.") from None
+    if declared > MAX_REQUEST:
+        raise _too_large()
+    body = request.read(MAX_REQUEST + 1)
+    if len(body) > MAX_REQUEST:
+        raise _too_large()
+    encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding != "gzip":
+        raise HttpError(
+            415, "unsupported_encoding", f"Content-Encoding {encoding!r} is not supported."
+        )
+    return _gunzip(body)
+
+
+def _gunzip(body: bytes) -> bytes:
+    # The cap applies to the decompressed size too: a small gzip body can inflate a thousandfold.
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(body, MAX_REQUEST + 1)
+    except zlib.error:
+        raise HttpError(400, "invalid_gzip", "The body is not valid gzip.") from None
+    if len(data) > MAX_REQUEST or inflater.unconsumed_tail:
+        raise _too_large()
+    if not inflater.eof:
+        raise HttpError(400, "invalid_gzip", "The gzip body is truncated.")
+    return data
+
+
+def _header_key(request) -> str | None:
+    """The write key from HTTP Basic auth (the key is the user name, the password empty)."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise HttpError(
+            401, "invalid_write_key", "The Authorization header is malformed."
+        ) from None
+    return decoded.partition(":")[0]
+
+
+def _source(key: str | None):
+    source = selectors.source_for_write_key(write_key=key or "")
+    if source is None:
+        raise HttpError(401, "invalid_write_key", "The write key is missing, wrong or disabled.")
+    return source
+
+
+def _parse(body: bytes) -> dict:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise HttpError(400, "invalid_json", "The body is not valid JSON.") from None
+    if not isinstance(payload, dict):
+        raise HttpError(400, "invalid_payload", "The body must be a JSON object.")
+    return payload
+
+
+def _batch_messages(payload: dict) -> list:
+    batch = payload.get("batch")
+    if not isinstance(batch, list):
+        raise HttpError(400, "invalid_batch", "`batch` must be a list of messages.")
+    sent_at = payload.get("sentAt")
+    context = payload.get("context")
+    for message in batch:
+        if not isinstance(message, dict):
+            continue  # rejected by index in events_ingest
+        if sent_at is not None:
+            message.setdefault("sentAt", sent_at)
+        if isinstance(context, dict) and context:
+            inner = message.get("context")
+            message["context"] = {**context, **inner} if isinstance(inner, dict) else context
+    return batch
+
+
+@csrf_exempt
+def segment_api(request, kind: str):
+    """POST /v1/<kind>: the Segment Tracking API's message shape and error bodies."""
+    if request.method != "POST":
+        return _error(405, "method_not_allowed", "Only POST is allowed; a write key reads nothing.")
+    try:
+        body = _read_body(request)
+        key = _header_key(request)
+        source = _source(key) if key is not None else None
+        payload = _parse(body)
+        if source is None:
+            source = _source(
+                payload.get("writeKey") if isinstance(payload.get("writeKey"), str) else None
+            )
+        if kind == "batch":
+            messages = _batch_messages(payload)
+        else:
+            payload["type"] = kind  # the endpoint names the type
+            messages = [payload]
+        result = services.events_ingest(
+            source=source,
+            messages=messages,
+            raw_size=len(body),
+            text_checked=parsing.SUSPECT_ESCAPE.search(body) is None,
+        )
+    except HttpError as exc:
+        return _error(exc.status, exc.code, exc.message)
+    if kind != "batch" and result.rejected:
+        first = result.errors[0]
+        return _error(400, first["code"], first["message"])
+    return JsonResponse(result.as_response())
+
+
+class CanPushEvents(permissions.BasePermission):
+    message = "Only marketers and admins may push events."
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated and request.user.sees_all_leads)
+
+
+class PayloadTooLarge(ApiError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+    default_detail = f"A request may be at most {MAX_REQUEST // 1024} KB."
+
+
+NATIVE_SOURCE = "api"
+
+
+class EventIngestApi(APIView):
+    """POST /api/v1/events/: one Segment-shaped event, or a list of them (token auth)."""
+
+    permission_classes = [permissions.IsAuthenticated, CanPushEvents]
+    parser_classes = [JSONParser]
+
+    @extend_schema(request=dict, responses=dict)
+    def post(self, request):
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > MAX_REQUEST:
+            raise PayloadTooLarge()
+        data = request.data
+        single = isinstance(data, dict)
+        if not single and not isinstance(data, list):
+            raise ApiError("The body must be an event object or a list of them.", code="invalid")
+        result = services.events_ingest(
+            source=services.source_internal(NATIVE_SOURCE),
+            messages=[data] if single else data,
+            raw_size=declared or None,
+        )
+        if single and result.rejected:
+            first = result.errors[0]
+            raise ApiError(first["message"], code=first["code"])
+        return Response(result.as_response())

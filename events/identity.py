@@ -1,0 +1,268 @@
+"""Who is who: identify and alias link userIds / anonymousIds to leads.
+
+Private to events.services (which owns the transaction); the lead rows themselves are written
+through leads.services. Everything here is set-based per batch: a handful of queries whatever
+the number of identify calls, plus one UPDATE per lead that gains ids.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+from events import traits as trait_map
+from events.models import Event, EventType, Identity, IdentityKind
+from events.parsing import Message
+from leads import services as lead_services
+from leads.models import Lead
+
+USER, ANONYMOUS = IdentityKind.USER, IdentityKind.ANONYMOUS
+
+
+def leads_for_ids(*, user_ids, anonymous_ids) -> tuple[dict[str, int], dict[str, int]]:
+    """(userId -> lead id, anonymousId -> lead id) for the ids that are known."""
+    by_user: dict[str, int] = {}
+    by_anon: dict[str, int] = {}
+    values = set(user_ids) | set(anonymous_ids)
+    if not values:
+        return by_user, by_anon
+    for kind, value, lead_id in Identity.objects.filter(value__in=values).values_list(
+        "kind", "value", "lead_id"
+    ):
+        if kind == USER and value in user_ids:
+            by_user[value] = lead_id
+        elif kind == ANONYMOUS and value in anonymous_ids:
+            by_anon[value] = lead_id
+    # Leads created through the REST API with an external_id have no Identity row.
+    missing = [value for value in user_ids if value not in by_user]
+    if missing:
+        by_user.update(
+            Lead.objects.filter(external_id__in=missing).values_list("external_id", "pk")
+        )
+    return by_user, by_anon
+
+
+def link_orphans(*, user_ids, anonymous_ids) -> int:
+    """Join not-yet-linked events carrying these ids to their leads, to be scored afresh."""
+    by_user, by_anon = leads_for_ids(user_ids=set(user_ids), anonymous_ids=set(anonymous_ids))
+    per_lead: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))
+    for value, lead_id in by_user.items():
+        per_lead[lead_id][0].append(value)
+    for value, lead_id in by_anon.items():
+        per_lead[lead_id][1].append(value)
+    linked = 0
+    for lead_id, (users, anons) in sorted(per_lead.items()):
+        linked += (
+            Event.objects.filter(lead__isnull=True)
+            .filter(Q(user_id__in=users) | Q(anonymous_id__in=anons))
+            .update(lead_id=lead_id, scored_at=None)
+        )
+    return linked
+
+
+@dataclass
+class _NewLead:
+    """A lead an identify call will create, gathered over the batch before one insert."""
+
+    email: str
+    fields: dict = field(default_factory=dict)
+    traits: dict = field(default_factory=dict)
+    pk: int | None = None
+
+
+@dataclass
+class _Batch:
+    """In-batch state, so a later call in the batch sees the leads earlier calls resolved."""
+
+    leads: dict[int, Lead]
+    by_user: dict[str, Lead | _NewLead]
+    by_anon: dict[str, Lead | _NewLead]
+    by_email: dict[str, Lead | _NewLead]
+    changes: dict[int, dict] = field(default_factory=dict)
+    links: list[tuple[str, str, Lead | _NewLead]] = field(default_factory=list)
+
+
+def identities_apply(*, messages: list[Message]) -> tuple[set[int], set[str], set[str]]:
+    """Apply newly stored identify and alias calls, in order.
+
+    Returns (ids of leads created or changed, userIds linked, anonymousIds linked).
+    """
+    identifies = [m for m in messages if m.type == EventType.IDENTIFY]
+    aliases = [m for m in messages if m.type == EventType.ALIAS]
+    batch = _load(identifies, aliases)
+    for message in identifies:
+        _identify(batch, message)
+    created = _create_new_leads(batch)
+    for message in aliases:
+        _alias(batch, message)
+    changed = lead_services.leads_update_identified(changes=batch.changes)
+    users, anons = _register_links(batch)
+    users, anons = _follow_aliases(users, anons)
+    link_orphans(user_ids=users, anonymous_ids=anons)
+    return created | changed, users, anons
+
+
+def _load(identifies: list[Message], aliases: list[Message]) -> _Batch:
+    user_ids = {m.user_id for m in identifies + aliases if m.user_id}
+    user_ids |= {m.previous_id for m in aliases}
+    anon_ids = {m.anonymous_id for m in identifies if m.anonymous_id}
+    anon_ids |= {m.previous_id for m in aliases}
+    emails = {e for m in identifies if (e := trait_map.email_of(m.traits))}
+    user_map, anon_map = leads_for_ids(user_ids=user_ids, anonymous_ids=anon_ids)
+    wanted = Q(pk__in=set(user_map.values()) | set(anon_map.values()))
+    if emails:
+        wanted |= Q(email_lower__in=emails)
+    # Locked in primary-key order, so two batches touching the same leads cannot deadlock.
+    leads = {
+        lead.pk: lead
+        for lead in Lead.objects.alias(email_lower=Lower("email"))
+        .filter(wanted)
+        .select_for_update()
+        .order_by("pk")
+    }
+    return _Batch(
+        leads=leads,
+        by_user={value: leads[pk] for value, pk in user_map.items() if pk in leads},
+        by_anon={value: leads[pk] for value, pk in anon_map.items() if pk in leads},
+        by_email={lead.email.lower(): lead for lead in leads.values()},
+    )
+
+
+def _identify(batch: _Batch, message: Message) -> None:
+    fields, extra = trait_map.split_traits(message.traits)
+    email = fields.get("email")
+    target = (
+        batch.by_user.get(message.user_id)
+        or (batch.by_email.get(email) if email else None)
+        or batch.by_anon.get(message.anonymous_id)
+    )
+    if target is None:
+        if not email:
+            return  # nothing to create a lead from; the event waits for a later identify
+        target = _NewLead(email=email, fields=trait_map.utm_fields(message.context))
+        batch.by_email[email] = target
+    _apply_traits(batch, target, fields, extra)
+    if message.user_id:
+        _claim_user_id(batch, target, message.user_id)
+        batch.links.append((USER, message.user_id, target))
+    if message.anonymous_id:
+        batch.by_anon.setdefault(message.anonymous_id, target)
+        batch.links.append((ANONYMOUS, message.anonymous_id, target))
+
+
+def _apply_traits(batch: _Batch, target, fields: dict, extra: dict) -> None:
+    email = fields.get("email")
+    if email and batch.by_email.get(email, target) is not target:
+        fields = {k: v for k, v in fields.items() if k != "email"}  # another lead's address
+    if isinstance(target, _NewLead):
+        target.fields.update({k: v for k, v in fields.items() if k != "email"})
+        target.traits.update(extra)
+        return
+    pending = batch.changes.setdefault(target.pk, {})
+    for name, value in fields.items():
+        if getattr(target, name) != value:
+            setattr(target, name, value)
+            pending[name] = value
+    if email and email != target.email.lower():
+        batch.by_email[email] = target
+    merged = {**target.traits, **extra}
+    if merged != target.traits:
+        target.traits = merged
+        pending["traits"] = merged
+
+
+def _claim_user_id(batch: _Batch, target, user_id: str) -> None:
+    """Make `user_id` the lead's external_id when it has none and no other lead holds it."""
+    holder = batch.by_user.setdefault(user_id, target)
+    if holder is not target:
+        return
+    if isinstance(target, _NewLead):
+        target.fields.setdefault("external_id", user_id)
+    elif target.external_id is None:
+        target.external_id = user_id
+        batch.changes.setdefault(target.pk, {})["external_id"] = user_id
+
+
+def _create_new_leads(batch: _Batch) -> set[int]:
+    new = {id(t): t for t in batch.by_email.values() if isinstance(t, _NewLead)}.values()
+    if not new:
+        return set()
+    rows = [{**t.fields, "email": t.email, "traits": t.traits} for t in new]
+    created = lead_services.leads_create_identified(rows=rows, reason="identified")
+    for target in new:
+        target.pk = created.get(target.email)
+        if target.pk is None:
+            _lost_race(batch, target)
+    return set(created.values())
+
+
+def _lost_race(batch: _Batch, target: _NewLead) -> None:
+    """Another transaction created this lead first: apply our traits to it as an update."""
+    wanted = Q(email__iexact=target.email)
+    if target.fields.get("external_id"):
+        wanted |= Q(external_id=target.fields["external_id"])
+    lead = Lead.objects.select_for_update().filter(wanted).order_by("pk").first()
+    if lead is None:
+        return
+    target.pk = lead.pk
+    changes = {
+        k: v for k, v in target.fields.items() if k not in ("email", "external_id") and v != ""
+    }
+    if target.traits:
+        changes["traits"] = {**lead.traits, **target.traits}
+    if changes:
+        batch.changes.setdefault(lead.pk, {}).update(changes)
+
+
+def _alias(batch: _Batch, message: Message) -> None:
+    target = batch.by_user.get(message.user_id) or batch.by_user.get(message.previous_id)
+    target = target or batch.by_anon.get(message.previous_id)
+    if target is None:
+        return  # linked later, when an identify names one of the two ids
+    # previousId may be an earlier userId or an anonymousId: Segment does not say which.
+    batch.links += [
+        (USER, message.user_id, target),
+        (USER, message.previous_id, target),
+        (ANONYMOUS, message.previous_id, target),
+    ]
+
+
+def _register_links(batch: _Batch) -> tuple[set[str], set[str]]:
+    rows = [
+        Identity(kind=kind, value=value, lead_id=target.pk)
+        for kind, value, target in batch.links
+        if target.pk is not None
+    ]
+    # The first link of an id wins; a later claim on it by another lead is ignored.
+    Identity.objects.bulk_create(rows, ignore_conflicts=True)
+    users = {row.value for row in rows if row.kind == USER}
+    anons = {row.value for row in rows if row.kind == ANONYMOUS}
+    return users, anons
+
+
+def _follow_aliases(users: set[str], anons: set[str]) -> tuple[set[str], set[str]]:
+    """Alias calls that came before their ids were known: link their other id now."""
+    if not users and not anons:
+        return users, anons
+    values = users | anons
+    pairs = Event.objects.filter(type=EventType.ALIAS).filter(
+        Q(user_id__in=values) | Q(previous_id__in=values)
+    )
+    by_user, by_anon = leads_for_ids(user_ids=users, anonymous_ids=anons)
+    known = {**by_anon, **by_user}
+    rows = []
+    for user_id, previous_id in pairs.values_list("user_id", "previous_id"):
+        lead_id = known.get(user_id) or known.get(previous_id)
+        if lead_id is None:
+            continue
+        rows += [
+            Identity(kind=USER, value=user_id, lead_id=lead_id),
+            Identity(kind=USER, value=previous_id, lead_id=lead_id),
+            Identity(kind=ANONYMOUS, value=previous_id, lead_id=lead_id),
+        ]
+    if rows:
+        Identity.objects.bulk_create(rows, ignore_conflicts=True)
+        users = users | {r.value for r in rows if r.kind == USER}
+        anons = anons | {r.value for r in rows if r.kind == ANONYMOUS}
+    return users, anons

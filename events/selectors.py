@@ -1,0 +1,56 @@
+"""Reads of events and sources."""
+
+import hashlib
+from typing import Any
+
+from django.db.models import QuerySet
+
+from events.models import Event, EventType, Source
+from leads.models import Lead
+
+TIMELINE_LIMIT = 200
+
+
+def source_for_write_key(*, write_key: str) -> Source | None:
+    """The active, non-internal source this write key belongs to, or None."""
+    if not write_key:
+        return None
+    digest = hashlib.sha256(write_key.encode("utf-8")).hexdigest()
+    return Source.objects.filter(write_key_digest=digest, is_active=True, internal=False).first()
+
+
+def lead_events(*, lead: Lead, limit: int = TIMELINE_LIMIT) -> QuerySet[Event]:
+    """A lead's latest events, newest first."""
+    return lead.events.select_related("source").order_by("-occurred_at", "-id")[:limit]
+
+
+def _title(event: Event) -> str:
+    if event.type == EventType.TRACK:
+        return event.name
+    if event.type in (EventType.PAGE, EventType.SCREEN):
+        return f"Viewed {event.type} {event.name}".rstrip()
+    return {
+        EventType.IDENTIFY: "Identified",
+        EventType.GROUP: f"Joined group {event.group_id}",
+        EventType.ALIAS: f"Alias {event.previous_id} → {event.user_id}",
+    }[event.type]
+
+
+def event_timeline_items(lead: Lead) -> list[dict[str, Any]]:
+    """The lead's events as timeline items (registered in leads.selectors.TIMELINE_SOURCES)."""
+    return [
+        {
+            "kind": "event",
+            "at": event.occurred_at,
+            "title": _title(event),
+            "detail": {
+                "type": event.type,
+                "name": event.name,
+                "source": event.source.name,
+                "properties": event.properties,
+                "traits": event.traits,
+                "message_id": event.message_id,
+            },
+        }
+        for event in lead_events(lead=lead)
+    ]

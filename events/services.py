@@ -1,0 +1,258 @@
+"""Every write of events: ingestion (the one path every event takes) and sources' write keys."""
+
+import hashlib
+import json
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.utils import timezone
+
+from events import identity, parsing
+from events.models import Event, Source
+
+log = logging.getLogger(__name__)
+
+WRITE_KEY_PREFIX = "wk_"
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    rejected: int = 0
+    errors: list[dict] = field(default_factory=list)
+    stored: int = 0  # accepted minus the message ids this source had sent before
+
+    def as_response(self) -> dict:
+        return {"accepted": self.accepted, "rejected": self.rejected, "errors": self.errors}
+
+
+def events_ingest(
+    *,
+    source: Source,
+    messages: list,
+    received_at: datetime | None = None,
+    raw_size: int | None = None,
+    text_checked: bool = False,
+) -> IngestResult:
+    """Validate, store and link Segment-shaped messages; the one path for every event.
+
+    Bad messages are rejected one by one (their index, `code` and `message` in `errors`); the
+    valid ones are stored in one transaction with one set-based insert, and a message id this
+    source sent before is acknowledged but not stored again. identify/alias calls create,
+    update and link leads. Scoring is asked for after the commit and can never fail ingestion.
+
+    `raw_size` (bytes of the JSON the messages were parsed from) and `text_checked` (that JSON
+    had no NUL or lone-surrogate escapes) let the HTTP layer skip per-message checks it has
+    already made in bulk; Python callers leave them alone.
+    """
+    received_at = received_at or timezone.now()
+    result = IngestResult()
+    valid = _validate(messages, received_at, result, raw_size=raw_size, text_checked=text_checked)
+    if not valid:
+        return result
+    with transaction.atomic():
+        new, unlinked = _store(source=source, messages=valid, received_at=received_at)
+        changed, users, anons = identity.identities_apply(messages=new)
+        # A concurrent identify may have committed its lead between our lookup and our commit;
+        # looking again once both are committed closes that gap (see identity.link_orphans).
+        users |= {m.user_id for m in unlinked if m.user_id}
+        anons |= {m.anonymous_id for m in unlinked if m.anonymous_id}
+        if users or anons:
+            transaction.on_commit(
+                partial(_link_after_commit, user_ids=users, anonymous_ids=anons), robust=True
+            )
+        if new or changed:
+            transaction.on_commit(partial(_kick_scoring, lead_ids=sorted(changed)), robust=True)
+    result.stored = len(new)
+    return result
+
+
+def _validate(messages, received_at, result, *, raw_size, text_checked) -> list:
+    valid = []
+    measure = raw_size is None or raw_size > parsing.MAX_MESSAGE_BYTES
+    for index, raw in enumerate(messages):
+        try:
+            if not text_checked:
+                parsing.check_text(raw)
+            if measure and parsing.message_size(raw) > parsing.MAX_MESSAGE_BYTES:
+                raise parsing.Invalid(
+                    "message_too_large",
+                    f"A message may be at most {parsing.MAX_MESSAGE_BYTES // 1024} KB.",
+                )
+            valid.append(parsing.parse_message(raw, index=index, received_at=received_at))
+        except parsing.Invalid as exc:
+            result.errors.append({"index": index, "code": exc.code, "message": exc.message})
+    result.accepted = len(valid)
+    result.rejected = len(result.errors)
+    return valid
+
+
+def _store(*, source: Source, messages: list, received_at: datetime) -> tuple[list, list]:
+    """Insert the messages, skipping known message ids. Returns (new messages, new unlinked)."""
+    by_user, by_anon = identity.leads_for_ids(
+        user_ids={m.user_id for m in messages if m.user_id},
+        anonymous_ids={m.anonymous_id for m in messages if m.anonymous_id},
+    )
+    lead_ids = [by_user.get(m.user_id) or by_anon.get(m.anonymous_id) for m in messages]
+    inserted = _insert(source, messages, lead_ids, received_at)
+    new, unlinked = [], []
+    for message, lead_id in zip(messages, lead_ids, strict=True):
+        # pop: a message id repeated within the batch is stored (and applied) once.
+        if inserted.pop(message.message_id, None) is None:
+            continue
+        new.append(message)
+        if lead_id is None:
+            unlinked.append(message)
+    return new, unlinked
+
+
+_COLUMNS = (
+    "source_id",
+    "message_id",
+    "type",
+    "name",
+    "lead_id",
+    "user_id",
+    "anonymous_id",
+    "previous_id",
+    "group_id",
+    "properties",
+    "traits",
+    "context",
+    "occurred_at",
+    "received_at",
+)
+
+
+def _insert(source, messages, lead_ids, received_at) -> dict[str, int]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING: one statement per chunk, new ids back.
+
+    bulk_create(ignore_conflicts=True) cannot say which rows were new, and only new rows may
+    go on to identity handling and scoring.
+    """
+    ops = connection.ops
+    adapt_time = ops.adapt_datetimefield_value
+    dumps = partial(json.dumps, cls=DjangoJSONEncoder, separators=(",", ":"))
+    received = adapt_time(received_at)
+    rows = [
+        (
+            source.pk,
+            m.message_id,
+            m.type,
+            m.name,
+            lead_id,
+            m.user_id,
+            m.anonymous_id,
+            m.previous_id,
+            m.group_id,
+            dumps(m.properties),
+            dumps(m.traits),
+            dumps(m.context),
+            adapt_time(m.occurred_at),
+            received,
+        )
+        for m, lead_id in zip(messages, lead_ids, strict=True)
+    ]
+    table = ops.quote_name(Event._meta.db_table)
+    columns = ", ".join(ops.quote_name(c) for c in _COLUMNS)
+    placeholder = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+    size = max(1, min(1000, (connection.features.max_query_params or 10**6) // len(_COLUMNS)))
+    inserted: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholder] * len(chunk))}"
+                " ON CONFLICT (source_id, message_id) DO NOTHING RETURNING message_id, id",
+                [value for row in chunk for value in row],
+            )
+            inserted.update(cursor.fetchall())
+    return inserted
+
+
+def _link_after_commit(*, user_ids, anonymous_ids) -> None:
+    with transaction.atomic():
+        identity.link_orphans(user_ids=user_ids, anonymous_ids=anonymous_ids)
+
+
+def _kick_scoring(*, lead_ids: list[int]) -> None:
+    # Imported late: scoring imports events, and a broken scoring must not stop ingestion.
+    from scoring.services import scoring_kick
+
+    scoring_kick(lead_ids=lead_ids)
+
+
+# --- Sources and write keys ---------------------------------------------------------------------
+
+
+class SourceError(ValueError):
+    pass
+
+
+def _digest(write_key: str) -> str:
+    return hashlib.sha256(write_key.encode("utf-8")).hexdigest()
+
+
+def _new_key() -> str:
+    return WRITE_KEY_PREFIX + secrets.token_urlsafe(24)
+
+
+@transaction.atomic
+def source_create(*, name: str) -> tuple[Source, str]:
+    """A new source and its write key. The key is returned once; only its digest is kept."""
+    name = name.strip()
+    if not name:
+        raise SourceError("A source needs a name.")
+    if Source.objects.filter(name=name).exists():
+        raise SourceError(f"A source named {name!r} already exists.")
+    key = _new_key()
+    source = Source.objects.create(
+        name=name, write_key_digest=_digest(key), write_key_prefix=key[:12]
+    )
+    return source, key
+
+
+@transaction.atomic
+def source_rotate_key(*, source: Source) -> str:
+    """Replace a source's write key (the old one stops working at once) and enable it."""
+    if source.internal:
+        raise SourceError(f"{source.name!r} is internal and has no write key.")
+    key = _new_key()
+    Source.objects.filter(pk=source.pk).update(
+        write_key_digest=_digest(key), write_key_prefix=key[:12], is_active=True, disabled_at=None
+    )
+    return key
+
+
+@transaction.atomic
+def source_set_active(*, source: Source, active: bool) -> Source:
+    source = Source.objects.select_for_update().get(pk=source.pk)
+    if source.is_active != active:
+        source.is_active = active
+        source.disabled_at = None if active else timezone.now()
+        source.save(update_fields=["is_active", "disabled_at"])
+    return source
+
+
+def source_internal(name: str) -> Source:
+    """Get or create the internal source `name` for events the app produces (e.g. "email")."""
+    source = Source.objects.filter(name=name).first()
+    if source is None:
+        with transaction.atomic():
+            source, _ = Source.objects.get_or_create(
+                name=name,
+                defaults={
+                    "internal": True,
+                    # A digest of a secret nobody is shown: no key can ever match it.
+                    "write_key_digest": _digest(secrets.token_hex(32)),
+                    "write_key_prefix": "internal",
+                },
+            )
+    if not source.internal:
+        raise SourceError(f"{name!r} is a write-key source, not an internal one.")
+    return source

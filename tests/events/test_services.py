@@ -1,0 +1,322 @@
+"""events_ingest: storage, dedupe, identity and the scoring kick (on the test database)."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from events import services
+from events.models import Event, Identity, Source
+from leads.models import Lead, Stage, StageChange
+from tests.factories import LeadFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def track(message_id, event="Demo Requested", **fields):
+    if "userId" not in fields and "anonymousId" not in fields:
+        fields["userId"] = "u1"
+    return {"type": "track", "event": event, "messageId": message_id, **fields}
+
+
+def identify(message_id, traits, **ids):
+    return {"type": "identify", "messageId": message_id, "traits": traits, **ids}
+
+
+def ingest(source, *messages, **kwargs):
+    return services.events_ingest(source=source, messages=list(messages), **kwargs)
+
+
+def test_valid_messages_are_stored_with_their_columns(source):
+    received = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+
+    result = ingest(
+        source,
+        {
+            "type": "page",
+            "anonymousId": "a1",
+            "name": "Pricing",
+            "messageId": "m1",
+            "properties": {"path": "/pricing"},
+            "context": {"ip": "10.0.0.1"},
+            "timestamp": "2026-05-01T08:59:00Z",
+        },
+        received_at=received,
+    )
+
+    assert (result.accepted, result.rejected, result.errors, result.stored) == (1, 0, [], 1)
+    event = Event.objects.get()
+    assert (event.source, event.message_id, event.type, event.name) == (
+        source,
+        "m1",
+        "page",
+        "Pricing",
+    )
+    assert (event.user_id, event.anonymous_id, event.lead) == ("", "a1", None)
+    assert event.properties == {"path": "/pricing"}
+    assert event.context == {"ip": "10.0.0.1"}
+    assert event.occurred_at == datetime(2026, 5, 1, 8, 59, tzinfo=UTC)
+    assert event.received_at == received
+    assert event.scored_at is None
+
+
+def test_one_bad_message_does_not_lose_the_others(source):
+    result = ingest(source, track("m1"), "junk", {"type": "track", "userId": "u"}, track("m2"))
+
+    assert (result.accepted, result.rejected) == (2, 2)
+    assert [(e["index"], e["code"]) for e in result.errors] == [
+        (1, "not_an_object"),
+        (2, "missing_event"),
+    ]
+    assert sorted(Event.objects.values_list("message_id", flat=True)) == ["m1", "m2"]
+
+
+def test_a_message_id_seen_before_is_acknowledged_not_stored_again(source, kicks):
+    ingest(source, track("m1"))
+
+    again = ingest(source, track("m1"), track("m1"))
+
+    assert (again.accepted, again.stored) == (2, 0)
+    assert Event.objects.count() == 1
+    assert kicks == [[]]  # the replay asked for no scoring
+
+
+def test_the_same_message_id_from_another_source_is_another_event(source):
+    other, _ = services.source_create(name="product")
+
+    ingest(source, track("m1"))
+    ingest(other, track("m1"))
+
+    assert Event.objects.filter(message_id="m1").count() == 2
+
+
+def test_replaying_a_batch_three_times_leaves_one_row_per_message_id(source):
+    batch = [track(f"m{i}") for i in range(50)]
+
+    results = [ingest(source, *batch) for _ in range(3)]
+
+    assert [r.stored for r in results] == [50, 0, 0]
+    assert Event.objects.count() == 50
+
+
+def test_validation_and_insert_are_set_based(source, kicks):
+    LeadFactory(external_id="u1")
+    batch = [track(f"m{i}") for i in range(100)]
+
+    with CaptureQueriesContext(connection) as queries:
+        ingest(source, *batch)
+
+    assert Event.objects.filter(lead__external_id="u1").count() == 100
+    inserts = [q for q in queries if q["sql"].startswith("INSERT INTO")]
+    assert len(inserts) == 1
+    assert len(queries) <= 8
+
+
+def test_identify_with_email_creates_an_iql_lead_with_history(source, kicks):
+    result = ingest(
+        source,
+        identify(
+            "i1",
+            {
+                "email": "Ann@Example.com",
+                "firstName": "Ann",
+                "title": "VP Sales",
+                "company": {"name": "Acme", "employee_count": 80},
+                "plan": "pro",
+            },
+            userId="u1",
+            anonymousId="a1",
+            context={"campaign": {"name": "spring", "source": "google"}},
+        ),
+    )
+
+    assert result.stored == 1
+    lead = Lead.objects.get()
+    assert (lead.email, lead.first_name, lead.title) == ("ann@example.com", "Ann", "VP Sales")
+    assert (lead.company_name, lead.company_size, lead.external_id) == ("Acme", 80, "u1")
+    assert lead.traits == {"plan": "pro"}
+    assert (lead.utm_campaign, lead.utm_source) == ("spring", "google")
+    assert lead.stage == Stage.IQL
+    history = StageChange.objects.get(lead=lead)
+    assert (history.from_stage, history.to_stage, history.reason) == ("", Stage.IQL, "identified")
+    assert Event.objects.get().lead == lead
+    assert set(Identity.objects.values_list("kind", "value", "lead_id")) == {
+        ("user", "u1", lead.pk),
+        ("anonymous", "a1", lead.pk),
+    }
+    assert kicks == [[lead.pk]]
+
+
+def test_identify_updates_an_existing_lead_found_by_email(source, kicks):
+    lead = LeadFactory(email="bo@example.com", title="", traits={"a": 1})
+
+    ingest(source, identify("i1", {"email": "BO@example.com", "title": "CTO", "b": 2}, userId="u9"))
+
+    lead.refresh_from_db()
+    assert (lead.title, lead.external_id, lead.traits) == ("CTO", "u9", {"a": 1, "b": 2})
+    assert Lead.objects.count() == 1
+    assert StageChange.objects.filter(lead=lead).count() == 1  # no second "created" row
+    assert kicks == [[lead.pk]]
+
+
+def test_identify_by_user_id_updates_the_linked_lead_and_its_email(source):
+    lead = LeadFactory(email="old@example.com", external_id="u1")
+
+    ingest(source, identify("i1", {"email": "new@example.com", "lastName": "Ng"}, userId="u1"))
+
+    lead.refresh_from_db()
+    assert (lead.email, lead.last_name) == ("new@example.com", "Ng")
+
+
+def test_identify_does_not_take_another_leads_email(source):
+    lead = LeadFactory(email="mine@example.com", external_id="u1")
+    LeadFactory(email="taken@example.com")
+
+    ingest(source, identify("i1", {"email": "taken@example.com", "title": "CEO"}, userId="u1"))
+
+    lead.refresh_from_db()
+    assert (lead.email, lead.title) == ("mine@example.com", "CEO")
+
+
+def test_identify_without_email_for_an_unknown_user_creates_nothing(source):
+    result = ingest(source, identify("i1", {"firstName": "Nobody"}, userId="ghost"))
+
+    assert result.stored == 1
+    assert Lead.objects.count() == 0
+    assert Event.objects.get().lead is None
+
+
+def test_unchanged_identify_changes_nothing_and_kicks_no_lead(source, kicks):
+    lead = LeadFactory(email="c@example.com", external_id="u1", title="CTO")
+    before = Lead.objects.get(pk=lead.pk).updated_at
+
+    ingest(source, identify("i1", {"email": "c@example.com", "title": "CTO"}, userId="u1"))
+
+    assert Lead.objects.get(pk=lead.pk).updated_at == before
+    assert kicks == [[]]
+
+
+def test_events_of_a_known_user_are_linked_on_arrival(source):
+    lead = LeadFactory(external_id="u1")
+
+    ingest(source, track("m1"), track("m2", anonymousId="a-unknown", userId="u1"))
+
+    assert set(Event.objects.values_list("lead_id", flat=True)) == {lead.pk}
+
+
+def test_anonymous_events_join_the_lead_when_identify_links_them(source):
+    ingest(source, track("m1", anonymousId="anon-7"), track("m2", userId="later-user"))
+    Event.objects.update(scored_at=datetime(2026, 1, 1, tzinfo=UTC))  # scoring saw them unlinked
+
+    ingest(
+        source,
+        identify("i1", {"email": "d@example.com"}, userId="later-user", anonymousId="anon-7"),
+    )
+
+    lead = Lead.objects.get(email="d@example.com")
+    assert Event.objects.filter(lead=lead).count() == 3
+    # Linked events are scored again: their points count from now on.
+    assert Event.objects.filter(lead=lead, scored_at__isnull=True).count() == 3
+
+
+def test_later_anonymous_events_are_linked_on_arrival(source):
+    ingest(source, identify("i1", {"email": "e@example.com"}, userId="u5", anonymousId="anon-5"))
+
+    ingest(source, track("m1", anonymousId="anon-5"))
+
+    assert Event.objects.get(message_id="m1").lead.email == "e@example.com"
+
+
+def test_identify_then_track_in_one_batch_links_both(source):
+    ingest(
+        source, identify("i1", {"email": "f@example.com"}, userId="u6"), track("m1", userId="u6")
+    )
+
+    lead = Lead.objects.get(email="f@example.com")
+    assert Event.objects.filter(lead=lead).count() == 2
+
+
+def test_two_identifies_for_one_new_email_in_a_batch_make_one_lead(source):
+    ingest(
+        source,
+        identify("i1", {"email": "g@example.com", "title": "Dev"}, userId="u7"),
+        identify("i2", {"email": "G@example.com", "title": "Lead Dev"}, anonymousId="a7"),
+    )
+
+    lead = Lead.objects.get()
+    assert (lead.title, lead.external_id) == ("Lead Dev", "u7")
+    assert Event.objects.filter(lead=lead).count() == 2
+
+
+def test_alias_links_a_previous_id_to_the_lead(source):
+    lead = LeadFactory(external_id="u1")
+    ingest(source, track("m1", anonymousId="device-1"))
+
+    ingest(source, {"type": "alias", "previousId": "device-1", "userId": "u1", "messageId": "al"})
+    ingest(source, track("m2", anonymousId="device-1"))
+
+    assert Event.objects.filter(lead=lead).count() == 3
+
+
+def test_an_alias_before_the_identify_is_followed_when_the_identify_comes(source):
+    ingest(source, track("m1", anonymousId="device-2"))
+    ingest(source, {"type": "alias", "previousId": "device-2", "userId": "u2", "messageId": "al"})
+
+    ingest(source, identify("i1", {"email": "h@example.com"}, userId="u2"))
+
+    lead = Lead.objects.get(email="h@example.com")
+    assert set(Event.objects.values_list("message_id", flat=True).filter(lead=lead)) == {
+        "m1",
+        "al",
+        "i1",
+    }
+
+
+def test_nothing_is_written_when_every_message_is_rejected(source, kicks):
+    result = ingest(source, "x", {"type": "nope"})
+
+    assert (result.accepted, result.rejected, result.stored) == (0, 2, 0)
+    assert Event.objects.count() == 0
+    assert kicks == []
+
+
+def test_a_failing_scoring_kick_never_breaks_ingestion(source, monkeypatch):
+    def broken(*, lead_ids=()):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr("scoring.services.scoring_kick", broken)
+
+    result = ingest(source, track("m1"))
+
+    assert result.stored == 1
+    assert Event.objects.count() == 1
+
+
+def test_python_callers_are_checked_for_size_and_text(source):
+    result = ingest(
+        source,
+        track("big", properties={"blob": "x" * 40_000}),
+        track("nul", properties={"v": "a\x00"}),
+        track("ok", timestamp=datetime(2026, 1, 2, tzinfo=UTC)),
+    )
+
+    assert [(e["index"], e["code"]) for e in result.errors] == [
+        (0, "message_too_large"),
+        (1, "invalid_text"),
+    ]
+    assert Event.objects.get().occurred_at == datetime(2026, 1, 2, tzinfo=UTC)
+
+
+def test_source_internal_is_get_or_create_and_has_no_usable_key(db):
+    first = services.source_internal("email")
+    again = services.source_internal("email")
+
+    assert first == again
+    assert (first.internal, first.is_active) == (True, True)
+    assert Source.objects.filter(name="email").count() == 1
+
+
+def test_source_internal_refuses_a_write_key_sources_name(write_key):
+    with pytest.raises(services.SourceError):
+        services.source_internal("website")
