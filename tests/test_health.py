@@ -1,0 +1,92 @@
+"""GET /healthz against a real database and a real (or really absent) broker."""
+
+import socket
+from contextlib import contextmanager
+
+import pytest
+from django.db import connections
+
+pytestmark = pytest.mark.django_db
+
+
+def _closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on: bound, then released, by us."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def _unusable_default_database(tmp_path):
+    """Swap the default connection for a fresh one that cannot connect, then put it back.
+
+    PostgreSQL: the server is at a closed port. SQLite: the file is in a folder that does
+    not exist. Either way the driver itself fails, as it would in production.
+    """
+    original = connections["default"]
+    settings_dict = dict(original.settings_dict)
+    if original.vendor == "postgresql":
+        settings_dict.update(HOST="127.0.0.1", PORT=str(_closed_port()))
+        settings_dict["OPTIONS"] = {**settings_dict.get("OPTIONS", {}), "connect_timeout": 2}
+    else:
+        settings_dict["NAME"] = str(tmp_path / "missing-folder" / "db.sqlite3")
+    broken = type(original)(settings_dict, alias="default")
+    connections["default"] = broken
+    try:
+        yield
+    finally:
+        broken.close()
+        connections["default"] = original
+
+
+def test_healthy(client, settings):
+    settings.REDIS_URL = ""
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok (filesystem)"}
+
+
+def test_healthy_with_real_redis(client, redis_url):
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+def test_503_when_the_database_is_unusable_and_200_again_after(client, tmp_path, settings):
+    settings.REDIS_URL = ""
+
+    with _unusable_default_database(tmp_path):
+        down = client.get("/healthz")
+    up = client.get("/healthz")
+
+    assert down.status_code == 503
+    assert down.json() == {
+        "status": "error",
+        "database": "error: OperationalError",
+        "broker": "ok (filesystem)",
+    }
+    assert up.status_code == 200
+    assert up.json()["database"] == "ok"
+
+
+def test_broker_down_is_reported_but_the_app_is_still_healthy(client, settings):
+    settings.REDIS_URL = f"redis://127.0.0.1:{_closed_port()}/0"
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "broker": "error: ConnectionError",
+    }
+
+
+def test_healthz_needs_no_login_and_answers_json(client):
+    response = client.get("/healthz")
+
+    assert response["Content-Type"] == "application/json"
+    assert "Location" not in response
