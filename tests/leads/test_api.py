@@ -827,3 +827,12 @@ def test_docs_are_public_and_load_nothing_from_another_host(anonymous):
         assert parsed.path.startswith("/static/"), url
         assert finders.find(parsed.path.removeprefix("/static/")), f"{url} is not shipped with us"
     assert not re.search(r"https?://(?!testserver)", html)
+
+
+def test_schema_generates_without_warnings(tmp_path):
+    # --fail-on-warn turns drf-spectacular's warnings (untyped ids, clashing enums) into errors
+    call_command(
+        "spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml")
+    )
+
+    assert "/api/v1/leads/{id}/stage-durations/:" in (tmp_path / "schema.yml").read_text()
