@@ -1,11 +1,434 @@
-"""Writes of scoring: the ledger, lead scores, re-scores. (Filled in by the scoring work.)"""
+"""Every write of scoring: rules and their versions, settings, the ledger, lead scores, re-scores.
 
-from collections.abc import Iterable
+Every scoring pass (a batch of events, a fit check, expiry, one re-score chunk) runs in one
+transaction that first locks the ScoringSettings row, so scoring writers take turns: two passes
+can never score the same event twice or interleave their ledger reconciliation. Ledger rows,
+the leads' score and temperature, the events' scored_at and any stage move are written in that
+same transaction, so Lead.score equals the sum of the lead's live ledger rows at every commit.
+(Scores are written here, not through leads.services, because they are the ledger's sum written
+set-based for thousands of leads at once; stage moves do go through leads.services.lead_promote.)
+"""
+
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from events.models import Event
+from leadcrm.exceptions import ApiError, Forbidden
+from leads.models import Lead, Stage
+from leads.services import Actor, actor_kind, lead_promote
+from scoring import rules, selectors
+from scoring.engine import Engine, Scope
+from scoring.kick import enqueue_on_commit, kick
+from scoring.models import RescoreJob, RescoreStatus, RuleVersion, ScoringRule, ScoringSettings
+
+logger = logging.getLogger(__name__)
+
+
+def _knob(name: str, default):
+    return getattr(settings, name, default)
+
+
+class RuleInvalid(ApiError):
+    default_code = "invalid"
+    default_detail = "The rule is not valid."
+
+
+def _forbid_reps(actor: User | None) -> None:
+    if actor is not None and actor_kind(actor) is Actor.REP:
+        raise Forbidden("A sales rep may not change scoring rules or settings.")
+
+
+def _parse(data: Mapping[str, Any], **ids) -> rules.RuleDef:
+    try:
+        return rules.rule_parse(data, **ids)
+    except rules.RuleError as exc:
+        raise RuleInvalid(str(exc), fields=exc.fields) from exc
+
+
+def _settings_locked() -> ScoringSettings:
+    """Lock the settings row: the turn every scoring writer waits for (see the module doc)."""
+    try:
+        return ScoringSettings.objects.select_for_update().get(pk=1)
+    except ScoringSettings.DoesNotExist:
+        with transaction.atomic():
+            ScoringSettings.objects.get_or_create(pk=1)
+        return ScoringSettings.objects.select_for_update().get(pk=1)
+
+
+def _engine(cursor) -> Engine:
+    return Engine(cursor, connection.vendor, connection.ops.adapt_datetimefield_value)
+
+
+# --- rules and settings ---------------------------------------------------------------------
+
+
+def _version_create(rule: ScoringRule, ruledef: rules.RuleDef, actor, number: int) -> RuleVersion:
+    data = ruledef.definition()
+    return RuleVersion.objects.create(rule=rule, number=number, created_by=actor, **data)
+
+
+@transaction.atomic
+def rule_create(
+    *,
+    actor: User | None,
+    name: str,
+    definition: Mapping[str, Any],
+    is_active: bool = True,
+    key: str | None = None,
+    rescore: bool = True,
+) -> ScoringRule:
+    """A rule and its version 1. A re-score follows on commit when the rule is active."""
+    _forbid_reps(actor)
+    ruledef = _parse(definition)
+    rule = ScoringRule.objects.create(name=name, key=key, is_active=is_active, created_by=actor)
+    rule.current_version = _version_create(rule, ruledef, actor, number=1)
+    rule.save(update_fields=["current_version", "updated_at"])
+    if is_active and rescore:
+        rescore_start(actor=actor, reason=f"Rule “{name}” created")
+    return rule
+
+
+@transaction.atomic
+def rule_update(
+    *,
+    actor: User | None,
+    rule_id: int,
+    name: str | None = None,
+    definition: Mapping[str, Any] | None = None,
+    is_active: bool | None = None,
+) -> ScoringRule:
+    """Rename, redefine (a new version) or switch a rule on/off. `definition` may be partial.
+
+    A change to what an active rule scores (or to whether it is active) starts a re-score.
+    """
+    _forbid_reps(actor)
+    rule = ScoringRule.objects.select_for_update().get(pk=rule_id)
+    current = RuleVersion.objects.get(pk=rule.current_version_id)
+    was_active, scoring_changed = rule.is_active, False
+    if definition is not None:
+        ruledef = _parse({**current.as_def().definition(), **definition})
+        if ruledef.definition() != current.as_def().definition():
+            rule.current_version = _version_create(rule, ruledef, actor, current.number + 1)
+            scoring_changed = True
+    if is_active is not None and is_active != rule.is_active:
+        rule.is_active = is_active
+        scoring_changed = True
+    if name:
+        rule.name = name
+    rule.save()
+    if scoring_changed and (was_active or rule.is_active):
+        state = "switched off" if was_active and not rule.is_active else "changed"
+        rescore_start(actor=actor, reason=f"Rule “{rule.name}” {state}")
+    return rule
+
+
+@transaction.atomic
+def scoring_settings_update(
+    *, actor: User | None, data: Mapping[str, Any], rescore: bool = True
+) -> ScoringSettings:
+    """Change thresholds, temperature bands or PQL conditions; a change starts a re-score."""
+    _forbid_reps(actor)
+    row = _settings_locked()
+    try:
+        new = rules.thresholds_parse(data, base=row.thresholds())
+    except rules.RuleError as exc:
+        raise RuleInvalid(str(exc), fields=exc.fields) from exc
+    if new == row.thresholds():
+        return row
+    row.mql_threshold, row.warm_at, row.hot_at = new.mql_threshold, new.warm_at, new.hot_at
+    row.pql_conditions = [
+        {"event_name": c.event_name, "min_count": c.min_count, "within_days": c.within_days}
+        for c in new.pql_conditions
+    ]
+    row.save()
+    if rescore:
+        rescore_start(actor=actor, reason="Scoring settings changed")
+    return row
+
+
+# --- scoring passes -------------------------------------------------------------------------
+
+
+@dataclass
+class PassResult:
+    leads: int = 0
+    events: int = 0
+    promoted: int = 0
+
+
+def _promote(engine: Engine, scope: Scope, thresholds: rules.Thresholds) -> int:
+    """Forward moves for leads in scope: IQL -> MQL on the threshold, then IQL/MQL -> PQL."""
+    promoted = 0
+    label = f"scoring: MQL threshold {thresholds.mql_threshold}"
+    for lead_id, score in engine.mql_candidates(scope, thresholds.mql_threshold):
+        reason = f"Score {score} reached the MQL threshold of {thresholds.mql_threshold}."
+        promoted += lead_promote(lead_id=lead_id, to=Stage.MQL, rule=label, reason=reason)
+    if thresholds.pql_conditions:
+        label = "scoring: " + rules.describe_pql(thresholds.pql_conditions)
+        for lead_id in engine.pql_candidates(scope, thresholds.pql_conditions):
+            promoted += lead_promote(
+                lead_id=lead_id, to=Stage.PQL, rule=label[:200], reason="PQL conditions met."
+            )
+    return promoted
+
+
+def _score_scope(engine: Engine, scope: Scope, now: datetime, *, fit_only: bool = False) -> int:
+    """Reconcile the ledger of every lead in scope with the active rules (the full re-score of
+    those leads, or only their fit rules), then their scores and stages. Returns promotions."""
+    row = _settings_locked()
+    thresholds = row.thresholds()
+    active = selectors.rules_active()
+    engine.leads_lock(scope)
+    engine.stage_begin()
+    if not fit_only:
+        for select in engine.derive_events(active, scope):
+            engine.stage(select)
+    fit = engine.derive_fit(active, scope, now)
+    if fit is not None:
+        engine.stage(fit)
+    engine.stage_done()
+    if not fit_only:
+        engine.ledger_delete_missing(scope, fit=False)
+    engine.ledger_delete_missing(scope, fit=True)
+    engine.ledger_insert_new(now)
+    if not fit_only:
+        engine.ledger_expire(scope, now)
+        engine.events_mark_scored(now, scope=scope)
+    engine.scores_refresh(scope, thresholds)
+    return _promote(engine, scope, thresholds)
+
+
+def events_score_batch(*, limit: int | None = None, now: datetime | None = None) -> PassResult:
+    """Score one batch of unscored events that belong to a lead; mark them scored.
+
+    Idempotent: a second run finds nothing to do. Capped rules ("at most N times") re-rank the
+    touched leads' whole history, so an event that arrives late but happened early takes its
+    place among the first N, exactly as a full re-score would decide.
+    """
+    limit = limit or _knob("SCORING_BATCH_SIZE", 2000)
+    with transaction.atomic(), connection.cursor() as cursor:
+        now = now or timezone.now()
+        row = _settings_locked()
+        batch = list(
+            Event.objects.filter(scored_at__isnull=True, lead__isnull=False)
+            .order_by("received_at", "id")
+            .select_for_update(skip_locked=True)
+            .values_list("id", "lead_id")[:limit]
+        )
+        if not batch:
+            return PassResult()
+        event_ids = [event_id for event_id, _ in batch]
+        scope = Scope.of(lead_id for _, lead_id in batch)
+        engine, active = _engine(cursor), selectors.rules_active()
+        engine.leads_lock(scope)
+        engine.stage_begin()
+        for select in engine.derive_events(active, scope, event_ids=event_ids):
+            engine.stage(select)
+        engine.stage_done()
+        capped = [r.version_id for r in active if r.max_times is not None]
+        if capped:
+            engine.ledger_delete_missing(scope, fit=False, versions=capped)
+        engine.ledger_insert_new(now)
+        engine.events_mark_scored(now, event_ids=event_ids)
+        engine.scores_refresh(scope, row.thresholds())
+        promoted = _promote(engine, scope, row.thresholds())
+    return PassResult(leads=len(scope.ids), events=len(batch), promoted=promoted)
+
+
+def leads_fit_refresh(*, lead_ids: Iterable[int], now: datetime | None = None) -> PassResult:
+    """Re-check the fit (attribute) rules of these leads, e.g. after their fields changed."""
+    scope = Scope.of(lead_ids)
+    if not scope.ids:
+        return PassResult()
+    with transaction.atomic(), connection.cursor() as cursor:
+        promoted = _score_scope(_engine(cursor), scope, now or timezone.now(), fit_only=True)
+    return PassResult(leads=len(scope.ids), promoted=promoted)
+
+
+def points_expire(*, now: datetime | None = None, batch: int = 5000) -> PassResult:
+    """Switch off ledger rows past their expiry and lower (or, for expired negative points,
+    raise) the scores that follow. A lead's stage never moves back for this."""
+    result = PassResult()
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            at = now or timezone.now()
+            row, engine = _settings_locked(), _engine(cursor)
+            lead_ids = engine.expiring_leads(at, batch)
+            if not lead_ids:
+                return result
+            scope = Scope.of(lead_ids)
+            engine.leads_lock(scope)
+            engine.ledger_expire(scope, at)
+            engine.scores_refresh(scope, row.thresholds())
+            result.promoted += _promote(engine, scope, row.thresholds())
+            result.leads += len(lead_ids)
+
+
+# --- full re-score --------------------------------------------------------------------------
+
+
+def rescore_start(*, actor: User | None, reason: str) -> RescoreJob:
+    """A new full re-score; open older ones are superseded (the new one covers every lead).
+    The first step is enqueued when the caller's transaction commits."""
+    _forbid_reps(actor)
+    with transaction.atomic():
+        now = timezone.now()
+        RescoreJob.objects.filter(status__in=[RescoreStatus.PENDING, RescoreStatus.RUNNING]).update(
+            status=RescoreStatus.SUPERSEDED, finished_at=now
+        )
+        job = RescoreJob.objects.create(
+            reason=reason[:300], created_by=actor, total_leads=Lead.objects.count()
+        )
+        from scoring import tasks  # tasks import this module
+
+        enqueue_on_commit(tasks.rescore_step, job.pk, 0)
+    return job
+
+
+def rescore_chunk(*, job_id: int, cursor: int | None = None, now: datetime | None = None):
+    """Re-score the next chunk of leads of an open job, in one transaction.
+
+    Returns the job's new cursor, or None when the job is finished, closed, or has already
+    moved past `cursor` (another delivery of the same step got there first).
+    """
+    chunk = _knob("SCORING_RESCORE_CHUNK", 10000)
+    with transaction.atomic(), connection.cursor() as db:
+        now = now or timezone.now()
+        _settings_locked()
+        job = RescoreJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or not job.is_open or (cursor is not None and job.cursor != cursor):
+            return None
+        ids = list(
+            Lead.objects.filter(id__gt=job.cursor)
+            .order_by("id")
+            .values_list("id", flat=True)[:chunk]
+        )
+        if job.status == RescoreStatus.PENDING:
+            # Counted when work starts: leads created after the job was queued are included.
+            job.total_leads = Lead.objects.count()
+        job.heartbeat_at = now
+        job.started_at = job.started_at or now
+        if not ids:
+            job.status, job.finished_at = RescoreStatus.DONE, now
+            job.save()
+            return None
+        job.promoted += _score_scope(_engine(db), Scope(after=job.cursor, upto=ids[-1]), now)
+        job.status, job.cursor = RescoreStatus.RUNNING, ids[-1]
+        job.processed_leads += len(ids)
+        job.save()
+        return job.cursor
+
+
+def rescore_step(*, job_id: int, cursor: int, budget_seconds: float = 10.0) -> int | None:
+    """Chunks of a job for up to `budget_seconds`; the cursor to go on from, or None if done.
+
+    Short steps keep each task well inside the broker's visibility timeout.
+    """
+    deadline = time.monotonic() + budget_seconds
+    while True:
+        cursor = rescore_chunk(job_id=job_id, cursor=cursor)
+        if cursor is None or time.monotonic() >= deadline:
+            return cursor
+
+
+def rescore_run(*, job_id: int) -> RescoreJob:
+    """The whole job in this process (management command, benchmark, tests)."""
+    cursor = RescoreJob.objects.get(pk=job_id).cursor
+    while cursor is not None:
+        cursor = rescore_chunk(job_id=job_id, cursor=cursor)
+    return RescoreJob.objects.get(pk=job_id)
+
+
+def rescore_fail(*, job_id: int, error: str) -> None:
+    RescoreJob.objects.filter(
+        pk=job_id, status__in=[RescoreStatus.PENDING, RescoreStatus.RUNNING]
+    ).update(status=RescoreStatus.FAILED, error=error[:5000], finished_at=timezone.now())
+
+
+# --- background entry points ----------------------------------------------------------------
 
 
 def scoring_kick(*, lead_ids: Iterable[int] = ()) -> None:
     """Ask for scoring soon: unscored events, and fit rules of `lead_ids` whose fields changed.
 
-    Called by ingestion after its transaction commits. Must never raise for a broker outage:
-    unscored events are found again by the periodic sweep.
+    Called by ingestion after its transaction commits. Coalesced: within a short window many
+    kicks make one task. Never raises for a broker outage: the periodic sweep finds unscored
+    events, and leads changed since its last run, once the broker is back.
     """
+    kick(lead_ids=lead_ids)
+
+
+def scoring_process(
+    *, lead_ids: Iterable[int] = (), budget_seconds: float = 20.0
+) -> tuple[PassResult, bool]:
+    """Fit checks for `lead_ids` (and those queued by kicks), then event batches until none
+    are left or the budget is spent. Returns what was done and whether work remains."""
+    from scoring.kick import dirty_leads_pop
+
+    result = PassResult()
+    ids = {*lead_ids, *dirty_leads_pop()}
+    for chunk in _chunks(sorted(ids), _knob("SCORING_BATCH_SIZE", 2000)):
+        result.promoted += leads_fit_refresh(lead_ids=chunk).promoted
+    deadline = time.monotonic() + budget_seconds
+    limit = _knob("SCORING_BATCH_SIZE", 2000)
+    while time.monotonic() < deadline:
+        batch = events_score_batch(limit=limit)
+        result.events += batch.events
+        result.promoted += batch.promoted
+        if batch.events < limit:
+            return result, False
+    return result, True
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def scoring_sweep(*, now: datetime | None = None, budget_seconds: float = 30.0) -> dict[str, Any]:
+    """The periodic catch-up: fit rules of leads changed since the last sweep, unscored events
+    (those accepted while the broker was down), and re-score jobs whose chain of steps broke."""
+    now = now or timezone.now()
+    fit = _fit_sweep(now)
+    result, more = scoring_process(budget_seconds=budget_seconds)
+    from scoring import tasks
+
+    if more:
+        enqueue_on_commit(tasks.scoring_process)
+    stale = now - timedelta(seconds=_knob("SCORING_RESCORE_STALE_SECONDS", 180))
+    restarted = 0
+    for job in RescoreJob.objects.filter(status__in=[RescoreStatus.PENDING, RescoreStatus.RUNNING]):
+        if (job.heartbeat_at or job.created_at) < stale:
+            enqueue_on_commit(tasks.rescore_step, job.pk, job.cursor)
+            restarted += 1
+    return {"fit_leads": fit, "events": result.events, "more": more, "rescores": restarted}
+
+
+def _fit_sweep(now: datetime) -> int:
+    """Fit-check leads updated since the last sweep (minus a margin for transactions that were
+    still open then), in chunks, then move the mark."""
+    with transaction.atomic():
+        since = _settings_locked().fit_checked_at
+    leads = Lead.objects.order_by("id")
+    if since is not None:
+        margin = timedelta(seconds=_knob("SCORING_FIT_SWEEP_MARGIN_SECONDS", 600))
+        leads = leads.filter(updated_at__gte=since - margin)
+    checked, last = 0, 0
+    size = _knob("SCORING_BATCH_SIZE", 2000)
+    while True:
+        ids = list(leads.filter(id__gt=last).values_list("id", flat=True)[:size])
+        if not ids:
+            break
+        leads_fit_refresh(lead_ids=ids, now=now)
+        checked, last = checked + len(ids), ids[-1]
+    ScoringSettings.objects.filter(pk=1).update(fit_checked_at=now)
+    return checked

@@ -40,3 +40,34 @@ class LeadFactory(factory.django.DjangoModelFactory):
                 changed_at=lead.stage_entered_at,
                 reason="created",
             )
+
+
+class SourceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "events.Source"
+        django_get_or_create = ("name",)
+
+    name = "tests"
+    write_key_digest = factory.Sequence(lambda n: f"{n:064d}")
+    write_key_prefix = "test"
+
+
+class EventFactory(factory.django.DjangoModelFactory):
+    """An event as ingestion stores it: a `track` by default, linked to a lead, not yet scored."""
+
+    class Meta:
+        model = "events.Event"
+
+    source = factory.SubFactory(SourceFactory)
+    message_id = factory.Sequence(lambda n: f"msg-{n}")
+    type = "track"
+    name = "Email Opened"
+    lead = factory.SubFactory(LeadFactory)
+    user_id = ""
+    anonymous_id = ""
+    properties = factory.LazyFunction(dict)
+    traits = factory.LazyFunction(dict)
+    context = factory.LazyFunction(dict)
+    occurred_at = factory.LazyFunction(timezone.now)
+    received_at = factory.LazyFunction(timezone.now)
+    scored_at = None

@@ -1,0 +1,390 @@
+"""The set-based statements scoring is made of. Internal: scoring.services and scoring.selectors
+call these inside their transactions; nothing here opens a transaction or takes a lock of its own.
+
+Why raw SQL: scoring must turn a million events into ledger rows without them passing through
+Python, i.e. `INSERT ... SELECT` with window functions and anti-joins, which the ORM cannot
+express. The ORM builds everything else. Each statement works on a *scope* (a range of lead
+ids for the re-score's chunks, or a list of ids for incremental scoring), so memory and lock
+time are bounded by the chunk, never by the size of the event history.
+
+Derived rows are staged in a temporary table and then reconciled with the ledger (delete what
+the rules no longer give, insert what is new), so rows that did not change keep their identity.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from events.models import Event
+from leads.models import Lead, Stage, Temperature
+from scoring.models import LedgerEntry
+from scoring.rules import PqlCondition, RuleDef, RuleKind, Thresholds
+from scoring.sql import Dialect, Fragment, event_conditions, join, lead_conditions
+
+LEDGER = LedgerEntry._meta.db_table
+EVENTS = Event._meta.db_table
+LEADS = Lead._meta.db_table
+TMP = "scoring_tmp_derived"
+_COLUMNS = "lead_id, rule_id, version_id, event_id, points, occurred_at, expires_at"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Leads a statement touches: ids in (after, upto], or an explicit list of ids."""
+
+    after: int | None = None
+    upto: int | None = None
+    ids: tuple[int, ...] | None = None
+
+    @classmethod
+    def of(cls, ids) -> "Scope":
+        return cls(ids=tuple(sorted({int(i) for i in ids})))
+
+    def sql(self, d: Dialect, column: str) -> Fragment:
+        if self.ids is not None:
+            return d.id_in(column, list(self.ids))
+        return Fragment(f"{column} > %s AND {column} <= %s", [self.after, self.upto])
+
+
+class Engine:
+    def __init__(self, cursor, vendor: str, adapt_datetime):
+        self.cursor = cursor
+        self.d = Dialect(vendor)
+        self._adapt = adapt_datetime
+
+    def _run(self, fragment: Fragment) -> int:
+        self.cursor.execute(fragment.sql, fragment.params)
+        return self.cursor.rowcount
+
+    def _rows(self, fragment: Fragment) -> list[tuple]:
+        self.cursor.execute(fragment.sql, fragment.params)
+        return self.cursor.fetchall()
+
+    def dt(self, value: datetime):
+        return self._adapt(value)
+
+    # --- staging ---------------------------------------------------------------------------
+
+    def stage_begin(self) -> None:
+        ts = "timestamptz" if self.d.pg else "datetime"
+        self.cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {TMP} (lead_id bigint NOT NULL, "
+            "rule_id bigint NOT NULL, version_id bigint NOT NULL, event_id bigint, "
+            f"points integer NOT NULL, occurred_at {ts} NOT NULL, expires_at {ts})"
+        )
+        self.cursor.execute(f"CREATE INDEX IF NOT EXISTS {TMP}_ev ON {TMP} (event_id, version_id)")
+        self.cursor.execute(f"CREATE INDEX IF NOT EXISTS {TMP}_lead ON {TMP} (lead_id, version_id)")
+        self.cursor.execute(f"TRUNCATE {TMP}" if self.d.pg else f"DELETE FROM {TMP}")
+
+    def stage_done(self) -> None:
+        if self.d.pg:
+            # Temporary tables get no autovacuum statistics; the anti-joins need them.
+            self.cursor.execute(f"ANALYZE {TMP}")
+
+    def stage(self, select: Fragment) -> int:
+        return self._run(Fragment(f"INSERT INTO {TMP} ({_COLUMNS}) {select.sql}", select.params))
+
+    # --- derivation: the rules as SELECTs of ledger rows ----------------------------------
+
+    def _ruleset(self, rules: Sequence[RuleDef]) -> Fragment:
+        rows = []
+        for rule in rules:
+            rows.append(
+                Fragment(
+                    "SELECT CAST(%s AS bigint) AS rule_id, CAST(%s AS bigint) AS version_id, "
+                    "CAST(%s AS varchar(16)) AS event_type, CAST(%s AS varchar(255)) AS event_name,"
+                    " CAST(%s AS integer) AS points, CAST(%s AS integer) AS max_times, "
+                    "CAST(%s AS integer) AS days",
+                    [
+                        rule.rule_id,
+                        rule.version_id,
+                        rule.event_type,
+                        rule.event_name,
+                        rule.points,
+                        rule.max_times,
+                        rule.expires_after_days,
+                    ],
+                )
+            )
+        return Fragment(
+            " UNION ALL ".join(r.sql for r in rows), [p for r in rows for p in r.params]
+        )
+
+    def _dispatch(self, rules: Sequence[RuleDef], conditions) -> Fragment:
+        plain = [r.version_id for r in rules if not r.conditions]
+        parts = (
+            [Fragment(f"r.version_id IN ({', '.join(['%s'] * len(plain))})", plain)]
+            if plain
+            else []
+        )
+        for rule in rules:
+            if rule.conditions:
+                cond = conditions(self.d, rule)
+                parts.append(
+                    Fragment(f"r.version_id = %s AND ({cond.sql})", [rule.version_id, *cond.params])
+                )
+        return join(parts, " OR ")
+
+    def derive_events(
+        self, rules: Sequence[RuleDef], scope: Scope, *, event_ids: Sequence[int] | None = None
+    ) -> list[Fragment]:
+        """SELECTs of the ledger rows `rules` give the events of leads in `scope`.
+
+        Capped rules rank all of a lead's matching events (the first `max_times` by time win),
+        so they always look at the leads' whole history; `event_ids` narrows uncapped rules only.
+        """
+        event_rules = [r for r in rules if r.kind is RuleKind.EVENT]
+        selects = []
+        for capped in (False, True):
+            group = [r for r in event_rules if (r.max_times is not None) == capped]
+            if group:
+                selects.append(self._derive_event_group(group, scope, capped, event_ids))
+        return selects
+
+    def _derive_event_group(self, rules, scope: Scope, capped: bool, event_ids) -> Fragment:
+        ruleset = self._ruleset(rules)
+        where = [Fragment("e.lead_id IS NOT NULL"), scope.sql(self.d, "e.lead_id")]
+        if event_ids is not None and not capped:
+            where.append(self.d.id_in("e.id", list(event_ids)))
+        where.append(self._dispatch(rules, lambda d, r: event_conditions(d, r, "e")))
+        cond = join(where, " AND ")
+        expires = self.d.plus_days("e.occurred_at", "r.days")
+        rank = (
+            ", r.max_times AS max_times, ROW_NUMBER() OVER (PARTITION BY e.lead_id, r.version_id "
+            "ORDER BY e.occurred_at, e.id) AS rn"
+            if capped
+            else ""
+        )
+        inner = (
+            "SELECT e.lead_id AS lead_id, r.rule_id AS rule_id, r.version_id AS version_id, "
+            "e.id AS event_id, r.points AS points, e.occurred_at AS occurred_at, "
+            f"{expires} AS expires_at{rank} FROM {EVENTS} e JOIN ({ruleset.sql}) r "
+            f"ON e.type = r.event_type AND e.name = r.event_name WHERE {cond.sql}"
+        )
+        params = [*ruleset.params, *cond.params]
+        if capped:
+            inner = f"SELECT {_COLUMNS} FROM ({inner}) m WHERE m.rn <= m.max_times"
+        return Fragment(inner, params)
+
+    def derive_fit(self, rules: Sequence[RuleDef], scope: Scope, now: datetime) -> Fragment | None:
+        fit = [r for r in rules if r.kind is RuleKind.ATTRIBUTE]
+        if not fit:
+            return None
+        ruleset = self._ruleset(fit)
+        cond = join(
+            [
+                scope.sql(self.d, "l.id"),
+                self._dispatch(fit, lambda d, r: lead_conditions(d, r, "l")),
+            ],
+            " AND ",
+        )
+        null_ts = "CAST(NULL AS timestamptz)" if self.d.pg else "NULL"
+        sql = (
+            "SELECT l.id AS lead_id, r.rule_id AS rule_id, r.version_id AS version_id, "
+            "CAST(NULL AS bigint) AS event_id, r.points AS points, "
+            f"CAST(%s AS {'timestamptz' if self.d.pg else 'text'}) AS occurred_at, "
+            f"{null_ts} AS expires_at FROM {LEADS} l JOIN ({ruleset.sql}) r ON 1 = 1 "
+            f"WHERE {cond.sql}"
+        )
+        return Fragment(sql, [self.dt(now), *ruleset.params, *cond.params])
+
+    # --- reconciling the staged rows with the ledger --------------------------------------
+
+    def ledger_delete_missing(
+        self, scope: Scope, *, fit: bool, versions: Sequence[int] | None = None
+    ) -> int:
+        """Delete ledger rows of leads in scope that the staged rows no longer contain."""
+        where = [scope.sql(self.d, f"{LEDGER}.lead_id")]
+        if versions is not None:
+            where.append(self.d.id_in(f"{LEDGER}.version_id", list(versions)))
+        if fit:
+            where.append(
+                Fragment(
+                    f"{LEDGER}.event_id IS NULL AND NOT EXISTS (SELECT 1 FROM {TMP} d WHERE "
+                    f"d.event_id IS NULL AND d.lead_id = {LEDGER}.lead_id "
+                    f"AND d.version_id = {LEDGER}.version_id)"
+                )
+            )
+        else:
+            where.append(
+                Fragment(
+                    f"{LEDGER}.event_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {TMP} d WHERE "
+                    f"d.event_id = {LEDGER}.event_id AND d.version_id = {LEDGER}.version_id "
+                    f"AND d.lead_id = {LEDGER}.lead_id)"
+                )
+            )
+        cond = join(where, " AND ")
+        return self._run(Fragment(f"DELETE FROM {LEDGER} WHERE {cond.sql}", cond.params))
+
+    def ledger_insert_new(self, now: datetime) -> int:
+        """Insert the staged rows the ledger lacks. Live unless already past their expiry."""
+        at = self.dt(now)
+        insert = (
+            f"INSERT INTO {LEDGER} (lead_id, rule_id, version_id, event_id, points, occurred_at, "
+            "expires_at, is_live, created_at) SELECT d.lead_id, d.rule_id, d.version_id, "
+            "d.event_id, d.points, d.occurred_at, d.expires_at, "
+            "(d.expires_at IS NULL OR d.expires_at > %s), %s "
+            f"FROM {TMP} d WHERE "
+        )
+        events = self._run(
+            Fragment(
+                insert + f"d.event_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {LEDGER} x "
+                "WHERE x.event_id = d.event_id AND x.version_id = d.version_id)",
+                [at, at],
+            )
+        )
+        fits = self._run(
+            Fragment(
+                insert + f"d.event_id IS NULL AND NOT EXISTS (SELECT 1 FROM {LEDGER} x "
+                "WHERE x.event_id IS NULL AND x.lead_id = d.lead_id "
+                "AND x.version_id = d.version_id)",
+                [at, at],
+            )
+        )
+        return events + fits
+
+    def ledger_expire(self, scope: Scope, now: datetime) -> int:
+        cond = scope.sql(self.d, "lead_id")
+        return self._run(
+            Fragment(
+                f"UPDATE {LEDGER} SET is_live = %s WHERE {cond.sql} AND is_live = %s "
+                "AND expires_at IS NOT NULL AND expires_at <= %s",
+                [False, *cond.params, True, self.dt(now)],
+            )
+        )
+
+    def expiring_leads(self, now: datetime, limit: int) -> list[int]:
+        rows = self._rows(
+            Fragment(
+                f"SELECT DISTINCT lead_id FROM {LEDGER} WHERE is_live = %s "
+                "AND expires_at IS NOT NULL AND expires_at <= %s ORDER BY lead_id LIMIT %s",
+                [True, self.dt(now), limit],
+            )
+        )
+        return [row[0] for row in rows]
+
+    # --- events --------------------------------------------------------------------------
+
+    def events_mark_scored(
+        self, now: datetime, *, scope: Scope | None = None, event_ids=None
+    ) -> int:
+        where = [Fragment("scored_at IS NULL")]
+        if scope is not None:
+            where.append(scope.sql(self.d, "lead_id"))
+        if event_ids is not None:
+            where.append(self.d.id_in("id", list(event_ids)))
+        cond = join(where, " AND ")
+        return self._run(
+            Fragment(
+                f"UPDATE {EVENTS} SET scored_at = %s WHERE {cond.sql}", [self.dt(now), *cond.params]
+            )
+        )
+
+    # --- leads ---------------------------------------------------------------------------
+
+    def leads_lock(self, scope: Scope) -> None:
+        """Lock the leads in id order first, so concurrent writers cannot deadlock with us."""
+        if not self.d.pg:
+            return  # SQLite serialises writers on the whole database
+        cond = scope.sql(self.d, "id")
+        self._rows(
+            Fragment(f"SELECT id FROM {LEADS} WHERE {cond.sql} ORDER BY id FOR UPDATE", cond.params)
+        )
+
+    def scores_refresh(self, scope: Scope, thresholds: Thresholds) -> int:
+        """Set score = sum of live ledger rows, and the temperature band, where they differ."""
+        cond = scope.sql(self.d, "l.id")
+        band = "CASE WHEN s.total >= %s THEN %s WHEN s.total >= %s THEN %s ELSE %s END"
+        band_params = [
+            thresholds.hot_at,
+            Temperature.HOT.value,
+            thresholds.warm_at,
+            Temperature.WARM.value,
+            Temperature.COLD.value,
+        ]
+        sql = (
+            f"UPDATE {LEADS} SET score = s.total, temperature = {band} FROM ("
+            "SELECT l.id AS lead_id, COALESCE(SUM(CASE WHEN x.is_live THEN x.points ELSE 0 END), 0)"
+            f" AS total FROM {LEADS} l LEFT JOIN {LEDGER} x ON x.lead_id = l.id WHERE {cond.sql} "
+            f"GROUP BY l.id) s WHERE {LEADS}.id = s.lead_id AND ({LEADS}.score <> s.total "
+            f"OR {LEADS}.temperature <> {band})"
+        )
+        return self._run(Fragment(sql, [*band_params, *cond.params, *band_params]))
+
+    def mql_candidates(self, scope: Scope, threshold: int) -> list[tuple[int, int]]:
+        cond = scope.sql(self.d, "id")
+        return self._rows(
+            Fragment(
+                f"SELECT id, score FROM {LEADS} WHERE {cond.sql} AND stage = %s AND score >= %s "
+                "ORDER BY id",
+                [*cond.params, Stage.IQL.value, threshold],
+            )
+        )
+
+    def pql_candidates(self, scope: Scope, conditions: Sequence[PqlCondition]) -> list[int]:
+        """Leads in IQL/MQL for which some moment meets every PQL condition (see rules.pql_met).
+
+        The moments tried are the leads' own events of the conditions' names; a lead is only
+        tried if it has enough such events at all, which keeps the correlated counts few.
+        """
+        if not conditions:
+            return []
+        names = sorted({c.event_name for c in conditions})
+        c_scope = scope.sql(self.d, "c.lead_id")
+        where = [
+            c_scope,
+            Fragment("l.stage IN (%s, %s)", [Stage.IQL.value, Stage.MQL.value]),
+            Fragment(f"c.type = 'track' AND c.name IN ({', '.join(['%s'] * len(names))})", names),
+        ]
+        for cond in conditions:
+            inner_scope = scope.sql(self.d, "lead_id")
+            where.append(
+                Fragment(
+                    f"c.lead_id IN (SELECT lead_id FROM {EVENTS} WHERE {inner_scope.sql} AND "
+                    "type = 'track' AND name = %s GROUP BY lead_id HAVING COUNT(*) >= %s)",
+                    [*inner_scope.params, cond.event_name, cond.min_count],
+                )
+            )
+            start = self.d.minus_days("c.occurred_at", cond.within_days)
+            where.append(
+                Fragment(
+                    f"(SELECT COUNT(*) FROM {EVENTS} e WHERE e.lead_id = c.lead_id AND "
+                    f"e.type = 'track' AND e.name = %s AND e.occurred_at >= {start} AND "
+                    "e.occurred_at <= c.occurred_at) >= %s",
+                    [cond.event_name, cond.min_count],
+                )
+            )
+        cond = join(where, " AND ")
+        rows = self._rows(
+            Fragment(
+                f"SELECT DISTINCT c.lead_id FROM {EVENTS} c JOIN {LEADS} l ON l.id = c.lead_id "
+                f"WHERE {cond.sql} ORDER BY c.lead_id",
+                cond.params,
+            )
+        )
+        return [row[0] for row in rows]
+
+    # --- read-only: what a rule set would give --------------------------------------------
+
+    def scores_under(self, rules: Sequence[RuleDef], scope: Scope, now: datetime) -> dict[int, int]:
+        """Live points per lead in scope under `rules`, computed without writing anything."""
+        selects = self.derive_events(rules, scope)
+        fit = self.derive_fit(rules, scope, now)
+        if fit is not None:
+            selects.append(fit)
+        if not selects:
+            return {}
+        union = Fragment(
+            " UNION ALL ".join(
+                f"SELECT {_COLUMNS} FROM ({s.sql}) q{i}" for i, s in enumerate(selects)
+            ),
+            [p for s in selects for p in s.params],
+        )
+        rows = self._rows(
+            Fragment(
+                "SELECT lead_id, SUM(CASE WHEN expires_at IS NULL OR expires_at > %s THEN points "
+                f"ELSE 0 END) FROM ({union.sql}) u GROUP BY lead_id",
+                [self.dt(now), *union.params],
+            )
+        )
+        return {lead_id: int(total) for lead_id, total in rows}

@@ -1,0 +1,101 @@
+"""Getting scoring tasks onto the broker without ever failing the caller.
+
+Ingestion kicks scoring after every committed request. One task per kick would put thousands of
+tasks a second on the broker, so kicks are coalesced: the first kick in a window sets a short
+flag (Redis `SET NX PX`) and enqueues one task that runs when the window closes; later kicks in
+the window only add their lead ids to a Redis set that task drains. An event committed before a
+kick is therefore seen by the task of that kick's window (it starts after the window ends).
+
+A broker or Redis outage is logged and swallowed: the periodic sweep (scoring.tasks.sweep)
+scores whatever was accepted meanwhile, and re-checks leads changed since its last run.
+"""
+
+import logging
+from collections.abc import Iterable
+from functools import cache
+
+import kombu.exceptions
+import redis
+from django.conf import settings
+from django.core.cache import cache as django_cache
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+# What an unreachable broker or Redis raises: kombu wraps connection errors in its
+# OperationalError; redis-py raises RedisError subclasses; sockets raise OSError.
+BROKER_ERRORS = (kombu.exceptions.OperationalError, redis.RedisError, OSError)
+
+
+def _prefix() -> str:
+    return getattr(settings, "SCORING_KEY_PREFIX", "leadcrm:scoring:")
+
+
+def _window_ms() -> int:
+    return int(getattr(settings, "SCORING_KICK_WINDOW_MS", 500))
+
+
+@cache
+def _redis_client(url: str) -> redis.Redis:
+    # Short timeouts: a kick runs inside ingestion's request and must not hang on an outage.
+    return redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+
+
+def _redis() -> redis.Redis | None:
+    url = getattr(settings, "REDIS_URL", None)
+    return _redis_client(url) if url else None
+
+
+def _send(task, *args, countdown: float | None = None, **kwargs) -> bool:
+    try:
+        task.apply_async(args=args, kwargs=kwargs, countdown=countdown, retry=False)
+    except BROKER_ERRORS as exc:
+        logger.warning("Could not enqueue %s (%s); the periodic sweep catches up.", task.name, exc)
+        return False
+    return True
+
+
+def enqueue_on_commit(task, *args, **kwargs) -> None:
+    """Enqueue after the current transaction commits (a task queued before the commit would
+    not see its rows). Never raises for a broker outage."""
+    transaction.on_commit(lambda: _send(task, *args, **kwargs))
+
+
+def kick(*, lead_ids: Iterable[int] = ()) -> None:
+    from scoring import tasks
+
+    ids = sorted({int(i) for i in lead_ids})
+    window = _window_ms()
+    client = _redis()
+    try:
+        if client is None:
+            # Embedded set-up (no Redis): coalesce per process; lead ids ride in the task.
+            if django_cache.add(_prefix() + "kick", 1, timeout=window / 1000):
+                _send(tasks.scoring_process, countdown=window / 1000, lead_ids=ids)
+            elif ids:
+                _send(tasks.scoring_process, lead_ids=ids)
+            return
+        pipe = client.pipeline(transaction=False)
+        if ids:
+            pipe.sadd(_prefix() + "dirty-leads", *ids)
+        pipe.set(_prefix() + "kick", 1, nx=True, px=window)
+        first_in_window = pipe.execute()[-1]
+    except BROKER_ERRORS as exc:
+        logger.warning("Scoring kick failed (%s); the periodic sweep catches up.", exc)
+        return
+    if first_in_window:
+        _send(tasks.scoring_process, countdown=window / 1000)
+
+
+def dirty_leads_pop(limit: int = 50000) -> list[int]:
+    """Lead ids queued by kicks. A Redis outage here means an empty list: the sweep re-checks
+    changed leads by their updated_at anyway."""
+    client = _redis()
+    if client is None:
+        return []
+    try:
+        popped = client.spop(_prefix() + "dirty-leads", limit) or []
+    except BROKER_ERRORS as exc:
+        logger.warning("Could not read queued lead ids (%s); the sweep re-checks them.", exc)
+        return []
+    return [int(i) for i in popped]

@@ -1,0 +1,197 @@
+"""Reads of scoring: rules, a lead's score breakdown, re-score jobs, and the simulation."""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import User
+from leads.models import Lead, Stage
+from leads.selectors import lead_get
+from scoring import rules
+from scoring.models import LedgerEntry, RescoreJob, RuleVersion, ScoringRule, ScoringSettings
+
+
+def rules_active() -> list[rules.RuleDef]:
+    """The current versions of the active rules, as pure definitions."""
+    rows = ScoringRule.objects.filter(is_active=True, current_version__isnull=False)
+    rows = rows.select_related("current_version").order_by("id")
+    return [row.current_version.as_def(name=row.name) for row in rows]
+
+
+def rule_list(*, kind: str | None = None, is_active: bool | None = None) -> QuerySet:
+    rows = ScoringRule.objects.select_related("current_version").order_by("id")
+    if kind:
+        rows = rows.filter(current_version__kind=kind)
+    if is_active is not None:
+        rows = rows.filter(is_active=is_active)
+    return rows
+
+
+def rule_get(*, rule_id) -> ScoringRule:
+    return rule_list().get(pk=rule_id)
+
+
+def rule_versions(*, rule: ScoringRule) -> QuerySet[RuleVersion]:
+    return rule.versions.select_related("created_by").order_by("-number")
+
+
+def scoring_settings_get() -> ScoringSettings:
+    """The settings row; unsaved defaults if none was ever written."""
+    return ScoringSettings.objects.filter(pk=1).first() or ScoringSettings(pk=1)
+
+
+def rescore_job_list() -> QuerySet[RescoreJob]:
+    return RescoreJob.objects.select_related("created_by").order_by("-created_at", "-id")
+
+
+def lead_score_breakdown(
+    *, user: User, lead_id, soon_days: int = 7, now: datetime | None = None
+) -> dict[str, Any]:
+    """Per rule: how often it fired, the points it gives now, and what expires within
+    `soon_days`. Visible to whoever may see the lead (Http404 otherwise)."""
+    lead = lead_get(user=user, lead_id=lead_id)
+    now = now or timezone.now()
+    soon = now + timedelta(days=soon_days)
+    live = Q(is_live=True)
+    expiring = live & Q(expires_at__isnull=False, expires_at__lte=soon)
+    rows = (
+        LedgerEntry.objects.filter(lead=lead)
+        .values("rule_id", "rule__name")
+        .annotate(
+            times_fired=Count("id"),
+            live_times=Count("id", filter=live),
+            points=Coalesce(Sum("points", filter=live), 0),
+            expired_points=Coalesce(Sum("points", filter=~live), 0),
+            expiring_points=Coalesce(Sum("points", filter=expiring), 0),
+            next_expiry=Min("expires_at", filter=live),
+            last_fired_at=Max("occurred_at"),
+        )
+        .order_by("-points", "rule_id")
+    )
+    breakdown = [
+        {
+            "rule": row["rule_id"],
+            "name": row["rule__name"],
+            "times_fired": row["times_fired"],
+            "live_times": row["live_times"],
+            "points": row["points"],
+            "expired_points": row["expired_points"],
+            "expiring_soon_points": row["expiring_points"],
+            "next_expiry": row["next_expiry"],
+            "last_fired_at": row["last_fired_at"],
+        }
+        for row in rows
+    ]
+    return {
+        "lead": lead.pk,
+        "score": lead.score,
+        "temperature": lead.temperature,
+        "stage": lead.stage,
+        "expiring_soon": {
+            "within_days": soon_days,
+            "points": sum(r["expiring_soon_points"] for r in breakdown),
+        },
+        "rules": breakdown,
+    }
+
+
+def lead_score_timeline_items(lead: Lead, limit: int = 200) -> list[dict[str, Any]]:
+    """The lead's point changes for its timeline (leads.selectors.TIMELINE_SOURCES)."""
+    rows = LedgerEntry.objects.filter(lead=lead).select_related("rule", "event")
+    return [
+        {
+            "kind": "score",
+            "at": row.occurred_at,
+            "title": f"{row.points:+d} {row.rule.name}",
+            "detail": {
+                "rule": row.rule_id,
+                "version": row.version_id,
+                "event": row.event_id,
+                "points": row.points,
+                "expires_at": row.expires_at.isoformat() if row.expires_at else None,
+                "live": row.is_live,
+            },
+        }
+        for row in rows.order_by("-occurred_at", "-id")[:limit]
+    ]
+
+
+# --- try before publishing ------------------------------------------------------------------
+
+
+def scoring_simulate(
+    *,
+    draft: list[rules.RuleDef],
+    thresholds: rules.Thresholds,
+    now: datetime | None = None,
+    limit: int = 100,
+    chunk: int = 10000,
+) -> dict[str, Any]:
+    """What `draft` and `thresholds` would do to every lead, changing nothing.
+
+    Works chunk by chunk over the leads with the re-score's own SELECTs (so the answer is the
+    one a re-score would give), inside a transaction that is always rolled back.
+    """
+    from scoring.engine import Engine, Scope
+
+    now = now or timezone.now()
+    # Draft rules have no ids yet; the derivation tells rules apart by version id.
+    draft = [
+        rules.RuleDef(**{**r.__dict__, "rule_id": -i, "version_id": -i})
+        for i, r in enumerate(draft, 1)
+    ]
+    totals = {"leads": 0, "score_changes": 0, "mql": 0, "pql": 0, "changes": 0}
+    changes: list[dict[str, Any]] = []
+    with transaction.atomic(), connection.cursor() as cursor:
+        engine = Engine(cursor, connection.vendor, connection.ops.adapt_datetimefield_value)
+        last = 0
+        while True:
+            leads = list(
+                Lead.objects.filter(id__gt=last)
+                .order_by("id")
+                .values_list("id", "email", "stage", "score")[:chunk]
+            )
+            if not leads:
+                break
+            scope = Scope(after=last, upto=leads[-1][0])
+            scores = engine.scores_under(draft, scope, now)
+            pql = set(engine.pql_candidates(scope, thresholds.pql_conditions))
+            for lead_id, email, stage, score in leads:
+                new_score = scores.get(lead_id, 0)
+                new_stage = rules.next_stage(
+                    stage=stage, score=new_score, pql=lead_id in pql, thresholds=thresholds
+                )
+                _tally(totals, changes, limit, (lead_id, email, stage, score, new_score, new_stage))
+            last = leads[-1][0]
+        transaction.set_rollback(True)
+    return {
+        **totals,
+        "changed_leads": changes,
+        "changed_leads_truncated": totals["changes"] > limit,
+    }
+
+
+def _tally(totals: dict, changes: list, limit: int, row: tuple) -> None:
+    lead_id, email, stage, score, new_score, new_stage = row
+    totals["leads"] += 1
+    totals["score_changes"] += new_score != score
+    totals["mql"] += new_stage == Stage.MQL
+    totals["pql"] += new_stage == Stage.PQL
+    if new_stage == stage:
+        return
+    totals["changes"] += 1
+    if len(changes) < limit:
+        changes.append(
+            {
+                "id": lead_id,
+                "email": email,
+                "stage": stage,
+                "would_be": new_stage,
+                "score": score,
+                "would_score": new_score,
+            }
+        )

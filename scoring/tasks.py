@@ -1,0 +1,60 @@
+"""Scoring's Celery tasks: thin, idempotent (every pass re-derives from the database and a second
+run finds nothing left to do), acknowledged late so a killed worker's task runs again."""
+
+import logging
+
+from celery import shared_task
+from django.db import OperationalError
+
+from scoring import services
+from scoring.kick import enqueue_on_commit
+
+logger = logging.getLogger(__name__)
+
+_TASK = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    # Deadlocks, serialisation failures and dropped connections are transient: try again soon.
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "max_retries": 5,
+}
+
+
+@shared_task(name="scoring.process", **_TASK)
+def scoring_process(lead_ids=()):
+    """Score unscored events (and fit-check kicked leads); hand over to a fresh task if the
+    backlog outlasts one task's time budget."""
+    result, more = services.scoring_process(lead_ids=lead_ids)
+    if more:
+        enqueue_on_commit(scoring_process)
+    return {"events": result.events, "promoted": result.promoted, "more": more}
+
+
+@shared_task(name="scoring.sweep", **_TASK)
+def sweep():
+    return services.scoring_sweep()
+
+
+@shared_task(name="scoring.expire", **_TASK)
+def expire():
+    result = services.points_expire()
+    return {"leads": result.leads, "promoted": result.promoted}
+
+
+@shared_task(name="scoring.rescore_step", bind=True, **_TASK)
+def rescore_step(self, job_id: int, cursor: int):
+    """Some chunks of a re-score, then the next step is queued. A second delivery of the same
+    step finds the job's cursor moved on and stops."""
+    try:
+        next_cursor = services.rescore_step(job_id=job_id, cursor=cursor)
+    except OperationalError:
+        raise
+    except Exception as exc:
+        # A bug, not a blip: record it on the job so the API shows why it stopped, and re-raise.
+        services.rescore_fail(job_id=job_id, error=f"{exc.__class__.__name__}: {exc}")
+        raise
+    if next_cursor is not None:
+        enqueue_on_commit(rescore_step, job_id, next_cursor)
+    return next_cursor
