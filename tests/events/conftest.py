@@ -1,6 +1,14 @@
 import base64
 import gzip
 import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
 import pytest
 from pytest_django.live_server_helper import LiveServer
@@ -50,6 +58,18 @@ def ingest_server(transactional_db):
     """A live server on 127.0.0.1 (a free port) serving the test database; stopped after."""
     server = LiveServer("127.0.0.1")
     yield server
+    # The SDKs keep a module-wide keep-alive session; close it so no server thread is left
+    # waiting on a connection when the server (and its database connection) goes away.
+    from rudderstack.analytics import request as rudder_request
+    from segment.analytics import request as segment_request
+
+    segment_request._session.close()
+    rudder_request._session.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(
+        "process_request_thread" in thread.name for thread in threading.enumerate()
+    ):
+        time.sleep(0.01)
     server.stop()
 
 
@@ -61,3 +81,105 @@ def kicks(monkeypatch):
         "scoring.services.scoring_kick", lambda *, lead_ids=(): calls.append(sorted(lead_ids))
     )
     return calls
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Gunicorn:
+    """A real gunicorn (master + workers) on 127.0.0.1, serving the test database."""
+
+    def __init__(self, *, log: Path, workers: int, env: dict[str, str]):
+        self.log = log
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "leadcrm.wsgi:application",
+            "--bind=127.0.0.1:0",
+            f"--workers={workers}",
+            "--worker-class=sync",
+            "--graceful-timeout=5",
+            f"--error-logfile={log}",
+        ]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+        port = self._wait_for(r"Listening at: http://127\.0\.0\.1:(\d+)")
+        self.url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while len(self.worker_pids()) < workers and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def _wait_for(self, pattern: str) -> str:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited:\n{self.log.read_text()}")
+            found = re.search(pattern, self.log.read_text() if self.log.exists() else "")
+            if found:
+                return found.group(1)
+            time.sleep(0.05)
+        raise RuntimeError(f"gunicorn did not start:\n{self.log.read_text()}")
+
+    def worker_pids(self) -> list[int]:
+        """Live workers: children of the master process."""
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.process.pid and fields[0] != "Z":
+                pids.append(int(stat.parent.name))
+        return sorted(pids)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def database_url() -> str:
+    """The test database (with its xdist suffix) as a DATABASE_URL for a subprocess."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def gunicorn(transactional_db, postgres, tmp_path):
+    """Start gunicorn on the test database: gunicorn(workers=2, env={...}). Stopped after."""
+    from django.db import connections
+
+    started = []
+
+    def start(*, workers: int = 2, env: dict[str, str] | None = None) -> Gunicorn:
+        connections.close_all()  # so the server's writes are seen by fresh connections
+        environment = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "DATABASE_URL": database_url(),
+            "SECRET_KEY": "gunicorn-test",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "LEADCRM_VAR_DIR": str(tmp_path / "var"),
+            "LOG_LEVEL": "WARNING",
+            **(env or {}),
+        }
+        server = Gunicorn(
+            log=tmp_path / f"gunicorn{len(started)}.log", workers=workers, env=environment
+        )
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
