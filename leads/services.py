@@ -32,6 +32,11 @@ class DuplicateEmail(Conflict):
     default_detail = "A lead with this email already exists."
 
 
+class DuplicateExternalId(Conflict):
+    default_code = "duplicate_external_id"
+    default_detail = "A lead with this external_id already exists."
+
+
 # Fields a sales rep may edit on a lead they own; marketers and admins may edit every field.
 REP_EDITABLE = frozenset(
     {
@@ -78,30 +83,55 @@ def _check_dnc(lead: Lead) -> None:
         )
 
 
+def _duplicate(error: type[Conflict], field: str) -> Conflict:
+    return error(fields={field: [error.default_detail]})
+
+
 def _save_unique(lead: Lead) -> None:
-    """Save, turning a lost race on the case-insensitive email constraint into a 409."""
+    """Save, turning a lost race on a unique constraint into a 409.
+
+    Told apart by constraint name (PostgreSQL, SQLite's expression index) or column (SQLite's
+    partial index), never by the values, which could contain any word.
+    """
     try:
         with transaction.atomic():
             lead.save()
     except IntegrityError as exc:
-        if "email" in str(exc).lower():
-            raise DuplicateEmail(fields={"email": [DuplicateEmail.default_detail]}) from exc
+        message = str(exc)
+        if "lead_email_ci_unique" in message:
+            raise _duplicate(DuplicateEmail, "email") from exc
+        if "lead_external_id_unique" in message or "leads_lead.external_id" in message:
+            raise _duplicate(DuplicateExternalId, "external_id") from exc
         raise
 
 
-def _email_taken(email: str, *, exclude_id: int | None = None) -> bool:
-    qs = Lead.objects.filter(email__iexact=email)
-    if exclude_id is not None:
-        qs = qs.exclude(pk=exclude_id)
-    return qs.exists()
+def _check_unique(data: dict[str, Any], *, exclude_id: int | None = None) -> None:
+    others = Lead.objects.exclude(pk=exclude_id) if exclude_id is not None else Lead.objects
+    if "email" in data and others.filter(email__iexact=data["email"]).exists():
+        raise _duplicate(DuplicateEmail, "email")
+    if data.get("external_id") and others.filter(external_id=data["external_id"]).exists():
+        raise _duplicate(DuplicateExternalId, "external_id")
+
+
+def _check_rep_may_edit(lead: Lead, actor: User, data: dict[str, Any]) -> None:
+    # The hand-off queue is visible to every rep, but only the rep who accepted a lead edits it.
+    if lead.owner_id != actor.pk:
+        raise Forbidden("A sales rep may only edit leads they own; accept the lead first.")
+    # A PUT sends every field back; only the fields whose value changes must be rep-editable.
+    changed = {name for name, value in data.items() if getattr(lead, name) != value}
+    forbidden = sorted(changed - REP_EDITABLE)
+    if forbidden:
+        raise Forbidden(
+            f"A sales rep may not change: {', '.join(forbidden)}.",
+            fields={name: ["Not editable by a sales rep."] for name in forbidden},
+        )
 
 
 @transaction.atomic
 def lead_create(*, actor: User | None, rule: str = "", **fields: Any) -> Lead:
     """Create a lead at IQL, with its first history row ("" -> IQL)."""
     data = _normalise(fields)
-    if _email_taken(data["email"]):
-        raise DuplicateEmail(fields={"email": [DuplicateEmail.default_detail]})
+    _check_unique(data)
     now = timezone.now()
     lead = Lead(**data, stage=Stage.IQL, stage_entered_at=now)
     _check_dnc(lead)
@@ -122,19 +152,10 @@ def lead_create(*, actor: User | None, rule: str = "", **fields: Any) -> Lead:
 def lead_update(*, lead: Lead, actor: User, **fields: Any) -> Lead:
     """Update a lead's fields. Stage and score are not fields here: see lead_transition/scoring."""
     data = _normalise(fields)
-    if actor_kind(actor) is Actor.REP:
-        # The hand-off queue is visible to every rep, but only the rep who accepted a lead edits it.
-        if lead.owner_id != actor.pk:
-            raise Forbidden("A sales rep may only edit leads they own; accept the lead first.")
-        forbidden = sorted(set(data) - REP_EDITABLE)
-        if forbidden:
-            raise Forbidden(
-                f"A sales rep may not change: {', '.join(forbidden)}.",
-                fields={name: ["Not editable by a sales rep."] for name in forbidden},
-            )
-    if "email" in data and _email_taken(data["email"], exclude_id=lead.pk):
-        raise DuplicateEmail(fields={"email": [DuplicateEmail.default_detail]})
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    if actor_kind(actor) is Actor.REP:
+        _check_rep_may_edit(lead, actor, data)
+    _check_unique(data, exclude_id=lead.pk)
     for name, value in data.items():
         setattr(lead, name, value)
     _check_dnc(lead)
