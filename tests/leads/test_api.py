@@ -351,6 +351,17 @@ def test_create_duplicate_email_in_another_case_is_409_and_writes_nothing(market
     assert snapshot(existing.pk) == before
 
 
+def test_create_with_a_taken_external_id_is_409(marketer_client):
+    LeadFactory(external_id="user-1")
+
+    response = marketer_client.post(
+        LIST, {"email": "new@example.com", "external_id": "user-1"}, format="json"
+    )
+
+    assert_error(response, 409, "duplicate_external_id", {"external_id"})
+    assert Lead.objects.count() == 1
+
+
 # --- update, delete ----------------------------------------------------------------------------
 
 
@@ -656,6 +667,18 @@ def test_rep_cannot_edit_fields_outside_their_set(rep_client, rep):
     body = assert_error(response, 403, "permission_denied", {"email", "source"})
     assert body["message"] == "A sales rep may not change: email, source."
     assert snapshot(lead.pk) == before
+
+
+def test_rep_may_put_back_the_lead_they_read_with_editable_changes(rep_client, rep):
+    lead = LeadFactory(owner=rep, stage=Stage.SAL, email="keep@example.com")
+    body = rep_client.get(detail(lead.pk)).json()
+    body["title"] = "Head of Data"
+
+    response = rep_client.put(detail(lead.pk), body, format="json")
+
+    assert response.status_code == 200, response.content
+    lead.refresh_from_db()
+    assert (lead.title, lead.email, lead.owner) == ("Head of Data", "keep@example.com", rep)
 
 
 def test_rep_cannot_edit_a_handoff_lead_before_accepting_it(rep_client):

@@ -1,10 +1,11 @@
 """leads.services against the database: creation, edits, every stage move and its history row."""
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 
 from leadcrm.exceptions import ApiError, Forbidden
 from leads import lifecycle, selectors, services
@@ -83,6 +84,19 @@ def test_create_with_duplicate_email_in_another_case_writes_nothing(marketer):
     assert Lead.objects.count() == leads_before
     assert StageChange.objects.count() == rows_before
     assert not Lead.objects.filter(first_name="Other").exists()
+
+
+@pytest.mark.parametrize("external_id", ["u-42", "email-42"])
+def test_create_with_a_taken_external_id_is_a_conflict_and_writes_nothing(marketer, external_id):
+    LeadFactory(external_id=external_id)
+    leads_before, rows_before = Lead.objects.count(), StageChange.objects.count()
+
+    with pytest.raises(services.DuplicateExternalId) as caught:
+        services.lead_create(actor=marketer, email="new@example.com", external_id=external_id)
+
+    assert (caught.value.status_code, caught.value.detail.code) == (409, "duplicate_external_id")
+    assert caught.value.fields == {"external_id": ["A lead with this external_id already exists."]}
+    assert (Lead.objects.count(), StageChange.objects.count()) == (leads_before, rows_before)
 
 
 def test_create_do_not_contact_without_reason_writes_nothing(marketer):
@@ -201,6 +215,33 @@ def test_update_to_an_email_taken_in_another_case_changes_nothing(marketer):
 
     lead.refresh_from_db()
     assert (lead.email, lead.first_name) == ("mine@example.com", "Mine")
+
+
+def test_update_to_a_taken_external_id_changes_nothing(marketer):
+    LeadFactory(external_id="u-1")
+    lead = LeadFactory(external_id="u-2")
+
+    with pytest.raises(services.DuplicateExternalId):
+        services.lead_update(lead=lead, actor=marketer, external_id="u-1")
+
+    lead.refresh_from_db()
+    assert lead.external_id == "u-2"
+
+
+def test_rep_may_send_back_unchanged_values_of_fields_they_cannot_edit(rep):
+    lead = LeadFactory(owner=rep, stage=Stage.SAL, email="keep@example.com", source="event")
+
+    services.lead_update(
+        lead=lead, actor=rep, email="KEEP@example.com", source="event", owner=rep, title="CTO"
+    )
+
+    lead.refresh_from_db()
+    assert (lead.email, lead.source, lead.owner, lead.title) == (
+        "keep@example.com",
+        "event",
+        rep,
+        "CTO",
+    )
 
 
 def test_update_keeping_own_email_in_another_case_is_fine(marketer):
@@ -508,14 +549,93 @@ def test_two_reps_accepting_the_same_lead_at_once_exactly_one_wins(postgres):
         assert lead.stage_changes.count() == 2
 
 
+def _wait_until_a_session_waits_for_a_lock(timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            # inside a transaction PostgreSQL would keep answering from its first snapshot
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.01)
+    raise AssertionError("the second session never blocked on the first one's lock")
+
+
+def _second_behind_first(first, second) -> tuple:
+    """Run `first` in an open transaction, start `second` and let it block on first's lock,
+    then commit first. Returns (first's result, second's result or exception)."""
+    results: dict = {}
+    first_done = threading.Event()
+
+    def run_second() -> None:
+        first_done.wait(timeout=10)
+        try:
+            results["second"] = second()
+        except Exception as exc:  # noqa: BLE001 - the outcome under test, kept for asserting
+            results["second"] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run_second)
+    thread.start()
+    try:
+        with transaction.atomic():
+            results["first"] = first()
+            first_done.set()
+            _wait_until_a_session_waits_for_a_lock()
+    finally:
+        first_done.set()
+        thread.join(timeout=30)
+    return results["first"], results["second"]
+
+
 @pytest.mark.django_db(transaction=True)
-def test_two_creates_of_one_email_in_different_case_at_once_make_one_lead(postgres):
+def test_a_move_waits_for_a_concurrent_one_and_is_checked_against_its_result(postgres):
+    reps = [UserFactory(username=f"racer{i}", role="rep") for i in range(2)]
+    lead = LeadFactory(stage=Stage.MQL)
+
+    first, second = _second_behind_first(
+        lambda: services.lead_transition(lead_id=lead.pk, to=Stage.SAL, actor=reps[0]),
+        lambda: services.lead_transition(lead_id=lead.pk, to=Stage.SAL, actor=reps[1]),
+    )
+
+    assert first.stage == Stage.SAL
+    assert isinstance(second, services.IllegalTransition), second
+    lead.refresh_from_db()
+    assert (lead.stage, lead.owner) == (Stage.SAL, reps[0])
+    assert list(lead.stage_changes.values_list("to_stage", flat=True)) == ["MQL", "SAL"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "second_fields, error",
+    [
+        ({"email": "RACE@example.com"}, services.DuplicateEmail),
+        # an external id that contains "email" must not be mistaken for a duplicate email
+        ({"email": "other@example.com", "external_id": "email-7"}, services.DuplicateExternalId),
+    ],
+)
+def test_a_create_losing_the_race_on_a_unique_value_is_a_409_not_a_500(
+    postgres, second_fields, error
+):
     marketer = UserFactory(username="m", role="marketer")
-    emails = ["race@example.com", "RACE@example.com"]
 
-    results = _race(lambda i: services.lead_create(actor=marketer, email=emails[i]))
+    # the second insert passes the "already taken?" check (the first is not committed yet) and
+    # then blocks on the unique index until the first commits: the database decides
+    first, second = _second_behind_first(
+        lambda: services.lead_create(
+            actor=marketer, email="race@example.com", external_id="email-7"
+        ),
+        lambda: services.lead_create(actor=marketer, **second_fields),
+    )
 
-    assert sorted(type(r).__name__ for r in results) == ["DuplicateEmail", "Lead"], results
-    assert Lead.objects.filter(email__iexact="race@example.com").count() == 1
+    assert isinstance(first, Lead)
+    assert type(second) is error, second
+    assert list(Lead.objects.values_list("email", "external_id")) == [
+        ("race@example.com", "email-7")
+    ]
     assert StageChange.objects.count() == 1
-    assert connection.vendor == "postgresql"
