@@ -6,8 +6,9 @@ from events.urls import api_urlpatterns as events_api
 from events.urls import segment_urlpatterns
 from leadcrm.health import healthz
 from leads.urls import api_urlpatterns as leads_api
+from scoring.urls import api_urlpatterns as scoring_api
 
-api_v1 = [*leads_api, *events_api]
+api_v1 = [*leads_api, *events_api, *scoring_api]
 
 urlpatterns = [
     path("", include("leads.urls")),

@@ -64,13 +64,13 @@ def lead_score_breakdown(
         .annotate(
             times_fired=Count("id"),
             live_times=Count("id", filter=live),
-            points=Coalesce(Sum("points", filter=live), 0),
+            live_points=Coalesce(Sum("points", filter=live), 0),
             expired_points=Coalesce(Sum("points", filter=~live), 0),
             expiring_points=Coalesce(Sum("points", filter=expiring), 0),
             next_expiry=Min("expires_at", filter=live),
             last_fired_at=Max("occurred_at"),
         )
-        .order_by("-points", "rule_id")
+        .order_by("-live_points", "rule_id")
     )
     breakdown = [
         {
@@ -78,7 +78,7 @@ def lead_score_breakdown(
             "name": row["rule__name"],
             "times_fired": row["times_fired"],
             "live_times": row["live_times"],
-            "points": row["points"],
+            "points": row["live_points"],
             "expired_points": row["expired_points"],
             "expiring_soon_points": row["expiring_points"],
             "next_expiry": row["next_expiry"],
