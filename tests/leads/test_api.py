@@ -136,6 +136,21 @@ def test_list_query_count_does_not_grow_with_leads(marketer_client, django_asser
     assert {row["owner_name"] for row in response.json()["results"]} == {r.username for r in reps}
 
 
+def test_rep_list_with_token_auth_query_count_does_not_grow(rep, django_assert_max_num_queries):
+    for _ in range(20):
+        LeadFactory(owner=rep, stage=Stage.SAL)
+        LeadFactory(stage=Stage.MQL)
+    out = io.StringIO()
+    call_command("drf_create_token", "rep", stdout=out)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {out.getvalue().split()[2]}")
+
+    with django_assert_max_num_queries(3):  # the token and its user, COUNT, one SELECT
+        response = client.get(LIST)
+
+    assert response.json()["count"] == 40
+
+
 def test_filter_by_one_stage(marketer_client):
     mql = LeadFactory(stage=Stage.MQL)
     LeadFactory(stage=Stage.PQL)
@@ -167,6 +182,14 @@ def test_filter_by_owner(marketer_client, rep, other_rep):
     LeadFactory()
 
     assert ids(marketer_client.get(LIST, {"owner": rep.pk})) == [mine.pk]
+
+
+def test_filter_unowned(marketer_client, rep):
+    unowned = LeadFactory(stage=Stage.MQL)
+    owned = LeadFactory(owner=rep, stage=Stage.SAL)
+
+    assert ids(marketer_client.get(LIST, {"unowned": "true"})) == [unowned.pk]
+    assert ids(marketer_client.get(LIST, {"unowned": "false"})) == [owned.pk]
 
 
 def test_filter_by_source(marketer_client):
@@ -745,7 +768,10 @@ def test_marketer_reaches_every_endpoint_of_a_reps_lead(marketer_client, rep, me
 @pytest.fixture
 def superuser_client():
     """An admin made the way `manage.py createsuperuser` makes one: no role chosen."""
-    user = User.objects.create_superuser("root", "root@example.com", "pw-for-tests")
+    call_command(
+        "createsuperuser", interactive=False, username="root", email="root@example.com", verbosity=0
+    )
+    user = User.objects.get(username="root")
     client = APIClient()
     client.force_authenticate(user)
     return client, user
