@@ -8,4 +8,20 @@ BEAT_SCHEDULE: dict[str, dict] = {
     # Switches off points past their expiry and lowers the scores that follow (a lead's stage
     # never moves back). Points last whole days, so dropping out within five minutes is plenty.
     "scoring-expire": {"task": "scoring.expire", "schedule": 300.0},
+    # Nurturing: retry emails whose worker died (expired claims), send emails a dead worker was
+    # committing to review, then queue an email for every due step (claimed with SKIP LOCKED,
+    # so a second beat does no harm). Every minute: a step's due time is kept to the minute.
+    # `expires`: a backlog of ticks piled up while no worker ran collapses into one.
+    "nurture-dispatch": {
+        "task": "nurturing.tasks.nurture_dispatch",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    # Nurturing: enroll leads that score and filter triggers want, and back up the immediate
+    # stage-trigger kick (a lost task, a broker outage). Every 5 minutes: it scans leads.
+    "nurture-match-triggers": {
+        "task": "nurturing.tasks.nurture_match_triggers",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
 }

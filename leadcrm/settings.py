@@ -217,6 +217,23 @@ elif _EMAIL_BACKEND.endswith("filebased.EmailBackend"):
 MAILERS = {"default": {"BACKEND": _EMAIL_BACKEND, "OPTIONS": _EMAIL_OPTIONS}}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "leadcrm <noreply@localhost>")
 
+# --- Nurturing --------------------------------------------------------------------------------
+# At most this many nurture emails are queued per minute (0: no limit), so that a large
+# enrollment does not flood the mail server or use up the provider's sending quota at once.
+NURTURE_SEND_RATE_PER_MINUTE = env_int("NURTURE_SEND_RATE_PER_MINUTE", 600, minimum=0)
+# A worker's claim on one email lasts this long. A claim older than this whose worker died
+# before the server accepted the email is sent again, so it must outlast one SMTP conversation.
+NURTURE_CLAIM_LEASE_SECONDS = env_int("NURTURE_CLAIM_LEASE_SECONDS", 300, minimum=2)
+_SMTP_CONVERSATION = 4 * _EMAIL_OPTIONS.get("timeout", 0)  # connect, MAIL, RCPT, DATA
+if _SMTP_CONVERSATION >= NURTURE_CLAIM_LEASE_SECONDS:
+    raise ImproperlyConfigured("NURTURE_CLAIM_LEASE_SECONDS must be more than 4 x EMAIL_TIMEOUT")
+# First wait after a transient SMTP error (server down, 4xx); it doubles per retry, capped
+# below the broker's visibility timeout so that a waiting retry is never delivered twice.
+NURTURE_RETRY_BASE_SECONDS = env_int("NURTURE_RETRY_BASE_SECONDS", 10, minimum=1)
+# The Celery queue nurture work is sent to. The default is Celery's own queue; a separate one
+# keeps a mail backlog from delaying other work (then run a worker with `-Q celery,<name>`).
+NURTURE_QUEUE = env_str("NURTURE_QUEUE", "celery")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

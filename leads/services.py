@@ -1,5 +1,7 @@
 """Every write to a lead. What may change a stage: here, with the rules in leads/lifecycle.py."""
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -10,6 +12,17 @@ from leadcrm.exceptions import ApiError, Conflict, Forbidden
 from leads import lifecycle
 from leads.lifecycle import Actor
 from leads.models import Lead, Stage, StageChange
+
+# Called with the ids of leads that entered a stage (created at IQL, or moved), once the
+# transaction that moved them commits. Other apps append to this from their AppConfig.ready()
+# (nurturing enrolls the leads in stage-triggered sequences); a hook must be quick: it only
+# queues work. A failing hook is logged and never undoes the move.
+STAGE_ENTERED_HOOKS: list[Callable[[list[int]], None]] = []
+
+
+def _stage_entered(lead_ids: list[int]) -> None:
+    for hook in STAGE_ENTERED_HOOKS:
+        transaction.on_commit(partial(hook, list(lead_ids)), robust=True)
 
 
 class IllegalTransition(Conflict):
@@ -145,6 +158,7 @@ def lead_create(*, actor: User | None, rule: str = "", **fields: Any) -> Lead:
         rule=rule,
         reason="created",
     )
+    _stage_entered([lead.pk])
     return lead
 
 
@@ -161,6 +175,21 @@ def lead_update(*, lead: Lead, actor: User, **fields: Any) -> Lead:
     _check_dnc(lead)
     _save_unique(lead)
     return lead
+
+
+@transaction.atomic
+def lead_mark_do_not_contact(*, lead_id: int, reason: str) -> bool:
+    """A system write (a bounce, an unsubscribe): never contact this lead again.
+
+    Returns False, changing nothing, when the lead is already do-not-contact (its first reason
+    stays) or no longer exists.
+    """
+    if not reason.strip():
+        raise ValueError("do-not-contact needs a reason")
+    updated = Lead.objects.filter(pk=lead_id, do_not_contact=False).update(
+        do_not_contact=True, do_not_contact_reason=reason.strip(), updated_at=timezone.now()
+    )
+    return updated == 1
 
 
 @transaction.atomic
@@ -195,6 +224,7 @@ def _record_change(
         rule=rule,
         reason=reason.strip(),
     )
+    _stage_entered([lead.pk])
 
 
 @transaction.atomic

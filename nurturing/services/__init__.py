@@ -1,0 +1,51 @@
+"""Every write of nurturing. One module per concern; import from here."""
+
+from nurturing.services.enrollments import (
+    EnrollmentRefused,
+    enrollment_create,
+    enrollment_exit,
+    lead_enrollments_exit,
+    leads_stage_entered,
+    triggers_match,
+)
+from nurturing.services.sending import (
+    due_dispatch,
+    in_flight_recover,
+    message_review_resolve,
+    messages_send,
+    suppression_add,
+)
+from nurturing.services.sequences import (
+    InvalidSequence,
+    sequence_create,
+    sequence_delete,
+    sequence_update,
+    step_create,
+    step_delete,
+    step_update,
+)
+from nurturing.services.tracking import click_record, open_record, unsubscribe
+
+__all__ = [
+    "EnrollmentRefused",
+    "InvalidSequence",
+    "click_record",
+    "due_dispatch",
+    "enrollment_create",
+    "enrollment_exit",
+    "in_flight_recover",
+    "lead_enrollments_exit",
+    "leads_stage_entered",
+    "message_review_resolve",
+    "messages_send",
+    "open_record",
+    "sequence_create",
+    "sequence_delete",
+    "sequence_update",
+    "step_create",
+    "step_delete",
+    "step_update",
+    "suppression_add",
+    "triggers_match",
+    "unsubscribe",
+]

@@ -1,0 +1,257 @@
+"""Who is in which sequence: enrolling (by hand or by trigger), and leaving."""
+
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
+
+from accounts.models import User
+from leadcrm.exceptions import Conflict
+from leads import lifecycle
+from leads.filters import LeadFilter
+from leads.models import Lead, Stage
+from leads.selectors import lead_stage_history
+from nurturing import selectors
+from nurturing.models import (
+    SALES_STAGES,
+    Enrollment,
+    EnrollmentStatus,
+    Sequence,
+    StageEntry,
+    Suppression,
+    TriggerKind,
+)
+from nurturing.services.sequences import filter_params, require_marketing
+
+# The periodic matcher's look-back for stage entries: it backs up the on-commit kick (a lost
+# task, a broker outage), it is not meant to replay history.
+STAGE_LOOKBACK = timedelta(days=1)
+# At most this many new enrollments per sequence per matcher run; the rest come next run.
+MATCH_LIMIT = 1000
+
+
+class EnrollmentRefused(Conflict):
+    default_code = "enrollment_refused"
+    default_detail = "This lead cannot be enrolled in this sequence."
+
+
+def _first_due(sequence: Sequence, now):
+    first = sequence.steps.order_by("position").first()
+    return None if first is None else now + timedelta(minutes=first.delay_minutes)
+
+
+def _refusal(lead: Lead, sequence: Sequence) -> str | None:
+    if not sequence.is_active:
+        return "The sequence is not active."
+    if lead.do_not_contact:
+        return f"The lead is do-not-contact ({lead.do_not_contact_reason})."
+    if selectors.email_suppressed(email=lead.email):
+        return "The lead's address is suppressed (bounced or unsubscribed)."
+    if sequence.exits_at(lead.stage):
+        return f"The sequence ends at the lead's stage ({lead.stage})."
+    return None
+
+
+@transaction.atomic
+def enrollment_create(
+    *,
+    lead_id: int,
+    sequence_id: int,
+    actor: User | None,
+    trigger: str = TriggerKind.MANUAL,
+) -> Enrollment:
+    """Enroll a lead; 409 when it is already active in the sequence or must not be mailed."""
+    require_marketing(actor)
+    lead = Lead.objects.get(pk=lead_id)
+    sequence = Sequence.objects.get(pk=sequence_id)
+    refusal = _refusal(lead, sequence)
+    now = timezone.now()
+    due = _first_due(sequence, now)
+    if refusal is None and due is None:
+        refusal = "The sequence has no steps."
+    if refusal:
+        raise EnrollmentRefused(refusal)
+    enrollment = Enrollment(
+        lead=lead,
+        sequence=sequence,
+        trigger=trigger,
+        next_due_at=due,
+        enrolled_at=now,
+        enrolled_by=actor,
+    )
+    try:
+        with transaction.atomic():
+            enrollment.save()
+    except IntegrityError as exc:
+        raise EnrollmentRefused(
+            "The lead is already active in this sequence.", code="already_enrolled"
+        ) from exc
+    _kick_on_commit(lead.pk)
+    return enrollment
+
+
+def _kick_on_commit(lead_id: int) -> None:
+    from nurturing import tasks  # tasks import services: import at call time
+
+    transaction.on_commit(lambda: tasks.dispatch_lead_soon(lead_id), robust=True)
+
+
+def enrollments_end(
+    qs: QuerySet[Enrollment], *, reason: str, status: str = EnrollmentStatus.EXITED
+) -> int:
+    return qs.filter(status=EnrollmentStatus.ACTIVE).update(
+        status=status, ended_at=timezone.now(), next_due_at=None, exit_reason=reason[:200]
+    )
+
+
+@transaction.atomic
+def enrollment_exit(*, enrollment: Enrollment, actor: User | None, reason: str = "") -> Enrollment:
+    require_marketing(actor)
+    who = actor.get_username() if actor else "system"
+    ended = enrollments_end(
+        Enrollment.objects.filter(pk=enrollment.pk), reason=reason.strip() or f"stopped by {who}"
+    )
+    if not ended:
+        raise Conflict("The enrollment has already ended.", code="enrollment_ended")
+    return Enrollment.objects.get(pk=enrollment.pk)
+
+
+def lead_enrollments_exit(*, lead_id: int, reason: str) -> int:
+    return enrollments_end(Enrollment.objects.filter(lead_id=lead_id), reason=reason)
+
+
+# --- Triggers ----------------------------------------------------------------------------------
+
+
+def _entry_kind(lead: Lead) -> str:
+    last = lead_stage_history(lead=lead).last()
+    if last and last.from_stage and last.to_stage == lead.stage:
+        move = lifecycle.MOVES.get((Stage(last.from_stage), Stage(last.to_stage)))
+        if move and move.kind is lifecycle.MoveKind.RECYCLE:
+            return StageEntry.RECYCLED
+    return StageEntry.NEW
+
+
+def _bulk_enroll(sequence: Sequence, lead_ids: list[int], *, now) -> int:
+    due = _first_due(sequence, now)
+    if due is None or not lead_ids:
+        return 0
+    rows = [
+        Enrollment(
+            lead_id=lead_id,
+            sequence=sequence,
+            trigger=sequence.trigger_kind,
+            next_due_at=due,
+            enrolled_at=now,
+        )
+        for lead_id in lead_ids
+    ]
+    # A lead already active in the sequence is skipped by the one-active constraint.
+    created = Enrollment.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(created)
+
+
+def _mailable_leads(sequence: Sequence) -> QuerySet[Lead]:
+    blocked_stages = [Stage.DISQUALIFIED, *sequence.exit_stages]
+    if sequence.exit_on_sales_accept:
+        blocked_stages += list(SALES_STAGES)
+    suppressed = Suppression.objects.filter(email=OuterRef("email"))
+    return (
+        Lead.objects.filter(do_not_contact=False)
+        .exclude(stage__in=blocked_stages)
+        .exclude(Exists(suppressed))
+    )
+
+
+def _stage_candidates(sequence: Sequence, now) -> list[int]:
+    since = max(sequence.activated_at, now - STAGE_LOOKBACK)
+    enrolled_since_entry = Enrollment.objects.filter(
+        lead_id=OuterRef("pk"), sequence=sequence, enrolled_at__gte=OuterRef("stage_entered_at")
+    )
+    leads = (
+        _mailable_leads(sequence)
+        .filter(stage=sequence.trigger_stage, stage_entered_at__gte=since)
+        .exclude(Exists(enrolled_since_entry))
+        .order_by("stage_entered_at")[:MATCH_LIMIT]
+    )
+    wanted = sequence.trigger_stage_entry
+    return [lead.pk for lead in leads if wanted == StageEntry.ANY or _entry_kind(lead) == wanted]
+
+
+def _ever_enrolled_candidates(sequence: Sequence, leads: QuerySet[Lead]) -> list[int]:
+    ever = Enrollment.objects.filter(lead_id=OuterRef("pk"), sequence=sequence)
+    return list(
+        leads.exclude(Exists(ever)).order_by("pk").values_list("pk", flat=True)[:MATCH_LIMIT]
+    )
+
+
+def _candidates(sequence: Sequence, now) -> list[int]:
+    if sequence.trigger_kind == TriggerKind.STAGE:
+        return _stage_candidates(sequence, now)
+    mailable = _mailable_leads(sequence)
+    if sequence.trigger_kind == TriggerKind.SCORE:
+        # "Crosses a score": a lead is enrolled once, the first time it is seen at or above it.
+        reached = mailable.filter(score__gte=sequence.trigger_score)
+        return _ever_enrolled_candidates(sequence, reached)
+    if sequence.trigger_kind == TriggerKind.FILTER:
+        params = filter_params(sequence.trigger_filter)
+        matching = LeadFilter(data=params, queryset=mailable).qs
+        return _ever_enrolled_candidates(sequence, matching)
+    return []
+
+
+def triggers_match(*, now=None) -> int:
+    """Enroll every lead a stage, score or filter trigger wants; returns how many."""
+    now = now or timezone.now()
+    enrolled = 0
+    sequences = Sequence.objects.filter(is_active=True).exclude(trigger_kind=TriggerKind.MANUAL)
+    for sequence in sequences:
+        with transaction.atomic():
+            enrolled += _bulk_enroll(sequence, _candidates(sequence, now), now=now)
+    return enrolled
+
+
+def leads_stage_entered(*, lead_ids: list[int]) -> int:
+    """After leads entered a stage: leave the sequences that end there, join those it starts.
+
+    Idempotent: a second call for the same stage entry enrolls nobody twice.
+    """
+    enrolled = 0
+    for lead in Lead.objects.filter(pk__in=lead_ids).order_by("pk"):
+        enrolled += _lead_stage_entered(lead)
+    return enrolled
+
+
+@transaction.atomic
+def _lead_stage_entered(lead: Lead) -> int:
+    now = timezone.now()
+    for sequence in Sequence.objects.filter(
+        enrollments__lead=lead, enrollments__status=EnrollmentStatus.ACTIVE
+    ).distinct():
+        if sequence.exits_at(lead.stage):
+            enrollments_end(
+                Enrollment.objects.filter(lead=lead, sequence=sequence),
+                reason=f"reached {lead.stage}",
+            )
+    enrolled = 0
+    triggered = Sequence.objects.filter(
+        is_active=True, trigger_kind=TriggerKind.STAGE, trigger_stage=lead.stage
+    )
+    for sequence in triggered:
+        if _stage_trigger_wants(sequence, lead):
+            enrolled += _bulk_enroll(sequence, [lead.pk], now=now)
+    return enrolled
+
+
+def _stage_trigger_wants(sequence: Sequence, lead: Lead) -> bool:
+    if lead.stage_entered_at < sequence.activated_at:
+        return False
+    if not _mailable_leads(sequence).filter(pk=lead.pk).exists():
+        return False
+    if Enrollment.objects.filter(
+        lead=lead, sequence=sequence, enrolled_at__gte=lead.stage_entered_at
+    ).exists():
+        return False
+    wanted = sequence.trigger_stage_entry
+    return wanted == StageEntry.ANY or _entry_kind(lead) == wanted

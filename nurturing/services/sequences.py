@@ -1,0 +1,162 @@
+"""Writes of sequences and their steps (marketers and admins only)."""
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.http import QueryDict
+from django.utils import timezone
+
+from accounts.models import User
+from leadcrm.exceptions import ApiError, Conflict, Forbidden
+from leads.filters import LeadFilter
+from leads.models import Lead, Stage
+from nurturing import emails
+from nurturing.models import Sequence, Step, TriggerKind
+
+
+class InvalidSequence(ApiError):
+    default_code = "invalid"
+    default_detail = "The sequence is not valid."
+
+
+def require_marketing(actor: User | None) -> None:
+    """Sequences are marketing's: sales reps read them but never change them."""
+    if actor is not None and not actor.sees_all_leads:
+        raise Forbidden("Only marketers and admins may change nurture sequences.")
+
+
+def filter_params(raw: dict[str, Any]) -> QueryDict:
+    params = QueryDict(mutable=True)
+    for key, value in raw.items():
+        values = value if isinstance(value, list) else [value]
+        params.setlist(key, [str(v).lower() if isinstance(v, bool) else str(v) for v in values])
+    return params
+
+
+def _check_filter(raw: Any) -> None:
+    if not isinstance(raw, dict) or not raw:
+        raise InvalidSequence(
+            "A filter trigger needs lead filter parameters.",
+            fields={"trigger_filter": ['Give lead list filters, e.g. {"source": ["event"]}.']},
+        )
+    unknown = sorted(set(raw) - set(LeadFilter.base_filters))
+    if unknown:
+        raise InvalidSequence(
+            f"Unknown lead filters: {', '.join(unknown)}.",
+            fields={"trigger_filter": [f"Unknown filter: {name}." for name in unknown]},
+        )
+    form = LeadFilter(data=filter_params(raw), queryset=Lead.objects.none()).form
+    if not form.is_valid():
+        errors = {key: [str(e) for e in value] for key, value in form.errors.items()}
+        raise InvalidSequence(
+            "The lead filter is not valid.", fields={"trigger_filter": [str(errors)]}
+        )
+
+
+def _check_sequence(seq: Sequence) -> None:
+    if seq.trigger_kind == TriggerKind.STAGE and not seq.trigger_stage:
+        raise InvalidSequence(
+            "A stage trigger needs a stage.", fields={"trigger_stage": ["Required."]}
+        )
+    if seq.trigger_kind == TriggerKind.SCORE and seq.trigger_score is None:
+        raise InvalidSequence(
+            "A score trigger needs a score.", fields={"trigger_score": ["Required."]}
+        )
+    if seq.trigger_kind == TriggerKind.FILTER:
+        _check_filter(seq.trigger_filter)
+    bad = [stage for stage in seq.exit_stages if stage not in Stage.values]
+    if not isinstance(seq.exit_stages, list) or bad:
+        raise InvalidSequence(
+            "exit_stages must be a list of stages.",
+            fields={"exit_stages": [f"Not a stage: {stage}." for stage in bad] or ["Not a list."]},
+        )
+
+
+def _save(instance, *, conflict: str) -> None:
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError as exc:
+        raise Conflict(conflict) from exc
+
+
+@transaction.atomic
+def sequence_create(*, actor: User | None, **fields: Any) -> Sequence:
+    require_marketing(actor)
+    seq = Sequence(**fields, created_by=actor, activated_at=timezone.now())
+    _check_sequence(seq)
+    _save(seq, conflict="A sequence with this key already exists.")
+    return seq
+
+
+@transaction.atomic
+def sequence_update(*, sequence: Sequence, actor: User | None, **fields: Any) -> Sequence:
+    require_marketing(actor)
+    seq = Sequence.objects.select_for_update().get(pk=sequence.pk)
+    reactivated = fields.get("is_active") is True and not seq.is_active
+    for name, value in fields.items():
+        setattr(seq, name, value)
+    if reactivated:
+        seq.activated_at = timezone.now()
+    _check_sequence(seq)
+    _save(seq, conflict="A sequence with this key already exists.")
+    return seq
+
+
+@transaction.atomic
+def sequence_delete(*, sequence: Sequence, actor: User | None) -> None:
+    require_marketing(actor)
+    if sequence.enrollments.exists():
+        raise Conflict(
+            "This sequence has enrollments; deactivate it instead (is_active=false).",
+            code="sequence_in_use",
+        )
+    sequence.delete()
+
+
+def _check_step(step: Step) -> None:
+    errors = {}
+    for name, autoescape in (("subject", False), ("body_text", False), ("body_html", True)):
+        source = getattr(step, name)
+        error = emails.check_template(source, autoescape=autoescape) if source else None
+        if error:
+            errors[name] = [f"Template error: {error}"]
+    if errors:
+        raise InvalidSequence(next(iter(errors.values()))[0], fields=errors)
+
+
+@transaction.atomic
+def step_create(*, sequence: Sequence, actor: User | None, **fields: Any) -> Step:
+    require_marketing(actor)
+    # Lock the sequence so that two appends get distinct positions.
+    seq = Sequence.objects.select_for_update().get(pk=sequence.pk)
+    if fields.get("position") is None:
+        last = seq.steps.aggregate(last=Max("position"))["last"] or 0
+        fields["position"] = last + 1
+    step = Step(sequence=seq, **fields)
+    _check_step(step)
+    _save(step, conflict="This sequence already has a step at that position.")
+    return step
+
+
+@transaction.atomic
+def step_update(*, step: Step, actor: User | None, **fields: Any) -> Step:
+    require_marketing(actor)
+    step = Step.objects.select_for_update().get(pk=step.pk)
+    for name, value in fields.items():
+        setattr(step, name, value)
+    _check_step(step)
+    _save(step, conflict="This sequence already has a step at that position.")
+    return step
+
+
+@transaction.atomic
+def step_delete(*, step: Step, actor: User | None) -> None:
+    require_marketing(actor)
+    if step.messages.exists():
+        raise Conflict(
+            "Emails were already sent for this step; edit it or deactivate the sequence.",
+            code="step_in_use",
+        )
+    step.delete()

@@ -1,0 +1,90 @@
+"""Celery tasks of nurturing: thin, idempotent, acks_late.
+
+Every task may run twice (a redelivery after a killed worker, a duplicate publish): the
+database decides what is left to do (due times, claim tokens), never the task's arguments.
+"""
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from kombu.exceptions import KombuError
+
+from nurturing import services
+
+logger = logging.getLogger(__name__)
+
+MAX_SEND_RETRIES = 8
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def nurture_dispatch() -> dict:
+    """Periodic: retry emails whose worker died, then queue an email for every due step."""
+    recovered = services.in_flight_recover()
+    queued = services.due_dispatch()
+    return {**recovered, "queued": queued}
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def nurture_match_triggers() -> int:
+    """Periodic: enroll leads that a stage, score or filter trigger wants."""
+    return services.triggers_match()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def nurture_leads_stage_entered(lead_ids: list[int]) -> int:
+    """Leads entered a stage: enroll them now and send a first step that is due at once."""
+    enrolled = services.leads_stage_entered(lead_ids=lead_ids)
+    services.due_dispatch(lead_ids=lead_ids)
+    return enrolled
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def nurture_dispatch_leads(lead_ids: list[int]) -> int:
+    return services.due_dispatch(lead_ids=lead_ids)
+
+
+def _backoff(retries: int) -> int:
+    # Doubling, but capped below the broker's visibility timeout: a retry waiting in a worker
+    # for longer than that would be handed to a second worker as well.
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
+    return min(settings.NURTURE_RETRY_BASE_SECONDS * 2**retries, max(1, visibility // 2))
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=MAX_SEND_RETRIES)
+def nurture_send(self, message_ids: list[int]) -> None:
+    """Send these queued emails, each at most once (see nurturing/services/sending.py).
+
+    Retried with backoff on transient SMTP errors only (server down, 4xx answers). Once the
+    retries run out the emails stay queued and the periodic dispatcher queues them again.
+    """
+    left = services.messages_send(message_ids=message_ids)
+    if not left:
+        return
+    if self.request.retries >= MAX_SEND_RETRIES:
+        logger.warning("nurture: %d emails still failing; the dispatcher retries them", len(left))
+        return
+    raise self.retry(args=[left], countdown=_backoff(self.request.retries))
+
+
+# --- Publishing: never fails the caller; what is not published is found again by the beat --------
+
+
+def _publish(task, *args) -> None:
+    try:
+        task.apply_async(args=args, queue=settings.NURTURE_QUEUE, retry=False)
+    except (KombuError, OSError) as exc:
+        logger.warning("nurture: could not queue %s (%s); the beat catches up", task.name, exc)
+
+
+def send_soon(message_ids: list[int]) -> None:
+    _publish(nurture_send, list(message_ids))
+
+
+def dispatch_lead_soon(lead_id: int) -> None:
+    _publish(nurture_dispatch_leads, [lead_id])
+
+
+def stage_entered_hook(lead_ids: list[int]) -> None:
+    """Registered in leads.services.STAGE_ENTERED_HOOKS by NurturingConfig.ready()."""
+    _publish(nurture_leads_stage_entered, list(lead_ids))

@@ -1,0 +1,159 @@
+"""Hand one email to the configured mailer, asking the caller's permission before the point of
+no return.
+
+With SMTP, a server accepts a message only when it answers the final "." of DATA. We say
+everything else first (MAIL, RCPT, DATA and the whole body), then call `commit()`, which
+records in the database that the email is being committed, and only then send the ".". A worker
+that dies before `commit()` has delivered nothing (the server drops a transaction whose
+connection closes mid-DATA), so its claim can safely be retried. Only a death between
+`commit()` and recording the server's answer leaves the outcome unknown.
+
+Other backends (console, file, locmem: `make run` and unit tests) have no such phases:
+`commit()` is called just before `send_messages`.
+"""
+
+import email.policy
+import re
+import smtplib
+from collections.abc import Callable
+
+from django.core import mail
+from django.core.mail import EmailMessage
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
+
+CRLF = b"\r\n"
+_BARE_EOL = re.compile(rb"\r\n|\n|\r(?!\n)")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+class Refused(Exception):
+    """A permanent (5xx) refusal of this recipient or this message: do not try again."""
+
+    def __init__(self, code: int, response: str):
+        super().__init__(f"{code} {response}")
+        self.code = code
+        self.response = response
+
+
+class Transient(Exception):
+    """Nothing was committed and trying again later may work (server down, 4xx, auth)."""
+
+
+class NotCommitted(Exception):
+    """`commit()` said no (the claim was lost): nothing was sent."""
+
+
+class AcceptanceUnknown(Exception):
+    """The connection failed after `commit()`: the server may or may not have the email."""
+
+
+def _text(response: bytes | str) -> str:
+    return response.decode(errors="replace") if isinstance(response, bytes) else str(response)
+
+
+def _check(code: int, response: bytes, ok: tuple[int, ...]) -> None:
+    if code in ok:
+        return
+    if 500 <= code < 600:
+        raise Refused(code, _text(response))
+    raise Transient(f"{code} {_text(response)}")
+
+
+class Mailer:
+    """One connection to the default mailer (MAILERS["default"]), reused for a batch."""
+
+    def __init__(self) -> None:
+        self.backend = mail.mailers.default
+        self.smtp = isinstance(self.backend, SmtpBackend)
+
+    def __enter__(self) -> "Mailer":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self.backend.close()
+        except (OSError, smtplib.SMTPException):
+            # The connection is already broken; there is nothing left to tidy up.
+            self.backend.connection = None
+
+    def send(self, message: EmailMessage, *, commit: Callable[[], bool]) -> str:
+        """Send `message`; returns the server's final answer. See the module docstring."""
+        if not self.smtp:
+            if not commit():
+                raise NotCommitted
+            self.backend.send_messages([message])
+            return "accepted by " + type(self.backend).__module__
+        return self._send_smtp(message, commit)
+
+    def _open(self) -> smtplib.SMTP:
+        try:
+            self.backend.open()
+        except smtplib.SMTPResponseException as exc:
+            # A refused login or STARTTLS is the sender's problem, never the recipient's.
+            self.close()
+            raise Transient(f"{exc.smtp_code} {_text(exc.smtp_error)}") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            self.close()
+            raise Transient(str(exc) or type(exc).__name__) from exc
+        return self.backend.connection
+
+    def _send_smtp(self, message: EmailMessage, commit: Callable[[], bool]) -> str:
+        conn = self._open()
+        sender = self.backend.prep_address(message.from_email)
+        recipients = [self.backend.prep_address(addr) for addr in message.recipients()]
+        data = message.message(policy=email.policy.SMTP).as_bytes()
+        try:
+            self._envelope(conn, sender, recipients)
+            conn.send(_dot_stuff(data))
+        except (Refused, Transient):
+            self._reset(conn)
+            raise
+        except (OSError, smtplib.SMTPException) as exc:
+            self.close()
+            raise Transient(str(exc) or type(exc).__name__) from exc
+        if not commit():
+            # Closing mid-DATA makes the server drop the transaction: nothing is delivered.
+            self.close()
+            raise NotCommitted
+        try:
+            conn.send(b"." + CRLF)
+            code, response = conn.getreply()
+        except (OSError, smtplib.SMTPException) as exc:
+            self.close()
+            raise AcceptanceUnknown(str(exc) or type(exc).__name__) from exc
+        if code == 250:
+            return _text(response)
+        self._reset(conn)
+        if 500 <= code < 600:
+            raise Refused(code, _text(response))
+        raise Transient(f"{code} {_text(response)}")
+
+    @staticmethod
+    def _envelope(conn: smtplib.SMTP, sender: str, recipients: list[str]) -> None:
+        conn.ehlo_or_helo_if_needed()
+        code, response = conn.mail(sender)
+        if 500 <= code < 600:
+            # The server refuses our sender: a configuration problem, not the lead's address.
+            raise Transient(f"sender refused: {code} {_text(response)}")
+        _check(code, response, (250,))
+        for recipient in recipients:
+            code, response = conn.rcpt(recipient)
+            _check(code, response, (250, 251))
+        conn.putcmd("data")
+        code, response = conn.getreply()
+        _check(code, response, (354,))
+
+    def _reset(self, conn: smtplib.SMTP) -> None:
+        try:
+            conn.rset()
+        except (OSError, smtplib.SMTPException):
+            self.close()
+
+
+def _dot_stuff(data: bytes) -> bytes:
+    """The body as SMTP wants it on the wire: CRLF line ends, leading dots doubled."""
+    data = _LEADING_DOT.sub(b"..", _BARE_EOL.sub(CRLF, data))
+    return data if data.endswith(CRLF) else data + CRLF
