@@ -155,7 +155,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # One name for the stage choices wherever they appear (lead output, transition input).
-    "ENUM_NAME_OVERRIDES": {"StageEnum": "leads.models.Stage"},
+    "ENUM_NAME_OVERRIDES": {
+        "StageEnum": "leads.models.Stage",
+        "TriggerKindEnum": "nurturing.models.TriggerKind",
+    },
 }
 
 # --- Celery -----------------------------------------------------------------------------------

@@ -292,6 +292,8 @@ def leads_create_identified(*, rows: list[dict[str, Any]], reason: str = "identi
         StageChange(lead=lead, from_stage="", to_stage=Stage.IQL, changed_at=now, reason=reason)
         for lead in created
     )
+    if created:
+        _stage_entered([lead.pk for lead in created])
     return {lead.email: lead.pk for lead in created}
 
 

@@ -5,15 +5,19 @@ pushed events, so the scoring playbook scores them like any other event.
 """
 
 import hashlib
+import logging
 
 from django.db import transaction
 from django.utils import timezone
 
+from events.services import events_ingest, source_internal
 from leads.models import Lead
 from leads.services import lead_mark_do_not_contact
 from nurturing.models import Message, MessageStatus, SuppressionReason
 from nurturing.services.enrollments import lead_enrollments_exit
 from nurturing.services.sending import suppression_add
+
+logger = logging.getLogger(__name__)
 
 INTERNAL_SOURCE = "nurturing"
 # What proves the email reached the recipient: an email still in review is settled as sent.
@@ -96,11 +100,6 @@ def lead_anonymous_id(lead: Lead) -> str:
 
 
 def _emit(lead: Lead, message: Message, name: str, *, key: str, properties: dict) -> None:
-    try:
-        from events.services import events_ingest, source_internal
-    except ImportError:  # TODO(nurture): remove once event ingestion is on main
-        return
-
     now = timezone.now().isoformat()
     props = {
         "message_id": message.pk,
@@ -124,7 +123,9 @@ def _emit(lead: Lead, message: Message, name: str, *, key: str, properties: dict
             "timestamp": now,
         }
     )
-    events_ingest(source=source_internal(INTERNAL_SOURCE), messages=batch)
+    result = events_ingest(source=source_internal(INTERNAL_SOURCE), messages=batch)
+    if result.rejected:
+        logger.error("nurture: ingestion refused %s for lead %s: %s", name, lead.pk, result.errors)
 
 
 def _identity_messages(lead: Lead, now: str) -> list[dict]:

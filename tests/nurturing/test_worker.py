@@ -13,8 +13,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from events.services import events_ingest, source_internal
 from leads.models import Lead
-from leads.services import lead_create
 from nurturing import services
 from nurturing.models import Enrollment, EnrollmentStatus, Message, MessageStatus
 from nurturing.playbook import playbook_load
@@ -39,12 +39,26 @@ def enroll_all(sequence, leads) -> None:
     )
 
 
-def test_lead_created_at_iql_receives_the_welcome_email(start_worker, smtp_server, worker_settings):
+def test_lead_identified_as_iql_receives_the_welcome_email(
+    start_worker, smtp_server, worker_settings
+):
     playbook_load()
     worker = start_worker(smtp_server.port)
     started = time.monotonic()
 
-    lead = lead_create(actor=None, email="new.lead@example.com", first_name="Nia")
+    # The product identifies a new user: ingestion creates the lead at IQL.
+    result = events_ingest(
+        source=source_internal("product-test"),
+        messages=[
+            {
+                "type": "identify",
+                "userId": "u-1001",
+                "traits": {"email": "new.lead@example.com", "firstName": "Nia"},
+            }
+        ],
+    )
+    assert result.accepted == 1
+    lead = Lead.objects.get(external_id="u-1001")
 
     assert wait_for(lambda: smtp_server.sink.snapshot(), timeout=45), worker.output()[-3000:]
     took = time.monotonic() - started
