@@ -1,5 +1,7 @@
 """GET /healthz: is the database usable, is the broker reachable."""
 
+import os
+
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
@@ -17,6 +19,9 @@ def _database() -> str:
 
 def _broker() -> str:
     if not settings.REDIS_URL:
+        folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
+        if not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
+            return "error: filesystem broker folder missing or read-only"
         return "ok (filesystem)"
     import redis
 

@@ -94,6 +94,28 @@ class LeadInput(serializers.ModelSerializer):
         # Uniqueness (case-insensitive) is the service's job, which answers 409.
         extra_kwargs = {"email": {"validators": []}, "external_id": {"validators": []}}
 
+    # Read-only on this endpoint; sending a different value is an error, not silently dropped.
+    # Echoing the current value back (GET, edit, PUT) is fine.
+    READ_ONLY = {
+        "stage": "Stage changes go through POST /api/v1/leads/{id}/transition/.",
+        "score": "The score is computed by the scoring rules.",
+        "temperature": "The temperature follows the score.",
+        "recycle_count": "The recycle count is kept by stage changes.",
+    }
+
+    def validate(self, attrs):
+        defaults = {"stage": "IQL", "score": 0, "temperature": "cold", "recycle_count": 0}
+        errors = {}
+        for name, message in self.READ_ONLY.items():
+            if name not in self.initial_data:
+                continue
+            current = getattr(self.instance, name) if self.instance else defaults[name]
+            if str(self.initial_data[name]) != str(current):
+                errors[name] = [message]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
     def validate_owner(self, owner):
         if owner is not None and not (owner.is_admin or owner.is_rep):
             raise serializers.ValidationError("A lead's owner must be a sales rep or an admin.")

@@ -1,6 +1,6 @@
 import django_filters
 
-from leads.models import Lead, SourceChannel, Stage
+from leads.models import Lead, SourceChannel, Stage, Temperature
 
 
 class LeadFilter(django_filters.FilterSet):
@@ -13,7 +13,7 @@ class LeadFilter(django_filters.FilterSet):
     score_max = django_filters.NumberFilter(field_name="score", lookup_expr="lte")
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    temperature = django_filters.CharFilter()
+    temperature = django_filters.MultipleChoiceFilter(choices=Temperature.choices)
     do_not_contact = django_filters.BooleanFilter()
 
     class Meta:

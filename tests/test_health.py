@@ -90,3 +90,14 @@ def test_healthz_needs_no_login_and_answers_json(client):
 
     assert response["Content-Type"] == "application/json"
     assert "Location" not in response
+
+
+def test_filesystem_broker_without_its_folder_is_reported(client, settings, tmp_path):
+    if settings.REDIS_URL:
+        settings.REDIS_URL = ""
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(tmp_path / "missing")}
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json()["broker"] == "error: filesystem broker folder missing or read-only"

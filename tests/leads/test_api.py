@@ -314,14 +314,32 @@ def test_create_returns_201_at_iql_with_history(marketer_client, marketer, rep):
     ]
 
 
-def test_create_ignores_stage_and_score_in_the_body(marketer_client):
+def test_create_refuses_stage_and_score_in_the_body(marketer_client):
     response = marketer_client.post(
         LIST, {"email": "x@example.com", "stage": "SQL", "score": 99}, format="json"
     )
 
-    assert response.status_code == 201
-    lead = Lead.objects.get(email="x@example.com")
-    assert (lead.stage, lead.score, lead.stage_changes.count()) == (Stage.IQL, 0, 1)
+    body = assert_error(response, 400, "invalid", {"stage", "score"})
+    assert "transition" in body["fields"]["stage"][0]
+    assert not Lead.objects.filter(email="x@example.com").exists()
+
+
+def test_put_may_echo_the_current_stage_but_not_change_it(marketer_client):
+    lead = LeadFactory(stage=Stage.MQL)
+    url = f"{LIST}{lead.pk}/"
+    echoed = marketer_client.patch(url, {"stage": "MQL", "title": "CTO"}, format="json")
+    changed = marketer_client.patch(url, {"stage": "SQL", "title": "CEO"}, format="json")
+
+    assert echoed.status_code == 200
+    assert_error(changed, 400, "invalid", {"stage"})
+    lead.refresh_from_db()
+    assert (lead.stage, lead.title) == (Stage.MQL, "CTO")
+
+
+def test_temperature_filter_refuses_an_unknown_value(marketer_client):
+    assert_error(
+        marketer_client.get(LIST, {"temperature": "tepid"}), 400, "invalid", {"temperature"}
+    )
 
 
 @pytest.mark.parametrize(
@@ -438,9 +456,8 @@ def test_patch_cannot_change_stage_or_score(marketer_client):
 
     response = marketer_client.patch(detail(lead.pk), {"stage": "SQL", "score": 90}, format="json")
 
-    assert response.status_code == 200
-    assert (response.json()["stage"], response.json()["score"]) == ("MQL", 7)
-    assert snapshot(lead.pk)["history"] == before["history"]
+    assert_error(response, 400, "invalid", {"stage", "score"})
+    assert snapshot(lead.pk) == before
 
 
 def test_delete_removes_the_lead_and_its_history(marketer_client):
