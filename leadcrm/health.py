@@ -18,15 +18,16 @@ def _database() -> str:
 
 
 def _broker() -> str:
-    if not settings.REDIS_URL:
-        folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
+    url = settings.CELERY_BROKER_URL
+    if url.startswith("filesystem://"):
+        folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("data_folder_in", "")
         if not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
             return "error: filesystem broker folder missing or read-only"
         return "ok (filesystem)"
     import redis
 
     try:
-        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1).ping()
+        redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping()
     except redis.RedisError as exc:
         return f"error: {exc.__class__.__name__}"
     return "ok"

@@ -39,8 +39,17 @@ def _unusable_default_database(tmp_path):
         connections["default"] = original
 
 
-def test_healthy(client, settings):
-    settings.REDIS_URL = ""
+@pytest.fixture
+def filesystem_broker(settings, tmp_path):
+    """The embedded default broker, in a folder of this test's."""
+    folder = tmp_path / "broker"
+    folder.mkdir()
+    settings.CELERY_BROKER_URL = "filesystem://"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(folder)}
+    return folder
+
+
+def test_healthy(client, filesystem_broker):
 
     response = client.get("/healthz")
 
@@ -55,8 +64,7 @@ def test_healthy_with_real_redis(client, redis_url):
     assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
 
 
-def test_503_when_the_database_is_unusable_and_200_again_after(client, tmp_path, settings):
-    settings.REDIS_URL = ""
+def test_503_when_the_database_is_unusable_and_200_again_after(client, tmp_path, filesystem_broker):
 
     with _unusable_default_database(tmp_path):
         down = client.get("/healthz")
@@ -73,7 +81,7 @@ def test_503_when_the_database_is_unusable_and_200_again_after(client, tmp_path,
 
 
 def test_broker_down_is_reported_but_the_app_is_still_healthy(client, settings):
-    settings.REDIS_URL = f"redis://127.0.0.1:{_closed_port()}/0"
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{_closed_port()}/0"
 
     response = client.get("/healthz")
 
@@ -92,10 +100,8 @@ def test_healthz_needs_no_login_and_answers_json(client):
     assert "Location" not in response
 
 
-def test_filesystem_broker_without_its_folder_is_reported(client, settings, tmp_path):
-    if settings.REDIS_URL:
-        settings.REDIS_URL = ""
-    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(tmp_path / "missing")}
+def test_filesystem_broker_without_its_folder_is_reported(client, filesystem_broker):
+    filesystem_broker.rmdir()
 
     response = client.get("/healthz")
 
