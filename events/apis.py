@@ -7,7 +7,6 @@ messages to events.services.events_ingest, the one path for every event.
 
 import base64
 import binascii
-import json
 import zlib
 
 from django.http import JsonResponse
@@ -18,7 +17,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from events import parsing, selectors, services
+from events import jsonfast, parsing, selectors, services
 from leadcrm.exceptions import ApiError
 
 SEGMENT_KINDS = frozenset({"identify", "track", "page", "screen", "group", "alias", "batch"})
@@ -103,7 +102,7 @@ def _source(key: str | None):
 
 def _parse(body: bytes) -> dict:
     try:
-        payload = json.loads(body)
+        payload = jsonfast.loads(body)
     except ValueError:
         raise HttpError(400, "invalid_json", "The body is not valid JSON.") from None
     if not isinstance(payload, dict):

@@ -8,6 +8,7 @@ the number of identify calls, plus one UPDATE per lead that gains ids.
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import Q
 from django.db.models.functions import Lower
 
@@ -20,20 +21,36 @@ from leads.models import Lead
 USER, ANONYMOUS = IdentityKind.USER, IdentityKind.ANONYMOUS
 
 
+def _in(column: str, values: list) -> str:
+    return f"{column} IN ({', '.join(['%s'] * len(values))})"
+
+
+def identity_rows(*, user_ids, anonymous_ids) -> list[tuple[str, str, int]]:
+    """(kind, value, lead id) of the known ids. Raw SQL: it runs on every ingest request, and
+    building the ORM query for a hundred values costs more than running it."""
+    users, anons = list(user_ids), list(anonymous_ids)
+    parts, params = [], []
+    if users:
+        parts.append(f"(kind = %s AND {_in('value', users)})")
+        params += [USER, *users]
+    if anons:
+        parts.append(f"(kind = %s AND {_in('value', anons)})")
+        params += [ANONYMOUS, *anons]
+    if not parts:
+        return []
+    # Both kinds named, so the (kind, value) unique index answers it.
+    sql = f"SELECT kind, value, lead_id FROM {Identity._meta.db_table} WHERE {' OR '.join(parts)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def leads_for_ids(*, user_ids, anonymous_ids) -> tuple[dict[str, int], dict[str, int]]:
     """(userId -> lead id, anonymousId -> lead id) for the ids that are known."""
     by_user: dict[str, int] = {}
     by_anon: dict[str, int] = {}
-    values = set(user_ids) | set(anonymous_ids)
-    if not values:
-        return by_user, by_anon
-    for kind, value, lead_id in Identity.objects.filter(value__in=values).values_list(
-        "kind", "value", "lead_id"
-    ):
-        if kind == USER and value in user_ids:
-            by_user[value] = lead_id
-        elif kind == ANONYMOUS and value in anonymous_ids:
-            by_anon[value] = lead_id
+    for kind, value, lead_id in identity_rows(user_ids=user_ids, anonymous_ids=anonymous_ids):
+        (by_user if kind == USER else by_anon)[value] = lead_id
     # Leads created through the REST API with an external_id have no Identity row.
     missing = [value for value in user_ids if value not in by_user]
     if missing:
@@ -79,6 +96,7 @@ class _Batch:
     by_user: dict[str, Lead | _NewLead]
     by_anon: dict[str, Lead | _NewLead]
     by_email: dict[str, Lead | _NewLead]
+    known: set[tuple[str, str]] = field(default_factory=set)  # Identity rows that exist
     changes: dict[int, dict] = field(default_factory=dict)
     links: list[tuple[str, str, Lead | _NewLead]] = field(default_factory=list)
 
@@ -90,13 +108,16 @@ def identities_apply(*, messages: list[Message]) -> tuple[set[int], set[str], se
     """
     identifies = [m for m in messages if m.type == EventType.IDENTIFY]
     aliases = [m for m in messages if m.type == EventType.ALIAS]
+    if not identifies and not aliases:
+        return set(), set(), set()
     batch = _load(identifies, aliases)
     for message in identifies:
         _identify(batch, message)
     created = _create_new_leads(batch)
     for message in aliases:
         _alias(batch, message)
-    changed = lead_services.leads_update_identified(changes=batch.changes)
+    changes = {pk: fields for pk, fields in batch.changes.items() if fields}
+    changed = lead_services.leads_update_identified(changes=changes) if changes else set()
     users, anons = _register_links(batch)
     users, anons = _follow_aliases(users, anons)
     link_orphans(user_ids=users, anonymous_ids=anons)
@@ -109,23 +130,30 @@ def _load(identifies: list[Message], aliases: list[Message]) -> _Batch:
     anon_ids = {m.anonymous_id for m in identifies if m.anonymous_id}
     anon_ids |= {m.previous_id for m in aliases}
     emails = {e for m in identifies if (e := trait_map.email_of(m.traits))}
-    user_map, anon_map = leads_for_ids(user_ids=user_ids, anonymous_ids=anon_ids)
+    rows = identity_rows(user_ids=user_ids, anonymous_ids=anon_ids)
+    user_map = {value: pk for kind, value, pk in rows if kind == USER}
+    anon_map = {value: pk for kind, value, pk in rows if kind == ANONYMOUS}
+    missing = [value for value in user_ids if value not in user_map]
+    if missing:
+        user_map.update(
+            Lead.objects.filter(external_id__in=missing).values_list("external_id", "pk")
+        )
     wanted = Q(pk__in=set(user_map.values()) | set(anon_map.values()))
     if emails:
         wanted |= Q(email_lower__in=emails)
-    # Locked in primary-key order, so two batches touching the same leads cannot deadlock.
+    # Read without a lock: scoring holds leads locked for a whole pass, and an identify that
+    # changes nothing (SDKs repeat identify on every visit) must not wait for it. The few
+    # changes there are go out as UPDATEs; traits are merged in SQL, not read-modify-written.
     leads = {
         lead.pk: lead
-        for lead in Lead.objects.alias(email_lower=Lower("email"))
-        .filter(wanted)
-        .select_for_update()
-        .order_by("pk")
+        for lead in Lead.objects.alias(email_lower=Lower("email")).filter(wanted).order_by("pk")
     }
     return _Batch(
         leads=leads,
         by_user={value: leads[pk] for value, pk in user_map.items() if pk in leads},
         by_anon={value: leads[pk] for value, pk in anon_map.items() if pk in leads},
         by_email={lead.email.lower(): lead for lead in leads.values()},
+        known={(kind, value) for kind, value, _ in rows},
     )
 
 
@@ -166,10 +194,10 @@ def _apply_traits(batch: _Batch, target, fields: dict, extra: dict) -> None:
             pending[name] = value
     if email and email != target.email.lower():
         batch.by_email[email] = target
-    merged = {**target.traits, **extra}
-    if merged != target.traits:
-        target.traits = merged
-        pending["traits"] = merged
+    added = {k: v for k, v in extra.items() if k not in target.traits or target.traits[k] != v}
+    if added:
+        target.traits = {**target.traits, **added}
+        pending["traits"] = {**pending.get("traits", {}), **added}
 
 
 def _claim_user_id(batch: _Batch, target, user_id: str) -> None:
@@ -202,7 +230,7 @@ def _lost_race(batch: _Batch, target: _NewLead) -> None:
     wanted = Q(email__iexact=target.email)
     if target.fields.get("external_id"):
         wanted |= Q(external_id=target.fields["external_id"])
-    lead = Lead.objects.select_for_update().filter(wanted).order_by("pk").first()
+    lead = Lead.objects.filter(wanted).order_by("pk").first()
     if lead is None:
         return
     target.pk = lead.pk
@@ -210,7 +238,7 @@ def _lost_race(batch: _Batch, target: _NewLead) -> None:
         k: v for k, v in target.fields.items() if k not in ("email", "external_id") and v != ""
     }
     if target.traits:
-        changes["traits"] = {**lead.traits, **target.traits}
+        changes["traits"] = dict(target.traits)
     if changes:
         batch.changes.setdefault(lead.pk, {}).update(changes)
 
@@ -229,11 +257,14 @@ def _alias(batch: _Batch, message: Message) -> None:
 
 
 def _register_links(batch: _Batch) -> tuple[set[str], set[str]]:
+    # Only links made now: an id linked earlier had its waiting events joined back then.
     rows = [
         Identity(kind=kind, value=value, lead_id=target.pk)
         for kind, value, target in batch.links
-        if target.pk is not None
+        if target.pk is not None and (kind, value) not in batch.known
     ]
+    if not rows:
+        return set(), set()
     # The first link of an id wins; a later claim on it by another lead is ignored.
     Identity.objects.bulk_create(rows, ignore_conflicts=True)
     users = {row.value for row in rows if row.kind == USER}

@@ -66,8 +66,22 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["lead", "occurred_at"], name="event_lead_time"),
             models.Index(fields=["name", "occurred_at"], name="event_name_time"),
-            models.Index(fields=["user_id"], name="event_user_id"),
-            models.Index(fields=["anonymous_id"], name="event_anonymous_id"),
+            # Ids are looked up only to join events that arrived before their lead was known
+            # (and alias calls, to follow them later): indexing only those rows spares most
+            # inserts two index updates.
+            models.Index(
+                fields=["user_id"],
+                name="event_unlinked_user_id",
+                condition=models.Q(lead__isnull=True),
+            ),
+            models.Index(
+                fields=["anonymous_id"],
+                name="event_unlinked_anonymous_id",
+                condition=models.Q(lead__isnull=True),
+            ),
+            models.Index(
+                fields=["user_id"], name="event_alias_user_id", condition=models.Q(type="alias")
+            ),
             models.Index(
                 fields=["previous_id"],
                 name="event_alias_previous_id",

@@ -5,14 +5,13 @@ is checked with plain dict and type tests. A bad message raises `Invalid` with a
 the caller turns it into a per-message error and keeps the others.
 """
 
-import json
+import math
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.core.serializers.json import DjangoJSONEncoder
-
+from events import jsonfast
 from events.models import EventType
 
 MAX_MESSAGE_BYTES = 32 * 1024
@@ -170,8 +169,9 @@ def _occurred_at(raw: dict, received_at: datetime) -> datetime:
     return received_at - (sent_at - timestamp)
 
 
-def check_text(value, path: str = "message") -> None:
-    """Refuse NUL characters and lone surrogates anywhere in a message (keys included)."""
+def check_values(value, path: str = "message") -> None:
+    """Refuse what PostgreSQL or JSON cannot hold: NUL characters and lone surrogates in text
+    (keys included), and NaN or infinite numbers (a Python caller's floats)."""
     if isinstance(value, str):
         if "\x00" in value:
             raise Invalid("invalid_text", f"{path} contains a NUL character.")
@@ -179,19 +179,21 @@ def check_text(value, path: str = "message") -> None:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise Invalid("invalid_text", f"{path} contains an unpaired surrogate.") from None
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise Invalid("invalid_number", f"{path} is not a finite number.")
     elif isinstance(value, dict):
         for key, item in value.items():
-            check_text(key, path)
-            check_text(item, f"{path}.{key}")
-    elif isinstance(value, list):
+            check_values(key, path)
+            check_values(item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
         for item in value:
-            check_text(item, path)
+            check_values(item, path)
 
 
 def message_size(raw) -> int:
     """Bytes of a message as compact UTF-8 JSON, the measure of the 32 KB limit."""
     try:
-        text = json.dumps(raw, ensure_ascii=False, separators=(",", ":"), cls=DjangoJSONEncoder)
-    except (TypeError, ValueError) as exc:
+        return jsonfast.encoded_size(raw)
+    except (TypeError, ValueError, UnicodeEncodeError) as exc:
         raise Invalid("invalid_field", f"The message cannot be stored as JSON: {exc}") from None
-    return len(text.encode("utf-8"))

@@ -1,10 +1,12 @@
 """Every write to a lead. What may change a stage: here, with the rules in leads/lifecycle.py."""
 
+import json
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from accounts.models import Role, User
@@ -273,7 +275,7 @@ def lead_promote(*, lead_id: int, to: str, rule: str, reason: str = "") -> bool:
 # --- Leads from identify calls (events ingestion), set-based ------------------------------------
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def leads_create_identified(*, rows: list[dict[str, Any]], reason: str = "identified") -> dict:
     """Create leads at IQL from identify calls, each with its "" -> IQL history row.
 
@@ -307,25 +309,44 @@ def _create_one(lead: Lead) -> bool:
     return True
 
 
-@transaction.atomic
-def leads_update_identified(*, changes: dict[int, dict[str, Any]]) -> set[int]:
-    """Write field values that identify calls changed (the caller holds the rows locked).
+_UNIQUE_FIELDS = ("email", "external_id")
 
-    Returns the ids of leads that changed. An email or external_id that another lead took in
-    the meantime is dropped rather than failing the batch the call came in.
+
+@transaction.atomic(savepoint=False)
+def leads_update_identified(*, changes: dict[int, dict[str, Any]]) -> set[int]:
+    """Write the field values identify calls changed; `traits` are keys to merge in.
+
+    The rows are not locked first: each lead gets one UPDATE, and traits are merged by the
+    database, so concurrent identifies of one lead lose no keys. Returns the ids of leads
+    updated. An email or external_id another lead holds is dropped rather than failing the
+    batch the call came in.
     """
     now = timezone.now()
     changed = set()
     for lead_id, fields in changes.items():
         if not fields:
             continue
+        values = {**fields, "updated_at": now}
+        if "traits" in fields:
+            values["traits"] = _traits_merged(lead_id, fields["traits"])
+        if not any(name in fields for name in _UNIQUE_FIELDS):
+            Lead.objects.filter(pk=lead_id).update(**values)
+            changed.add(lead_id)
+            continue
         try:
             with transaction.atomic():
-                Lead.objects.filter(pk=lead_id).update(**fields, updated_at=now)
+                Lead.objects.filter(pk=lead_id).update(**values)
         except IntegrityError:
-            fields = {k: v for k, v in fields.items() if k not in ("email", "external_id")}
-            if not fields:
-                continue
-            Lead.objects.filter(pk=lead_id).update(**fields, updated_at=now)
+            values = {k: v for k, v in values.items() if k not in _UNIQUE_FIELDS}
+            Lead.objects.filter(pk=lead_id).update(**values)
         changed.add(lead_id)
     return changed
+
+
+def _traits_merged(lead_id: int, added: dict[str, Any]):
+    """The lead's traits with `added` merged in (top-level keys), as an UPDATE value."""
+    if connection.vendor == "postgresql":
+        return RawSQL("COALESCE(traits, '{}'::jsonb) || %s::jsonb", [json.dumps(added)])
+    # SQLite serialises writers, so reading the current value inside the transaction is safe.
+    current = Lead.objects.filter(pk=lead_id).values_list("traits", flat=True).first() or {}
+    return {**current, **added}

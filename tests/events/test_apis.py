@@ -364,6 +364,28 @@ def test_nul_and_lone_surrogate_escapes_are_rejected_per_message(post_segment, w
     assert list(Event.objects.values_list("name", flat=True)) == ["C é 😀"]
 
 
+def test_nan_and_infinity_are_not_json(post_segment, write_key):
+    for raw in (
+        b'{"batch": [{"type": "track", "userId": "u", "event": "E", "properties": {"x": NaN}}]}',
+        b'{"batch": [{"type": "track", "userId": "u", "event": "E", "properties": {"x": 1e999}}]}',
+    ):
+        response = post_segment("batch", None, raw=raw, key=write_key)
+        assert response.status_code == 400
+        assert response.json()["code"] == "invalid_json"
+    assert stored_ids() == []
+
+
+def test_integers_beyond_64_bits_do_not_fail_the_message(post_segment, write_key):
+    raw = b'{"type": "track", "userId": "u", "event": "E", "properties": {"big": 1%s}}' % (
+        b"0" * 29
+    )
+
+    response = post_segment("track", None, raw=raw, key=write_key)
+
+    assert response.status_code == 200
+    assert Event.objects.get().properties["big"] == pytest.approx(1e29)
+
+
 # --- Native API -----------------------------------------------------------------------------------
 
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from events.parsing import Invalid, check_text, message_size, parse_message
+from events.parsing import Invalid, check_values, message_size, parse_message
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -135,11 +135,11 @@ def test_alias_and_group_keep_their_ids():
 
 
 def test_text_check_refuses_nul_and_lone_surrogates_anywhere():
-    check_text({"properties": {"fine": ["ok", "é"]}})
+    check_values({"properties": {"fine": ["ok", "é"]}})
     with pytest.raises(Invalid):
-        check_text({"properties": {"bad": "a\x00b"}})
+        check_values({"properties": {"bad": "a\x00b"}})
     with pytest.raises(Invalid):
-        check_text({"properties": {"k\ud800": 1}})
+        check_values({"properties": {"k\ud800": 1}})
 
 
 def test_message_size_counts_utf8_bytes():

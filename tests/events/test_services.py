@@ -1,6 +1,7 @@
 """events_ingest: storage, dedupe, identity and the scoring kick (on the test database)."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -111,6 +112,31 @@ def test_validation_and_insert_are_set_based(source, kicks):
     inserts = [q for q in queries if q["sql"].startswith("INSERT INTO")]
     assert len(inserts) == 1
     assert len(queries) <= 8
+
+
+def test_ingest_never_locks_lead_rows(source):
+    # Scoring holds leads locked for a whole pass; ingestion must not queue behind it.
+    LeadFactory(email="k@example.com", external_id="u1", traits={"plan": "pro"})
+    batch = [track(f"m{i}") for i in range(50)]
+    batch += [identify("i1", {"email": "k@example.com", "plan": "team"}, userId="u1")]
+
+    with CaptureQueriesContext(connection) as queries:
+        ingest(source, *batch)
+
+    assert not [q["sql"] for q in queries if "FOR UPDATE" in q["sql"].upper()]
+    assert Lead.objects.get().traits == {"plan": "team"}
+
+
+def test_a_repeated_identify_costs_no_extra_writes(source):
+    LeadFactory(email="k@example.com", external_id="u1", traits={"plan": "pro"})
+    ingest(source, identify("i0", {"email": "k@example.com", "plan": "pro"}, userId="u1"))
+
+    with CaptureQueriesContext(connection) as queries:
+        ingest(source, identify("i1", {"email": "k@example.com", "plan": "pro"}, userId="u1"))
+
+    writes = [q["sql"] for q in queries if q["sql"].startswith(("INSERT", "UPDATE"))]
+    assert len(writes) == 1  # the event row itself
+    assert writes[0].startswith('INSERT INTO "events_event"')
 
 
 def test_identify_with_email_creates_an_iql_lead_with_history(source, kicks):
@@ -298,13 +324,16 @@ def test_python_callers_are_checked_for_size_and_text(source):
         source,
         track("big", properties={"blob": "x" * 40_000}),
         track("nul", properties={"v": "a\x00"}),
-        track("ok", timestamp=datetime(2026, 1, 2, tzinfo=UTC)),
+        track("nan", properties={"v": float("nan")}),
+        track("ok", timestamp=datetime(2026, 1, 2, tzinfo=UTC), properties={"d": Decimal("1.5")}),
     )
 
     assert [(e["index"], e["code"]) for e in result.errors] == [
         (0, "message_too_large"),
         (1, "invalid_text"),
+        (2, "invalid_number"),
     ]
+    assert Event.objects.get().properties == {"d": "1.5"}
     assert Event.objects.get().occurred_at == datetime(2026, 1, 2, tzinfo=UTC)
 
 
