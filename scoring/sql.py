@@ -108,7 +108,7 @@ class Dialect:
             typ, text = f"json_type({column}, '{path}')", f"json_extract({column}, '{path}')"
             node, is_num, is_text = text, "IN ('integer', 'real')", "= 'text'"
         key_params = [key] if self.pg else []
-        if op in NUMERIC_OPERATORS or (op is Operator.EQUALS and _is_number(value)):
+        if op in NUMERIC_OPERATORS or _is_number(value):
             sign = _COMPARE.get(op, "=")
             # jsonb compares numbers numerically; the type test keeps text out of it.
             rhs = "%s::jsonb" if self.pg else "%s"

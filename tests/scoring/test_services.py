@@ -381,3 +381,39 @@ def test_history_rows_are_written_only_for_real_moves(default_playbook):
     lead.refresh_from_db()
     assert (lead.stage, lead.score) == (Stage.SAL, 55)
     assert StageChange.objects.filter(lead=lead).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("gap", "expected"),
+    [(timedelta(days=14), Stage.PQL), (timedelta(days=14, seconds=1), Stage.IQL)],
+)
+def test_pql_window_includes_exactly_its_days(default_playbook, gap, expected):
+    lead = LeadFactory()
+    first = NOW - timedelta(days=20)
+    EventFactory(lead=lead, name="Project Created", occurred_at=first)
+    EventFactory(lead=lead, name="Project Created", occurred_at=first + gap)
+    for _ in range(20):
+        EventFactory(lead=lead, name="Task Created", occurred_at=first + gap)
+
+    services.events_score_batch()
+
+    lead.refresh_from_db()
+    assert lead.stage == expected
+
+
+@pytest.mark.parametrize(
+    ("age", "live"),
+    [(timedelta(days=90), False), (timedelta(days=90) - timedelta(microseconds=1), True)],
+)
+def test_points_expire_exactly_after_their_days(default_playbook, age, live):
+    lead = LeadFactory()
+    now = timezone.now()
+    event = EventFactory(lead=lead, name="Ebook Downloaded", occurred_at=now - age)
+
+    services.events_score_batch(now=now)
+    services.points_expire(now=now)
+
+    entry = LedgerEntry.objects.get(event=event)
+    lead.refresh_from_db()
+    assert entry.expires_at == event.occurred_at + timedelta(days=90)
+    assert (entry.is_live, lead.score) == (live, 10 if live else 0)
