@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from leadcrm.exceptions import Forbidden
@@ -417,3 +418,35 @@ def test_points_expire_exactly_after_their_days(default_playbook, age, live):
     lead.refresh_from_db()
     assert entry.expires_at == event.occurred_at + timedelta(days=90)
     assert (entry.is_live, lead.score) == (live, 10 if live else 0)
+
+
+def test_a_rule_change_queues_its_rescore_only_after_commit(
+    marketer, sent, django_capture_on_commit_callbacks
+):
+    definition = {"kind": "event", "event_name": "Trial Started", "points": 20}
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        rule = services.rule_create(actor=marketer, name="Trial", definition=definition)
+        assert sent == []  # nothing leaves before the commit
+
+    job = RescoreJob.objects.get()
+    assert len(callbacks) == 1
+    assert sent == [("scoring.rescore_step", (job.pk, 0))]
+    assert rule.current_version.number == 1
+
+
+def test_a_rolled_back_rule_change_queues_nothing(
+    marketer, sent, django_capture_on_commit_callbacks
+):
+    definition = {"kind": "event", "event_name": "Trial Started", "points": 20}
+
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        services.rule_create(actor=marketer, name="Trial", definition=definition)
+        raise RuntimeError("the caller's transaction fails")
+
+    assert (callbacks, sent) == ([], [])
+    assert (ScoringRule.objects.count(), RescoreJob.objects.count()) == (0, 0)

@@ -1,0 +1,87 @@
+"""The periodic jobs: the catch-up sweep and point expiry, as beat runs them."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from leads.models import Lead
+from scoring import services, tasks
+from scoring.models import RescoreJob, ScoringSettings
+from tests.factories import EventFactory, LeadFactory
+from tests.scoring.conftest import assert_scores_match_ledger, ledger_of
+
+pytestmark = pytest.mark.django_db
+
+
+def test_sweep_scores_events_nobody_kicked_for(default_playbook, sent):
+    lead = LeadFactory()
+    EventFactory(lead=lead, name="Demo Requested")
+    EventFactory(lead=lead, name="Ebook Downloaded")
+
+    result = tasks.sweep.run()
+
+    lead.refresh_from_db()
+    assert (result["events"], result["more"]) == (2, False)
+    assert lead.score == 40
+    assert lead.events.filter(scored_at__isnull=True).count() == 0
+
+
+def test_sweep_fit_checks_only_leads_changed_since_the_last_sweep(default_playbook, sent):
+    lead = LeadFactory(title="VP Sales")
+    first = services.scoring_sweep()
+    assert first["fit_leads"] == 1
+    assert ledger_of(lead) == [("senior-title", 15, True)]
+    long_ago = timezone.now() - timedelta(days=1)
+    ScoringSettings.objects.update(fit_checked_at=long_ago + timedelta(hours=1))
+    Lead.objects.filter(pk=lead.pk).update(title="Intern", updated_at=long_ago)
+
+    untouched = services.scoring_sweep()
+
+    assert untouched["fit_leads"] == 0
+    assert ledger_of(lead) == [("senior-title", 15, True)]
+
+    lead.refresh_from_db()
+    lead.save()  # any change through the ORM moves updated_at
+    touched = services.scoring_sweep()
+
+    lead.refresh_from_db()
+    assert touched["fit_leads"] == 1
+    assert ledger_of(lead) == []
+    assert lead.score == 0
+
+
+def test_sweep_restarts_a_rescore_whose_steps_stopped(
+    sent, settings, django_capture_on_commit_callbacks
+):
+    settings.SCORING_RESCORE_STALE_SECONDS = 60
+    fresh = services.rescore_start(actor=None, reason="fresh")
+    stale = RescoreJob.objects.create(reason="stale", cursor=41, status="running")
+    RescoreJob.objects.filter(pk=stale.pk).update(
+        heartbeat_at=timezone.now() - timedelta(minutes=5)
+    )
+    sent.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = services.scoring_sweep()
+
+    assert result["rescores"] == 1
+    assert sent == [("scoring.rescore_step", (stale.pk, 41))]
+    assert fresh.pk != stale.pk
+
+
+def test_expire_job_drops_expired_points(default_playbook):
+    lead = LeadFactory()
+    EventFactory(
+        lead=lead, name="Webinar Attended", occurred_at=timezone.now() - timedelta(days=89)
+    )
+    services.events_score_batch()
+    assert Lead.objects.get(pk=lead.pk).score == 15
+
+    services.points_expire(now=timezone.now() + timedelta(days=2))
+    again = tasks.expire.run()
+
+    lead.refresh_from_db()
+    assert lead.score == 0
+    assert again == {"leads": 0, "promoted": 0}
+    assert_scores_match_ledger()

@@ -1,0 +1,139 @@
+"""A real Celery worker subprocess on Redis and the test database: no eager mode.
+
+Each test gets its own queue name (and kick key prefix), so parallel runs and other test
+processes sharing the Redis database never take each other's messages.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection, connections
+from django.utils import timezone
+
+from leads.models import Lead, Stage
+from scoring import playbook, services, tasks
+from scoring.models import LedgerEntry, RescoreJob, RescoreStatus
+from tests.factories import EventFactory, LeadFactory
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def worker(transactional_db, postgres, queue, redis_url, tmp_path):
+    """Start `celery worker` consuming only this test's queue; stopped after the test."""
+    started = []
+
+    def start():
+        connections.close_all()
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "DATABASE_URL": _database_url(),
+            "REDIS_URL": redis_url,
+            "SECRET_KEY": "worker-test",
+            "LEADCRM_VAR_DIR": str(tmp_path / "var"),
+            "LOG_LEVEL": "INFO",
+        }
+        log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115 - closed with the process
+        command = [
+            str(Path(sys.executable).with_name("celery")),
+            "-A",
+            "leadcrm",
+            "worker",
+            "-Q",
+            queue,
+            "--pool=solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel=INFO",
+        ]
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        started.append((process, log))
+        return process
+
+    yield start
+    for process, log in started:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def wait_for(check, *, timeout: float = 30.0, what: str = "condition", log: Path | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    tail = log.read_text()[-3000:] if log and log.exists() else ""
+    pytest.fail(f"timed out waiting for {what}\n{tail}")
+
+
+def _playbook_and_worker(worker, log: Path):
+    """Load the playbook and start a worker; return once the worker has run the playbook's
+    re-score, so that what a test adds afterwards is only scored by the path it tests."""
+    playbook.playbook_load()  # commits, and queues one re-score for the worker
+    worker()
+    wait_for(
+        lambda: RescoreJob.objects.filter(status=RescoreStatus.DONE).exists(),
+        what="the playbook's re-score",
+        log=log,
+    )
+
+
+def test_a_real_worker_scores_kicked_events(worker, tmp_path):
+    _playbook_and_worker(worker, tmp_path / "worker.log")
+    lead = LeadFactory()
+    for name in ("Demo Requested", "Webinar Attended", "Email Opened", "Newsletter Subscribed"):
+        EventFactory(lead=lead, name=name)
+
+    services.scoring_kick(lead_ids=[lead.pk])
+
+    wait_for(
+        lambda: Lead.objects.get(pk=lead.pk).score == 57,
+        what="the lead's points",
+        log=tmp_path / "worker.log",
+    )
+    lead.refresh_from_db()
+    assert (lead.stage, lead.temperature) == (Stage.MQL, "hot")
+    assert lead.events.filter(scored_at__isnull=True).count() == 0
+    assert LedgerEntry.objects.filter(lead=lead).count() == 4
+
+
+def test_events_accepted_while_redis_is_down_are_scored_by_the_sweep(worker, settings, tmp_path):
+    _playbook_and_worker(worker, tmp_path / "worker.log")
+    lead = LeadFactory()
+    EventFactory(lead=lead, name="Demo Requested", received_at=timezone.now())
+    live_redis = settings.REDIS_URL
+
+    # Redis is down: the kick must neither raise nor take long, and nothing gets scored.
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    started = time.monotonic()
+    services.scoring_kick(lead_ids=[lead.pk])
+    assert time.monotonic() - started < 2
+    time.sleep(2)
+    assert Lead.objects.get(pk=lead.pk).score == 0
+
+    # Redis is back: the periodic sweep (sent here as beat would send it) catches up.
+    settings.REDIS_URL = live_redis
+    tasks.sweep.delay()
+
+    wait_for(
+        lambda: Lead.objects.get(pk=lead.pk).score == 30,
+        what="the sweep to score the event",
+        log=tmp_path / "worker.log",
+    )
+    assert lead.events.get().scored_at is not None
