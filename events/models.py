@@ -37,14 +37,23 @@ class EventType(models.TextChoices):
 class Event(models.Model):
     """Append-only log of what leads did. Never updated except to link a lead / mark scored."""
 
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="events")
+    # No single-column indexes on the two foreign keys: (source, message_id) and (lead,
+    # occurred_at) lead with them, and every index costs each insert on the hot path.
+    source = models.ForeignKey(
+        Source, on_delete=models.PROTECT, related_name="events", db_index=False
+    )
     message_id = models.CharField(max_length=255)
     type = models.CharField(max_length=16, choices=EventType.choices)
     name = models.CharField(
         max_length=255, blank=True, help_text="Event name, or page/screen name."
     )
     lead = models.ForeignKey(
-        "leads.Lead", null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+        "leads.Lead",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="events",
+        db_index=False,
     )
     user_id = models.CharField(max_length=255, blank=True)
     anonymous_id = models.CharField(max_length=255, blank=True)

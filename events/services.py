@@ -92,6 +92,11 @@ def _validate(messages, received_at, result, *, raw_size, text_checked) -> list:
 
 def _store(*, source: Source, messages: list, received_at: datetime) -> tuple[list, list]:
     """Insert the messages, skipping known message ids. Returns (new messages, new unlinked)."""
+    seen = _seen_message_ids(source, {m.message_id for m in messages})
+    if seen:
+        messages = [m for m in messages if m.message_id not in seen]
+        if not messages:
+            return [], []
     by_user, by_anon = identity.leads_for_ids(
         user_ids={m.user_id for m in messages if m.user_id},
         anonymous_ids={m.anonymous_id for m in messages if m.anonymous_id},
@@ -107,6 +112,33 @@ def _store(*, source: Source, messages: list, received_at: datetime) -> tuple[li
         if lead_id is None:
             unlinked.append(message)
     return new, unlinked
+
+
+def _seen_message_ids(source: Source, message_ids: set[str]) -> set[str]:
+    """Message ids this source sent before, read from the committed snapshot.
+
+    ON CONFLICT alone would do, but a conflicting row that another transaction has just
+    updated (scoring marks events scored) makes the INSERT wait for that transaction; a replay
+    must not queue behind a scoring pass. A plain read never waits.
+    """
+    found: set[str] = set()
+    ids = list(message_ids)
+    size = _chunk_size(1)
+    table = connection.ops.quote_name(Event._meta.db_table)
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), size):
+            chunk = ids[start : start + size]
+            cursor.execute(
+                f"SELECT message_id FROM {table} WHERE source_id = %s AND message_id IN "
+                f"({', '.join(['%s'] * len(chunk))})",
+                [source.pk, *chunk],
+            )
+            found.update(row[0] for row in cursor.fetchall())
+    return found
+
+
+def _chunk_size(columns: int) -> int:
+    return max(1, min(1000, (connection.features.max_query_params or 10**6) // columns - 1))
 
 
 _COLUMNS = (
@@ -159,7 +191,7 @@ def _insert(source, messages, lead_ids, received_at) -> dict[str, int]:
     table = ops.quote_name(Event._meta.db_table)
     columns = ", ".join(ops.quote_name(c) for c in _COLUMNS)
     placeholder = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
-    size = max(1, min(1000, (connection.features.max_query_params or 10**6) // len(_COLUMNS)))
+    size = _chunk_size(len(_COLUMNS))
     inserted: dict[str, int] = {}
     with connection.cursor() as cursor:
         for start in range(0, len(rows), size):
