@@ -290,6 +290,7 @@ def start_gunicorn(env: dict, workers: int, log: Path) -> tuple[subprocess.Popen
         "--bind=127.0.0.1:0",
         f"--workers={workers}",
         f"--error-logfile={log}",
+        "--no-control-socket",  # gunicorn 27 shares one control socket path per user
     ]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60

@@ -106,6 +106,7 @@ class Gunicorn:
             f"--workers={workers}",
             "--worker-class=sync",
             "--graceful-timeout=5",
+            "--no-control-socket",  # gunicorn 27 shares one control socket path per user
             f"--error-logfile={log}",
         ]
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)

@@ -246,6 +246,32 @@ def test_anonymous_events_join_the_lead_when_identify_links_them(source):
     assert Event.objects.filter(lead=lead, scored_at__isnull=True).count() == 3
 
 
+def test_an_identify_committed_during_our_insert_still_links_our_events(source, monkeypatch):
+    # The race: our lookup ran before a concurrent identify committed its link, and that
+    # identify's own linking ran before our rows were committed. The look again after our
+    # commit must join them.
+    from events import identity
+
+    lead = LeadFactory(email="race@example.com")
+    real = identity.leads_for_ids
+    calls = []
+
+    def lookup_then_concurrent_identify(**ids):
+        found = real(**ids)
+        if not calls:  # our in-transaction lookup: the link lands right after it
+            Identity.objects.create(kind="anonymous", value="anon-race", lead=lead)
+        calls.append(ids)
+        return found
+
+    monkeypatch.setattr(identity, "leads_for_ids", lookup_then_concurrent_identify)
+
+    ingest(source, track("m1", anonymousId="anon-race"))
+
+    event = Event.objects.get()
+    assert (event.lead, event.scored_at) == (lead, None)
+    assert len(calls) == 2  # the lookup during the insert, and the one after the commit
+
+
 def test_later_anonymous_events_are_linked_on_arrival(source):
     ingest(source, identify("i1", {"email": "e@example.com"}, userId="u5", anonymousId="anon-5"))
 
