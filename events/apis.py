@@ -149,7 +149,6 @@ def segment_api(request, kind: str):
         result = services.events_ingest(
             source=source,
             messages=messages,
-            raw_size=len(body),
             text_checked=parsing.SUSPECT_ESCAPE.search(body) is None,
         )
     except HttpError as exc:
@@ -197,7 +196,6 @@ class EventIngestApi(APIView):
         result = services.events_ingest(
             source=services.source_internal(NATIVE_SOURCE),
             messages=[data] if single else data,
-            raw_size=declared or None,
         )
         if single and result.rejected:
             first = result.errors[0]

@@ -32,28 +32,34 @@ def loads(data: bytes):
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         # Slow path: big integers or lone surrogates (which check_text rejects per message).
-        return json.loads(data, parse_constant=_no_constants, parse_float=_finite)
+        try:
+            return json.loads(data, parse_constant=_no_constants, parse_float=_finite)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
+MAX_DEPTH = 254  # orjson's own limit; SQLite's JSON functions stop at 1,000, jsonb deeper
+
+
+class TooDeep(ValueError):
+    pass
+
+
+def _encode(value) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError as exc:
+        if "recursion" in str(exc).lower():
+            raise TooDeep(f"JSON nested more than {MAX_DEPTH} levels") from None
+        # Big ints, Decimal, lazy strings, non-str keys: the standard library takes them.
+        return _ENCODER.encode(value).encode()
 
 
 def dumps(value) -> str:
     """Encode one JSON column value. Raises ValueError/TypeError for what JSON cannot hold."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # orjson.JSONEncodeError: big ints, Decimal, lazy strings, non-str keys
-        return _ENCODER.encode(value)
+    return _encode(value).decode()
 
 
 def encoded_size(value) -> int:
-    """Bytes of `value` as compact UTF-8 JSON."""
-    try:
-        return len(orjson.dumps(value))
-    except TypeError:
-        return len(
-            json.dumps(
-                value,
-                cls=DjangoJSONEncoder,
-                ensure_ascii=False,
-                separators=(",", ":"),
-                allow_nan=False,
-            ).encode()
-        )
+    """Bytes of `value` as compact JSON (non-ASCII escaped only when orjson cannot encode it)."""
+    return len(_encode(value))

@@ -192,8 +192,11 @@ def check_values(value, path: str = "message") -> None:
 
 
 def message_size(raw) -> int:
-    """Bytes of a message as compact UTF-8 JSON, the measure of the 32 KB limit."""
+    """Bytes of a message as compact JSON: the measure of the 32 KB limit. Encoding it also
+    proves the message can be stored (not nested too deeply, nothing JSON cannot hold)."""
     try:
         return jsonfast.encoded_size(raw)
-    except (TypeError, ValueError, UnicodeEncodeError) as exc:
+    except jsonfast.TooDeep as exc:
+        raise Invalid("too_deep", str(exc)) from None
+    except (TypeError, ValueError, RecursionError) as exc:
         raise Invalid("invalid_field", f"The message cannot be stored as JSON: {exc}") from None

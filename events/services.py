@@ -34,7 +34,6 @@ def events_ingest(
     source: Source,
     messages: list,
     received_at: datetime | None = None,
-    raw_size: int | None = None,
     text_checked: bool = False,
 ) -> IngestResult:
     """Validate, store and link Segment-shaped messages; the one path for every event.
@@ -44,13 +43,12 @@ def events_ingest(
     source sent before is acknowledged but not stored again. identify/alias calls create,
     update and link leads. Scoring is asked for after the commit and can never fail ingestion.
 
-    `raw_size` (bytes of the JSON the messages were parsed from) and `text_checked` (that JSON
-    had no NUL or lone-surrogate escapes) let the HTTP layer skip per-message checks it has
-    already made in bulk; Python callers leave them alone.
+    `text_checked` says the JSON the messages came from had no NUL or lone-surrogate escape,
+    so the per-string scan can be skipped; Python callers leave it alone.
     """
     received_at = received_at or timezone.now()
     result = IngestResult()
-    valid = _validate(messages, received_at, result, raw_size=raw_size, text_checked=text_checked)
+    valid = _validate(messages, received_at, result, text_checked=text_checked)
     if not valid:
         return result
     with transaction.atomic():
@@ -70,14 +68,13 @@ def events_ingest(
     return result
 
 
-def _validate(messages, received_at, result, *, raw_size, text_checked) -> list:
+def _validate(messages, received_at, result, *, text_checked) -> list:
     valid = []
-    measure = raw_size is None or raw_size > parsing.MAX_MESSAGE_BYTES
     for index, raw in enumerate(messages):
         try:
             if not text_checked:
                 parsing.check_values(raw)
-            if measure and parsing.message_size(raw) > parsing.MAX_MESSAGE_BYTES:
+            if parsing.message_size(raw) > parsing.MAX_MESSAGE_BYTES:
                 raise parsing.Invalid(
                     "message_too_large",
                     f"A message may be at most {parsing.MAX_MESSAGE_BYTES // 1024} KB.",

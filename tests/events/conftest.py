@@ -65,11 +65,11 @@ def ingest_server(transactional_db):
 
     segment_request._session.close()
     rudder_request._session.close()
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(
-        "process_request_thread" in thread.name for thread in threading.enumerate()
-    ):
-        time.sleep(0.01)
+    deadline, quiet = time.monotonic() + 5, 0
+    while time.monotonic() < deadline and quiet < 5:
+        busy = any("process_request_thread" in t.name for t in threading.enumerate())
+        quiet = 0 if busy else quiet + 1
+        time.sleep(0.02)
     server.stop()
 
 

@@ -375,6 +375,42 @@ def test_nan_and_infinity_are_not_json(post_segment, write_key):
     assert stored_ids() == []
 
 
+def nested(depth: int) -> bytes:
+    return (
+        b'{"type": "track", "userId": "u", "event": "E", "properties": {"x": '
+        + b"[" * depth
+        + b"]" * depth
+        + b"}}"
+    )
+
+
+@pytest.mark.parametrize("depth", [300, 5000])
+def test_json_nested_too_deeply_gets_400(post_segment, write_key, depth):
+    response = post_segment("track", None, raw=nested(depth), key=write_key)
+
+    assert response.status_code == 400
+    assert response.json()["code"] in {"too_deep", "invalid_json"}
+    assert stored_ids() == []
+
+
+def test_deep_nesting_in_a_batch_is_rejected_alone(post_segment, write_key):
+    deep = json.loads(nested(300))
+    body = batch_of({"type": "track", **deep}, {"type": "track", **track("ok")})
+
+    response = post_segment("batch", body, key=write_key)
+
+    assert response.status_code == 200
+    assert [(e["index"], e["code"]) for e in response.json()["errors"]] == [(0, "too_deep")]
+    assert stored_ids() == ["ok"]
+
+
+def test_nesting_within_the_limit_is_stored(post_segment, write_key):
+    response = post_segment("track", None, raw=nested(200), key=write_key)
+
+    assert response.status_code == 200
+    assert len(stored_ids()) == 1
+
+
 def test_integers_beyond_64_bits_do_not_fail_the_message(post_segment, write_key):
     raw = b'{"type": "track", "userId": "u", "event": "E", "properties": {"big": 1%s}}' % (
         b"0" * 29
