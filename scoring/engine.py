@@ -217,7 +217,12 @@ class Engine:
         return self._run(Fragment(f"DELETE FROM {LEDGER} WHERE {cond.sql}", cond.params))
 
     def ledger_insert_new(self, now: datetime) -> int:
-        """Insert the staged rows the ledger lacks. Live unless already past their expiry."""
+        """Insert the staged rows the ledger lacks. Live unless already past their expiry.
+
+        ON CONFLICT on the ledger's unique indexes rather than NOT EXISTS: each row probes the
+        index, so the plan cannot go wrong when the ledger's statistics are stale (a re-score
+        that starts from an empty ledger fills it faster than ANALYZE notices).
+        """
         at = self.dt(now)
         insert = (
             f"INSERT INTO {LEDGER} (lead_id, rule_id, version_id, event_id, points, occurred_at, "
@@ -228,16 +233,15 @@ class Engine:
         )
         events = self._run(
             Fragment(
-                insert + f"d.event_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {LEDGER} x "
-                "WHERE x.event_id = d.event_id AND x.version_id = d.version_id)",
+                insert + "d.event_id IS NOT NULL ON CONFLICT (event_id, version_id) "
+                "WHERE event_id IS NOT NULL DO NOTHING",
                 [at, at],
             )
         )
         fits = self._run(
             Fragment(
-                insert + f"d.event_id IS NULL AND NOT EXISTS (SELECT 1 FROM {LEDGER} x "
-                "WHERE x.event_id IS NULL AND x.lead_id = d.lead_id "
-                "AND x.version_id = d.version_id)",
+                insert + "d.event_id IS NULL ON CONFLICT (lead_id, version_id) "
+                "WHERE event_id IS NULL DO NOTHING",
                 [at, at],
             )
         )

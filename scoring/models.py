@@ -94,15 +94,33 @@ class LedgerEntry(models.Model):
     """
 
     lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="ledger")
+    # No database-level foreign keys on rule, version and event: a re-score inserts hundreds of
+    # thousands of rows, and PostgreSQL checks each key row by row at commit, taking a share
+    # lock on (so writing to) every referenced event row; that cost more than the re-score's own
+    # work. Django still applies on_delete (rules and versions are never deleted: PROTECT; an
+    # event goes only with its lead, whose key is enforced), and a re-score rebuilds the ledger.
     rule = models.ForeignKey(
-        ScoringRule, on_delete=models.PROTECT, related_name="+", db_index=False
+        ScoringRule,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     version = models.ForeignKey(
-        RuleVersion, on_delete=models.PROTECT, related_name="+", db_index=False
+        RuleVersion,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     # Unindexed on its own: the (event, version) unique index starts with it.
     event = models.ForeignKey(
-        "events.Event", null=True, blank=True, on_delete=models.CASCADE, db_index=False
+        "events.Event",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        db_index=False,
+        db_constraint=False,
     )
     points = models.IntegerField()
     occurred_at = models.DateTimeField(help_text="When the points were earned.")

@@ -92,8 +92,31 @@ class Dialect:
 
     # JSON values
     def json_condition(self, column: str, key: str, cond: Condition) -> Fragment:
+        texts = [v for v in cond.values if isinstance(v, str)]
+        if cond.operator is Operator.IN and len(texts) > 1:
+            # One lowering and one IN for all the texts, not an OR of equalities.
+            others = [v for v in cond.values if not isinstance(v, str)]
+            parts = [self._json_texts_in(column, key, texts)]
+            parts += [self._json_one(column, key, Operator.EQUALS, v) for v in others]
+            return join(parts, " OR ")
         parts = [self._json_one(column, key, cond.operator, v) for v in cond.values]
         return join(parts, " OR ")
+
+    def _json_texts_in(self, column: str, key: str, texts: list[str]) -> Fragment:
+        marks = ", ".join(["%s"] * len(texts))
+        lowered = [ascii_lower(t) for t in texts]
+        if self.pg:
+            return Fragment(
+                f"jsonb_typeof({column} -> %s) = 'string' AND "
+                f"{self.lower(f'({column} ->> %s)')} IN ({marks})",
+                [key, key, *lowered],
+            )
+        path = '$."' + key + '"'
+        return Fragment(
+            f"json_type({column}, '{path}') = 'text' AND "
+            f"{self.lower(f'json_extract({column}, {path!r})')} IN ({marks})",
+            lowered,
+        )
 
     def _json_one(self, column: str, key: str, op: Operator, value: Any) -> Fragment:
         if self.pg:
@@ -132,6 +155,11 @@ class Dialect:
 
     # lead columns
     def column_condition(self, expr: str, numeric: bool, cond: Condition) -> Fragment:
+        if not numeric and cond.operator is Operator.IN:
+            marks = ", ".join(["%s"] * len(cond.values))
+            return Fragment(
+                f"{self.lower(expr)} IN ({marks})", [ascii_lower(v) for v in cond.values]
+            )
         parts = []
         for value in cond.values:
             if numeric:

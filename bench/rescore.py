@@ -1,0 +1,285 @@
+"""Full re-score benchmark: 100,000 leads over 1,000,000 events, set-based and chunked.
+
+    DATABASE_URL=postgres://... .venv/bin/python bench/rescore.py
+        [--leads 100000] [--events 1000000] [--first-events 250000] [--keep]
+
+It works in its own database (<DATABASE_URL's name>_bench_rescore, dropped and created afresh,
+dropped again at the end unless --keep), loads the default playbook, generates leads and events
+with generate_series (events spread over 180 days, mostly the playbook's events, already marked
+scored as incremental scoring would have left them), and prints for each run:
+
+  - elapsed seconds of the full re-score (scoring.services.rescore_run: chunks of leads, each
+    one transaction of set-based statements);
+  - peak Python heap during it (tracemalloc) and growth of the process's peak RSS;
+  - ledger rows written and stage moves made.
+
+Runs: from an empty ledger at --first-events events, the same at --events events (the peak
+memory must not grow with the number of events), then a re-score after one rule edit (the
+common case: only that rule's rows change). Figures on a shared 2-core machine are noisy.
+"""
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# Event names with weights (per mille): the playbook's, product events for PQL, and noise.
+EVENT_MIX = [
+    ("track", "Email Opened", 300),
+    ("track", "Email Link Clicked", 100),
+    ("page", "Pricing", 60),
+    ("page", "Home", 100),
+    ("page", "Blog", 80),
+    ("track", "Newsletter Subscribed", 15),
+    ("track", "Ebook Downloaded", 15),
+    ("track", "Webinar Attended", 8),
+    ("track", "Demo Requested", 4),
+    ("track", "Unsubscribed", 8),
+    ("track", "Project Created", 30),
+    ("track", "Task Created", 180),
+    ("track", "Feature Used", 100),
+]
+TITLES = ["Engineer", "VP Sales", "Head of Growth", "Analyst", "Director IT", "Designer", "Founder"]
+
+
+def _bench_url(url: str) -> tuple[str, str]:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("postgres", "postgresql"):
+        sys.exit("bench/rescore.py needs DATABASE_URL pointing at PostgreSQL")
+    name = parsed.path.lstrip("/") + "_bench_rescore"
+    return urlunparse(parsed._replace(path="/" + name)), name
+
+
+def _admin(url: str, sql: str) -> None:
+    import psycopg2
+
+    parsed = urlparse(url)
+    conn = psycopg2.connect(
+        host=parsed.hostname,
+        port=parsed.port or 5432,
+        user=parsed.username,
+        password=parsed.password,
+        dbname="postgres",
+    )
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(sql)
+    conn.close()
+
+
+def _event_case() -> str:
+    """SQL choosing (type, name) from EVENT_MIX by a uniform r in [0, 1000)."""
+    parts, low = [], 0
+    for event_type, name, weight in EVENT_MIX:
+        parts.append((low + weight, event_type, name))
+        low += weight
+    name_case = " ".join(f"WHEN r < {high} THEN '{name}'" for high, _, name in parts)
+    type_case = " ".join(f"WHEN r < {high} THEN '{typ}'" for high, typ, _ in parts)
+    return f"CASE {type_case} ELSE 'track' END, CASE {name_case} ELSE 'Feature Used' END"
+
+
+def create_leads(cursor, count: int) -> None:
+    titles = "ARRAY[" + ", ".join(f"'{t}'" for t in TITLES) + "]"
+    cursor.execute(
+        f"""
+        INSERT INTO leads_lead (email, first_name, last_name, title, phone, country,
+            company_name, company_domain, company_size, source, direction, utm_source,
+            utm_medium, utm_campaign, utm_term, utm_content, external_id, traits, stage,
+            stage_entered_at, recycle_count, score, temperature, do_not_contact,
+            do_not_contact_reason, created_at, updated_at)
+        SELECT 'lead' || g || CASE WHEN mod(g, 3) = 0 THEN '@gmail.com' ELSE '@acme' || mod(g, 500)
+                || '.example' END,
+            'First' || g, 'Last', ({titles})[1 + mod(g, {len(TITLES)})], '', '', 'Acme', '',
+            mod(g * 7919, 400), 'other', 'inbound', '', '', '', '', '', 'user-' || g, '{{}}',
+            'IQL', now(), 0, 0, 'cold', false, '', now(), now()
+        FROM generate_series(1, %s) AS g
+        """,
+        [count],
+    )
+    cursor.execute(
+        "INSERT INTO leads_stagechange (lead_id, from_stage, to_stage, changed_at, rule, reason)"
+        " SELECT id, '', 'IQL', now(), '', 'created' FROM leads_lead"
+    )
+
+
+def create_events(cursor, *, start: int, count: int, leads: int, source_id: int) -> None:
+    cursor.execute("SELECT min(id) FROM leads_lead")
+    first_lead = cursor.fetchone()[0]
+    cursor.execute(
+        f"""
+        INSERT INTO events_event (source_id, message_id, type, name, lead_id, user_id,
+            anonymous_id, previous_id, group_id, properties, traits, context, occurred_at,
+            received_at, scored_at)
+        SELECT %s, 'bench-' || g, {_event_case()}, lead, 'user-' || lead, '', '', '',
+            jsonb_build_object('plan', CASE WHEN mod(g, 4) = 0 THEN 'pro' ELSE 'free' END),
+            '{{}}', '{{}}', at, at, now()
+        FROM (
+            SELECT g, floor(random() * 1000) AS r,
+                %s + floor(random() * %s)::bigint AS lead,
+                now() - random() * interval '180 days' AS at
+            FROM generate_series(%s, %s) AS g
+        ) AS s
+        """,
+        [source_id, first_lead, leads, start, start + count - 1],
+    )
+    cursor.execute("ANALYZE events_event")
+
+
+def reset_scores(cursor) -> None:
+    """Back to the state before any scoring: no ledger, zero scores, every lead at IQL."""
+    cursor.execute("TRUNCATE scoring_ledgerentry")
+    cursor.execute("DELETE FROM leads_stagechange WHERE from_stage <> ''")
+    cursor.execute(
+        "UPDATE leads_lead SET score = 0, temperature = 'cold', stage = 'IQL' "
+        "WHERE score <> 0 OR stage <> 'IQL'"
+    )
+    cursor.execute("VACUUM ANALYZE leads_lead")
+    cursor.execute("VACUUM ANALYZE scoring_ledgerentry")
+
+
+def measure(label: str, reason: str) -> dict:
+    from django.db import connection
+
+    from scoring import services
+    from scoring.models import LedgerEntry
+
+    job = services.rescore_start(actor=None, reason=reason)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    tracemalloc.start()
+    started = time.perf_counter()
+    job = services.rescore_run(job_id=job.pk)
+    elapsed = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM events_event")
+        events = cursor.fetchone()[0]
+    return {
+        "run": label,
+        "events": events,
+        "seconds": elapsed,
+        "peak_heap_mb": peak / 2**20,
+        "rss_growth_mb": (rss_after - rss_before) / 1024,
+        "ledger_rows": LedgerEntry.objects.count(),
+        "promoted": job.promoted,
+        "status": job.status,
+    }
+
+
+def print_row(row: dict) -> None:
+    print(
+        f"{row['run']:<34} {row['events']:>9,} events  {row['seconds']:7.1f} s  "
+        f"peak heap {row['peak_heap_mb']:6.2f} MB  RSS growth {row['rss_growth_mb']:6.1f} MB  "
+        f"ledger {row['ledger_rows']:>9,}  stage moves {row['promoted']:>6,}  ({row['status']})",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--leads", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--first-events", type=int, default=250_000)
+    parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    args = parser.parse_args()
+    if not 0 < args.first_events <= args.events:
+        sys.exit("--first-events must be between 1 and --events")
+
+    url, name = _bench_url(os.environ.get("DATABASE_URL", ""))
+    _admin(url, f'DROP DATABASE IF EXISTS "{name}"')
+    _admin(url, f'CREATE DATABASE "{name}"')
+    os.environ.update(DATABASE_URL=url, SECRET_KEY=os.environ.get("SECRET_KEY", "bench"))
+    # The re-scores run here, in this process: the queued steps go to a throw-away folder
+    # broker instead of a real queue some worker might pick up.
+    var = tempfile.TemporaryDirectory(prefix="bench-rescore-")
+    os.environ.update(REDIS_URL="", LEADCRM_VAR_DIR=var.name)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadcrm.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    try:
+        run(args)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        var.cleanup()
+        if not args.keep:
+            _admin(url, f'DROP DATABASE IF EXISTS "{name}"')
+            print(f"dropped database {name}")
+
+
+def run(args) -> None:
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+
+    from events.models import Source
+    from scoring import playbook, services
+    from scoring.models import ScoringRule
+
+    call_command("migrate", verbosity=0)
+    playbook.playbook_load()
+    source = Source.objects.create(name="bench", write_key_digest="0" * 64, write_key_prefix="b")
+    chunk = getattr(settings, "SCORING_RESCORE_CHUNK", 10000)
+    print(f"PostgreSQL {connection.pg_version}; re-score chunk {chunk:,} leads", flush=True)
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        create_leads(cursor, args.leads)
+        create_events(
+            cursor, start=1, count=args.first_events, leads=args.leads, source_id=source.pk
+        )
+        reset_scores(cursor)
+    print(
+        f"set-up: {args.leads:,} leads, {args.first_events:,} events in "
+        f"{time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
+    rows = [measure("full re-score, empty ledger", "bench: small")]
+    print_row(rows[-1])
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        create_events(
+            cursor,
+            start=args.first_events + 1,
+            count=args.events - args.first_events,
+            leads=args.leads,
+            source_id=source.pk,
+        )
+        reset_scores(cursor)
+    print(f"set-up: {args.events:,} events in {time.perf_counter() - started:.1f} s", flush=True)
+    rows.append(measure("full re-score, empty ledger", "bench: large"))
+    print_row(rows[-1])
+
+    rule = ScoringRule.objects.get(key="email-open")
+    services.rule_update(actor=None, rule_id=rule.pk, definition={"points": 3})
+    rows.append(measure("re-score after one rule edit", "bench: edit"))
+    print_row(rows[-1])
+
+    small, large = rows[0], rows[1]
+    print(
+        f"\nevents x{large['events'] / small['events']:.1f}: re-score time "
+        f"x{large['seconds'] / small['seconds']:.2f}, peak heap "
+        f"x{large['peak_heap_mb'] / max(small['peak_heap_mb'], 1e-9):.2f} "
+        f"({small['peak_heap_mb']:.2f} MB -> {large['peak_heap_mb']:.2f} MB)"
+    )
+    print(
+        f"target: full re-score of {args.events:,} events under 60 s: "
+        f"{'met' if large['seconds'] < 60 else 'NOT met'} ({large['seconds']:.1f} s)"
+    )
+
+
+if __name__ == "__main__":
+    main()
