@@ -134,11 +134,59 @@ def demo_leads_ensure() -> int:
             title=title,
             company_size=size,
             source=source,
+            external_id=f"demo-{first}-{last}".lower(),
         )
         _walk(lead, path, owners.get(owner) if owner else None, marketer)
-        _backdate(lead, days_ago=3 + 4 * len(path) + created % 5)
+        days_ago = 3 + 4 * len(path) + created % 5
+        _backdate(lead, days_ago=days_ago)
+        _activity(lead, final=path[-1] if path else Stage.IQL, days_ago=days_ago)
         created += 1
     return created
+
+
+# What each demo lead did, by the stage it ends in: (Segment call type, event or page name, times).
+_ACTIVITY = {
+    Stage.IQL: [("track", "Ebook Downloaded", 1)],
+    Stage.MQL: [
+        ("page", "Pricing", 2),
+        ("track", "Webinar Attended", 1),
+        ("track", "Newsletter Subscribed", 1),
+    ],
+    Stage.PQL: [
+        ("page", "Pricing", 1),
+        ("track", "Project Created", 2),
+        ("track", "Task Created", 20),
+    ],
+    Stage.SAL: [("page", "Pricing", 3), ("track", "Demo Requested", 1)],
+    Stage.SQL: [
+        ("page", "Pricing", 3),
+        ("track", "Demo Requested", 1),
+        ("track", "Webinar Attended", 1),
+    ],
+    Stage.CUSTOMER: [("page", "Pricing", 3), ("track", "Demo Requested", 1)],
+    Stage.DISQUALIFIED: [],
+}
+
+
+def _activity(lead: Lead, *, final: str, days_ago: int) -> None:
+    """Push the lead's demo activity through event ingestion, the path every event takes."""
+    from events.services import events_ingest, source_internal
+
+    start = timezone.now() - timedelta(days=days_ago)
+    messages = []
+    for call, name, times in _ACTIVITY[Stage(final)]:
+        for _ in range(times):
+            at = start + timedelta(hours=6 * (len(messages) + 1))
+            message = {
+                "type": call,
+                "userId": lead.external_id,
+                "timestamp": at.isoformat(),
+                "messageId": f"{lead.external_id}-{len(messages)}",
+            }
+            message["event" if call == "track" else "name"] = name
+            messages.append(message)
+    if messages:
+        events_ingest(source=source_internal("demo"), messages=messages)
 
 
 def _walk(lead: Lead, path: list[str], owner: User | None, marketer: User) -> None:

@@ -91,3 +91,14 @@ def test_second_run_keeps_a_changed_password():
     demo_setup()
 
     assert authenticate(username="rep1", password="changed-by-rep1") == rep1
+
+
+def test_demo_activity_is_scored_by_the_default_playbook():
+    demo_setup()
+
+    lead = Lead.objects.get(email="mark.quigley@globex.example")
+    # Pricing page twice (+10 each), Webinar Attended +15, Newsletter Subscribed +10,
+    # title "Head of Ops" +15, company of 240 people +10.
+    assert (lead.score, lead.temperature) == (70, "hot")
+    assert lead.score == sum(lead.ledger.filter(is_live=True).values_list("points", flat=True))
+    assert Lead.objects.get(email="dina.quarry@gringotts.example").score == 0

@@ -2,6 +2,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from leads import demo
+from leads.models import Lead
+from scoring.services import scoring_process
 
 
 class Command(BaseCommand):
@@ -11,6 +13,10 @@ class Command(BaseCommand):
         users = demo.demo_users_ensure()
         call_command("load_playbook")
         created = demo.demo_leads_ensure()
+        # Score the demo activity now, so the first page a visitor opens shows real scores.
+        scoring_process(
+            lead_ids=Lead.objects.filter(email__endswith=".example").values_list("pk", flat=True)
+        )
         self.stdout.write(f"Demo data: {created} new leads.")
         self.stdout.write("Demo log-ins (username / password):")
         for user in users:
