@@ -18,8 +18,9 @@ def _int(name: str, default: int) -> int:
 
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# Two cores: a worker per core plus one, so a worker waiting on PostgreSQL leaves a core busy.
-workers = _int("WEB_CONCURRENCY", (os.cpu_count() or 1) + 1)
+# Two workers a core: a sync worker spends much of a request waiting on PostgreSQL (the commit's
+# flush), and the other keeps the core busy meanwhile. Measured best on 2 cores by bench/ingest.py.
+workers = _int("WEB_CONCURRENCY", 2 * (os.cpu_count() or 1))
 threads = _int("GUNICORN_THREADS", 1)
 worker_class = "gthread" if threads > 1 else "sync"
 # SDKs retry failed uploads; a worker stuck this long is killed and its transaction rolls back.

@@ -58,7 +58,9 @@ def parse_args():
     parser.add_argument("--seconds", type=float, default=60, help="length of the load (60)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients (4)")
     parser.add_argument("--batch", type=int, default=100, help="events per request (100)")
-    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1)
+    parser.add_argument(
+        "--workers", type=int, default=2 * (os.cpu_count() or 1), help="gunicorn workers (2/core)"
+    )
     parser.add_argument("--leads", type=int, default=10_000, help="known leads (10,000)")
     parser.add_argument("--copy-rows", type=int, default=200_000, help="rows for COPY (200,000)")
     parser.add_argument("--anonymous", type=float, default=0.1, help="share of anonymous events")
