@@ -55,14 +55,16 @@ class Rendered:
 # --- Tokens and links --------------------------------------------------------------------------
 
 
+# No timestamp: links in an email must keep working for as long as the email is kept, and the
+# same email always carries the same links.
 def _sign(value, salt: str) -> str:
-    return signing.dumps(value, salt=salt, compress=True)
+    return signing.Signer(salt=salt).sign_object(value, compress=True)
 
 
 def read_token(token: str, *, salt: str):
     try:
-        return signing.loads(token, salt=salt)
-    except signing.BadSignature as exc:
+        return signing.Signer(salt=salt).unsign_object(token)
+    except (signing.BadSignature, ValueError) as exc:
         raise BadToken(str(exc)) from None
 
 

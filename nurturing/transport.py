@@ -15,6 +15,7 @@ Other backends (console, file, locmem: `make run` and unit tests) have no such p
 import email.policy
 import re
 import smtplib
+import socket
 from collections.abc import Callable
 
 from django.core import mail
@@ -98,7 +99,12 @@ class Mailer:
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
             raise Transient(str(exc) or type(exc).__name__) from exc
-        return self.backend.connection
+        conn = self.backend.connection
+        if conn.sock is not None:
+            # The body and the final "." go out as two writes; without NODELAY, Nagle holds the
+            # dot until the server acknowledges the body, which it delays: ~40 ms per email.
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return conn
 
     def _send_smtp(self, message: EmailMessage, commit: Callable[[], bool]) -> str:
         conn = self._open()

@@ -1,5 +1,6 @@
 """Every write of nurturing. One module per concern; import from here."""
 
+from nurturing.services.dispatch import due_dispatch, in_flight_recover, message_review_resolve
 from nurturing.services.enrollments import (
     EnrollmentRefused,
     enrollment_create,
@@ -8,13 +9,7 @@ from nurturing.services.enrollments import (
     leads_stage_entered,
     triggers_match,
 )
-from nurturing.services.sending import (
-    due_dispatch,
-    in_flight_recover,
-    message_review_resolve,
-    messages_send,
-    suppression_add,
-)
+from nurturing.services.sending import messages_send, suppression_add
 from nurturing.services.sequences import (
     InvalidSequence,
     sequence_create,

@@ -304,7 +304,7 @@ def test_lost_claim_never_commits():
     services.due_dispatch()
     message = Message.objects.get()
     token = uuid.uuid4()
-    assert sending._claim(message.pk, token)
+    assert sending._claim([message.pk], token) == 1
     # Recovery handed the row to another worker meanwhile (a new token).
     Message.objects.filter(pk=message.pk).update(claim_token=uuid.uuid4())
 
