@@ -294,7 +294,8 @@ def start_gunicorn(env: dict, workers: int, log: Path) -> tuple[subprocess.Popen
         f"--error-logfile={log}",
         "--no-control-socket",  # gunicorn 27 shares one control socket path per user
     ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    stderr = open(log.with_suffix(".stderr"), "wb")  # noqa: SIM115 - the server's life
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=stderr)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         found = re.search(
@@ -380,6 +381,7 @@ def client_main(n: int, url: str, key: str, args_dict: dict, start_at: float, en
     templates = make_templates(n, 20, args.batch, args.leads, args.anonymous)
     poster = Poster(url, key)
     latencies, new_events, replayed_events, errors = [], 0, 0, 0
+    statuses: dict[int, int] = {}
     sent = []
     counter = 0
     while time.time() < start_at:
@@ -402,12 +404,19 @@ def client_main(n: int, url: str, key: str, args_dict: dict, start_at: float, en
         latencies.append(time.perf_counter() - began)
         if status != 200:
             errors += 1
+            statuses[status] = statuses.get(status, 0) + 1
         elif replay:
             replayed_events += args.batch
         else:
             new_events += args.batch
     out.put(
-        {"latencies": latencies, "new": new_events, "replayed": replayed_events, "errors": errors}
+        {
+            "latencies": latencies,
+            "new": new_events,
+            "replayed": replayed_events,
+            "errors": errors,
+            "statuses": statuses,
+        }
     )
 
 
@@ -591,6 +600,12 @@ def report_load(args, run: dict, copy_per_s: float) -> None:
         f"(so {args.batch * requests / max(sum(run['cpu'].values()), 1e-9):,.0f} events per "
         "CPU-second of server work)"
     )
+    failed: dict[int, int] = {}
+    for r in reports:
+        for code, count in r["statuses"].items():
+            failed[code] = failed.get(code, 0) + count
+    if failed:
+        lines.append(f"   failed requests by status (0: connection error): {failed}")
     if stored != new:
         lines.append(f"   !! {stored:,} rows stored for {new:,} new events acknowledged")
     print("\n" + "\n".join(lines))

@@ -185,6 +185,9 @@ def _insert(source, messages, lead_ids, received_at) -> dict[str, int]:
         )
         for m, lead_id in zip(messages, lead_ids, strict=True)
     ]
+    # The foreign-key checks at commit lock each referenced lead (FOR KEY SHARE) in row order;
+    # in lead id order, as scoring locks leads, the two cannot deadlock.
+    rows.sort(key=lambda row: row[4] or 0)
     table = ops.quote_name(Event._meta.db_table)
     columns = ", ".join(ops.quote_name(c) for c in _COLUMNS)
     placeholder = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
