@@ -1,13 +1,40 @@
+from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
 from leadcrm.exceptions import ApiError
-from nurturing import services
+from nurturing import emails, services
 from nurturing.models import Enrollment, Message, MessageStatus, Sequence, Step, Suppression
+
+
+class StepForm(forms.ModelForm):
+    """The same template check as the API's, so a broken template never reaches a send."""
+
+    class Meta:
+        model = Step
+        fields = [
+            "position",
+            "delay_minutes",
+            "subject",
+            "body_text",
+            "body_html",
+            "send_if_score_below",
+            "send_unless_event",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, autoescape in (("subject", False), ("body_text", False), ("body_html", True)):
+            source = cleaned.get(name)
+            error = emails.check_template(source, autoescape=autoescape) if source else None
+            if error:
+                self.add_error(name, f"Template error: {error}")
+        return cleaned
 
 
 class StepInline(admin.StackedInline):
     model = Step
+    form = StepForm
     extra = 0
     fields = (
         ("position", "delay_minutes"),

@@ -6,6 +6,7 @@ standalone engine (no loaders, no extra tag libraries) over a context of plain s
 a template can reach nothing but the lead's own display fields.
 """
 
+import email.policy
 import html
 import re
 from dataclasses import dataclass
@@ -39,6 +40,18 @@ SAMPLE_CONTEXT = {
     "owner_name": "Sam Seller",
     "email": "alex@example.com",
 }
+
+
+class NurtureEmail(EmailMultiAlternatives):
+    """Headers are never folded below RFC 5322's 998-character limit.
+
+    Python folds a header longer than 78 characters at its spaces; List-Unsubscribe is one long
+    URL with none, which it would turn into an RFC 2047 encoded word that no mailbox provider
+    decodes there, so the one-click unsubscribe would break.
+    """
+
+    def message(self, *, policy=email.policy.default):
+        return super().message(policy=policy.clone(max_line_length=998))
 
 
 class BadToken(Exception):
@@ -167,11 +180,11 @@ def site_name() -> str:
     return urlsplit(settings.SITE_URL).hostname or "leadcrm"
 
 
-def build(*, message_id: int, to: str, rendered: Rendered) -> EmailMultiAlternatives:
+def build(*, message_id: int, to: str, rendered: Rendered) -> NurtureEmail:
     """The email for nurture Message `message_id`, with tracking and unsubscribe built in."""
     unsubscribe = unsubscribe_url(message_id)
     text = f"{rendered.text.rstrip()}\n\n--\nUnsubscribe: {unsubscribe}\n"
-    email = EmailMultiAlternatives(
+    message = NurtureEmail(
         subject=rendered.subject,
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
@@ -186,10 +199,10 @@ def build(*, message_id: int, to: str, rendered: Rendered) -> EmailMultiAlternat
     )
     if rendered.html:
         body = _track_links(rendered.html, message_id)
-        email.attach_alternative(
+        message.attach_alternative(
             _with_footer(body, _html_footer(message_id, unsubscribe)), "text/html"
         )
-    return email
+    return message
 
 
 def message_id_header(message_id: int) -> str:

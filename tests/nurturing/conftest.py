@@ -53,6 +53,7 @@ class Received:
     rcpt: str
     message: email.message.EmailMessage
     at: float
+    raw: bytes = b""
 
 
 @dataclass
@@ -73,7 +74,7 @@ class SmtpSink:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             for rcpt in envelope.rcpt_tos:
-                self.received.append(Received(rcpt, message, time.time()))
+                self.received.append(Received(rcpt, message, time.time(), envelope.content))
         return "250 2.0.0 Accepted"
 
     def snapshot(self) -> list[Received]:

@@ -56,6 +56,8 @@ def test_email_arrives_with_one_click_unsubscribe_headers(smtp_mailer):
     unsubscribe = str(got.message["List-Unsubscribe"])
     assert unsubscribe.startswith("<https://crm.example.com/e/unsubscribe/")
     assert unsubscribe.endswith("/>")
+    # On the wire as one plain line: an encoded word there would break one-click unsubscribe.
+    assert f"\r\nList-Unsubscribe: {unsubscribe}\r\n".encode() in got.raw
     assert str(got.message["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
     assert str(got.message["Message-ID"]) == f"<nurture-{message.pk}@crm.example.com>"
     message.refresh_from_db()
