@@ -131,9 +131,6 @@ class ScoringRuleAdmin(admin.ModelAdmin):
             )
         obj.pk, obj.current_version = saved.pk, saved.current_version
 
-    def save_related(self, request, form, formsets, change):
-        pass  # versions are read-only here; the service wrote everything
-
     def has_delete_permission(self, request, obj=None):
         return False  # switch a rule off instead: ledger rows keep pointing at it
 

@@ -185,7 +185,9 @@ def test_rule_list_filters(marketer_client, default_playbook):
     assert [r["name"] for r in off["results"]] == ["Free-mail address"]
 
 
-def test_patch_makes_a_new_version_and_keeps_the_old(marketer_client, default_playbook):
+def test_patch_makes_a_new_version_and_keeps_the_old(
+    marketer_client, default_playbook, django_assert_max_num_queries
+):
     rule = ScoringRule.objects.get(key="pricing-page")
 
     response = marketer_client.patch(f"{RULES}{rule.pk}/", {"points": 12}, format="json")
@@ -197,8 +199,10 @@ def test_patch_makes_a_new_version_and_keeps_the_old(marketer_client, default_pl
         3,
         "Pricing",
     )
-    versions = marketer_client.get(f"{RULES}{rule.pk}/versions/").json()
-    assert [(v["number"], v["points"]) for v in versions] == [(2, 12), (1, 10)]
+    marketer_client.patch(f"{RULES}{rule.pk}/", {"points": 14}, format="json")
+    with django_assert_max_num_queries(2):  # the rule, and its versions with their authors
+        versions = marketer_client.get(f"{RULES}{rule.pk}/versions/").json()
+    assert [(v["number"], v["points"]) for v in versions] == [(3, 14), (2, 12), (1, 10)]
 
 
 def test_put_replaces_the_definition(marketer_client, default_playbook):
@@ -296,7 +300,7 @@ def test_rep_cannot_start_a_rescore(rep_client):
 # --- a lead's score -------------------------------------------------------------------------
 
 
-def test_score_breakdown_per_rule(marketer_client, default_playbook):
+def test_score_breakdown_per_rule(marketer_client, default_playbook, django_assert_max_num_queries):
     now = timezone.now()
     lead = LeadFactory(title="VP Sales")
     for days in (1, 2, 3, 4):
@@ -306,7 +310,8 @@ def test_score_breakdown_per_rule(marketer_client, default_playbook):
     services.events_score_batch()
     services.leads_fit_refresh(lead_ids=[lead.pk])
 
-    response = marketer_client.get(f"/api/v1/leads/{lead.pk}/score/")
+    with django_assert_max_num_queries(2):  # the lead (with its visibility), one aggregate
+        response = marketer_client.get(f"/api/v1/leads/{lead.pk}/score/")
 
     body = response.json()
     assert (body["score"], body["temperature"], body["stage"]) == (75, "hot", "MQL")

@@ -85,3 +85,18 @@ def test_expire_job_drops_expired_points(default_playbook):
     assert lead.score == 0
     assert again == {"leads": 0, "promoted": 0}
     assert_scores_match_ledger()
+
+
+def test_a_rescore_step_that_breaks_marks_its_job_failed(monkeypatch):
+    job = services.rescore_start(actor=None, reason="test")
+
+    def broken(**kwargs):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(services, "rescore_chunk", broken)
+    with pytest.raises(ValueError):
+        tasks.rescore_step.run(job.pk, 0)
+
+    job.refresh_from_db()
+    assert (job.status, job.error) == ("failed", "ValueError: a bug")
+    assert job.finished_at is not None
