@@ -133,6 +133,27 @@ def create_events(cursor, *, start: int, count: int, leads: int, source_id: int)
     cursor.execute("ANALYZE events_event")
 
 
+def create_product_bursts(cursor, *, every: int, source_id: int) -> int:
+    """Product users: every `every`-th lead creates 3 projects and 25 tasks within 10 days,
+    which meets the playbook's PQL conditions. Returns how many events that made."""
+    cursor.execute(
+        """
+        INSERT INTO events_event (source_id, message_id, type, name, lead_id, user_id,
+            anonymous_id, previous_id, group_id, properties, traits, context, occurred_at,
+            received_at, scored_at)
+        SELECT %s, 'burst-' || l.id || '-' || k, 'track',
+            CASE WHEN k <= 3 THEN 'Project Created' ELSE 'Task Created' END, l.id,
+            'user-' || l.id, '', '', '', '{}', '{}', '{}', at, at, now()
+        FROM (SELECT id, now() - random() * interval '150 days' AS start FROM leads_lead
+              WHERE mod(id, %s) = 0) AS l
+        CROSS JOIN generate_series(1, 28) AS k
+        CROSS JOIN LATERAL (SELECT l.start + random() * interval '10 days' AS at) AS t
+        """,
+        [source_id, every],
+    )
+    return cursor.rowcount
+
+
 def reset_scores(cursor) -> None:
     """Back to the state before any scoring: no ledger, zero scores, every lead at IQL."""
     cursor.execute("TRUNCATE scoring_ledgerentry")
@@ -173,6 +194,31 @@ def measure(label: str, reason: str) -> dict:
         "promoted": job.promoted,
         "status": job.status,
     }
+
+
+def simulate() -> None:
+    """The simulation reads what a re-score would write: time it over the same data."""
+    from scoring import rules, selectors
+
+    draft = selectors.rules_active()
+    thresholds = rules.thresholds_parse(
+        {"mql_threshold": 40},
+        base=rules.Thresholds(
+            pql_conditions=selectors.scoring_settings_get().thresholds().pql_conditions
+        ),
+    )
+    tracemalloc.start()
+    started = time.perf_counter()
+    result = selectors.scoring_simulate(draft=draft, thresholds=thresholds)
+    elapsed = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(
+        f"{'simulate (MQL threshold 40)':<34} {'':>16}  {elapsed:7.1f} s  "
+        f"peak heap {peak / 2**20:6.2f} MB  would change stage: {result['changes']:,} "
+        f"(MQL {result['mql']:,}, PQL {result['pql']:,}); nothing written",
+        flush=True,
+    )
 
 
 def print_row(row: dict) -> None:
@@ -237,8 +283,13 @@ def run(args) -> None:
     started = time.perf_counter()
     with connection.cursor() as cursor:
         create_leads(cursor, args.leads)
+        bursts = create_product_bursts(cursor, every=50, source_id=source.pk)
         create_events(
-            cursor, start=1, count=args.first_events, leads=args.leads, source_id=source.pk
+            cursor,
+            start=1,
+            count=max(args.first_events - bursts, 0),
+            leads=args.leads,
+            source_id=source.pk,
         )
         reset_scores(cursor)
     print(
@@ -254,7 +305,7 @@ def run(args) -> None:
         create_events(
             cursor,
             start=args.first_events + 1,
-            count=args.events - args.first_events,
+            count=args.events - max(args.first_events, bursts),
             leads=args.leads,
             source_id=source.pk,
         )
@@ -267,6 +318,8 @@ def run(args) -> None:
     services.rule_update(actor=None, rule_id=rule.pk, definition={"points": 3})
     rows.append(measure("re-score after one rule edit", "bench: edit"))
     print_row(rows[-1])
+
+    simulate()
 
     small, large = rows[0], rows[1]
     print(
