@@ -1,7 +1,6 @@
 """Every write of events: ingestion (the one path every event takes) and sources' write keys."""
 
 import hashlib
-import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,8 +11,6 @@ from django.utils import timezone
 
 from events import identity, jsonfast, parsing
 from events.models import Event, Source
-
-log = logging.getLogger(__name__)
 
 WRITE_KEY_PREFIX = "wk_"
 
@@ -270,19 +267,24 @@ def source_set_active(*, source: Source, active: bool) -> Source:
 
 
 def source_internal(name: str) -> Source:
-    """Get or create the internal source `name` for events the app produces (e.g. "email")."""
-    source = Source.objects.filter(name=name).first()
-    if source is None:
-        with transaction.atomic():
-            source, _ = Source.objects.get_or_create(
-                name=name,
-                defaults={
-                    "internal": True,
-                    # A digest of a secret nobody is shown: no key can ever match it.
-                    "write_key_digest": _digest(secrets.token_hex(32)),
-                    "write_key_prefix": "internal",
-                },
-            )
-    if not source.internal:
-        raise SourceError(f"{name!r} is a write-key source, not an internal one.")
-    return source
+    """Get or create the internal source `name` for events the app produces (e.g. "email").
+
+    Should a write-key source already be called `name`, the internal one is "`name` (internal)":
+    a source created by hand must never break the app's own events.
+    """
+    for candidate in (name, f"{name} (internal)"):
+        source = Source.objects.filter(name=candidate).first()
+        if source is None:
+            with transaction.atomic():
+                source, _ = Source.objects.get_or_create(
+                    name=candidate,
+                    defaults={
+                        "internal": True,
+                        # A digest of a secret nobody is shown: no key can ever match it.
+                        "write_key_digest": _digest(secrets.token_hex(32)),
+                        "write_key_prefix": "internal",
+                    },
+                )
+        if source.internal:
+            return source
+    raise SourceError(f"{name!r} and {name!r} (internal) are both write-key sources.")

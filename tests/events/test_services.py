@@ -372,6 +372,9 @@ def test_source_internal_is_get_or_create_and_has_no_usable_key(db):
     assert Source.objects.filter(name="email").count() == 1
 
 
-def test_source_internal_refuses_a_write_key_sources_name(write_key):
-    with pytest.raises(services.SourceError):
-        services.source_internal("website")
+def test_source_internal_never_takes_a_write_key_sources_name(write_key):
+    internal = services.source_internal("website")
+
+    assert (internal.name, internal.internal) == ("website (internal)", True)
+    assert services.source_internal("website") == internal
+    assert Source.objects.get(name="website").internal is False
