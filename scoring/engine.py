@@ -287,12 +287,19 @@ class Engine:
     # --- leads ---------------------------------------------------------------------------
 
     def leads_lock(self, scope: Scope) -> None:
-        """Lock the leads in id order first, so concurrent writers cannot deadlock with us."""
+        """Lock the leads in id order first, so concurrent writers cannot deadlock with us.
+
+        NO KEY UPDATE: we change scores, never keys, so ingestion inserting events for these
+        leads (its foreign key check takes KEY SHARE) is not held up by a re-score chunk.
+        """
         if not self.d.pg:
             return  # SQLite serialises writers on the whole database
         cond = scope.sql(self.d, "id")
         self._rows(
-            Fragment(f"SELECT id FROM {LEADS} WHERE {cond.sql} ORDER BY id FOR UPDATE", cond.params)
+            Fragment(
+                f"SELECT id FROM {LEADS} WHERE {cond.sql} ORDER BY id FOR NO KEY UPDATE",
+                cond.params,
+            )
         )
 
     def scores_refresh(self, scope: Scope, thresholds: Thresholds) -> int:
