@@ -18,10 +18,11 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "options": {"expires": 55},
     },
     # Nurturing: enroll leads that score and filter triggers want, and back up the immediate
-    # stage-trigger kick (a lost task, a broker outage). Every 5 minutes: it scans leads.
+    # stage-trigger kick (a lost task, a broker outage). Every minute, so that a new lead's
+    # welcome email still goes out within about a minute when its kick was lost.
     "nurture-match-triggers": {
         "task": "nurturing.tasks.nurture_match_triggers",
-        "schedule": 300.0,
-        "options": {"expires": 290},
+        "schedule": 60.0,
+        "options": {"expires": 55},
     },
 }

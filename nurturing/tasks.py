@@ -27,8 +27,11 @@ def nurture_dispatch() -> dict:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def nurture_match_triggers() -> int:
-    """Periodic: enroll leads that a stage, score or filter trigger wants."""
-    return services.triggers_match()
+    """Periodic: enroll leads that a stage, score or filter trigger wants; send what is due."""
+    enrolled = services.triggers_match()
+    if enrolled:
+        services.due_dispatch()
+    return enrolled
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

@@ -189,3 +189,14 @@ def test_timeline_shows_enrollments_and_emails():
     assert ("nurture_enrolled", "Enrolled in Tl") in kinds
     assert ("nurture_email", "Email sent") in kinds
     assert ("nurture_completed", "Completed Tl") in kinds
+
+
+def test_periodic_matcher_enrolls_and_queues_what_is_due_at_once():
+    make_sequence(key="hot2", trigger_kind="score", trigger_score=50)
+    lead = LeadFactory(score=70)
+
+    enrolled = tasks.nurture_match_triggers()
+
+    assert enrolled == 1
+    message = lead.nurture_enrollments.get().messages.get()
+    assert message.status == "queued"
