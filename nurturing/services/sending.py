@@ -59,6 +59,11 @@ def messages_send(*, message_ids: list[int]) -> list[int]:
 
     Must run outside any transaction: each mark below is committed as it is made.
     """
+    # Each mark below must be committed (visible to recovery) as it is made, never held in a
+    # caller's transaction: refuse to run inside one. (Django's test cases, which run
+    # everything in a transaction, switch this check off.)
+    with transaction.atomic(durable=True):
+        pass
     token = uuid.uuid4()
     with _commits_without_fsync():
         if not _claim(message_ids, token):
@@ -156,11 +161,10 @@ def _token(token: uuid.UUID):
 
 
 def _mark_committing(message_id: int, token: uuid.UUID, subject: str) -> bool:
-    # durable=True: the mark must be committed (visible to recovery) before the final "." goes
-    # out, never part of a caller's transaction. (Django's test cases, which run everything in
-    # a transaction, switch this check off.)
+    # One autocommitted statement: committed, and so visible to recovery, before the final "."
+    # goes out (messages_send refuses to run inside a transaction).
     params = [MessageStatus.COMMITTING, subject, message_id, _token(token), MessageStatus.CLAIMED]
-    with transaction.atomic(durable=True), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(_COMMIT_SQL, params)
         return cursor.rowcount == 1
 

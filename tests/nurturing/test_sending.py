@@ -369,3 +369,17 @@ def test_rows_locked_by_one_dispatcher_are_skipped_by_the_other(postgres):
 
     assert queued == 1
     assert list(Message.objects.values_list("enrollment_id", flat=True)) == [second.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sending_refuses_to_run_inside_a_transaction():
+    # Its commit mark must be visible to recovery before the server gets the final ".".
+    enroll(LeadFactory(), make_sequence(key="tx"))
+    services.due_dispatch()
+    message = Message.objects.get()
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.messages_send(message_ids=[message.pk])
+
+    assert mail.outbox == []
+    assert Message.objects.get().status == MessageStatus.QUEUED
