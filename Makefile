@@ -26,7 +26,10 @@ run: install
 test: install
 	@SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} $(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/ruff check .
-	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} $(VENV)/bin/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	@# The tests' own var/ (embedded broker messages, SQLite files), apart from make run's data.
+	rm -rf var/test
+	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} LEADCRM_VAR_DIR=$(CURDIR)/var/test \
+		$(VENV)/bin/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint:
 	$(VENV)/bin/ruff check .
