@@ -80,6 +80,13 @@ class Mailer:
             # The connection is already broken; there is nothing left to tidy up.
             self.backend.connection = None
 
+    def _abort(self) -> None:
+        """Drop the connection without a word. Mid-DATA a QUIT would be read as body text and
+        waited on for a whole timeout; a broken connection has nothing left to say."""
+        conn, self.backend.connection = self.backend.connection, None
+        if conn is not None:
+            conn.close()  # smtplib's close() only closes the socket
+
     def send(self, message: EmailMessage, *, commit: Callable[[], bool]) -> str:
         """Send `message`; returns the server's final answer. See the module docstring."""
         if not self.smtp:
@@ -118,17 +125,17 @@ class Mailer:
             self._reset(conn)
             raise
         except (OSError, smtplib.SMTPException) as exc:
-            self.close()
+            self._abort()
             raise Transient(str(exc) or type(exc).__name__) from exc
         if not commit():
-            # Closing mid-DATA makes the server drop the transaction: nothing is delivered.
-            self.close()
+            # Dropping the connection mid-DATA makes the server discard the transaction.
+            self._abort()
             raise NotCommitted
         try:
             conn.send(b"." + CRLF)
             code, response = conn.getreply()
         except (OSError, smtplib.SMTPException) as exc:
-            self.close()
+            self._abort()
             raise AcceptanceUnknown(str(exc) or type(exc).__name__) from exc
         if code == 250:
             return _text(response)
@@ -156,7 +163,7 @@ class Mailer:
         try:
             conn.rset()
         except (OSError, smtplib.SMTPException):
-            self.close()
+            self._abort()
 
 
 def _dot_stuff(data: bytes) -> bytes:

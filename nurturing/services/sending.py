@@ -19,7 +19,7 @@ import time
 import uuid
 from contextlib import contextmanager
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Lower
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
@@ -103,8 +103,13 @@ def _commits_without_fsync():
     try:
         yield
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SET synchronous_commit TO DEFAULT")
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET synchronous_commit TO DEFAULT")
+        except DatabaseError as exc:
+            # The connection broke (the error that broke it is on its way up); a new one
+            # starts with the server's default anyway.
+            logger.warning("nurture: could not reset synchronous_commit: %s", exc)
 
 
 def _claim(message_ids: list[int], token: uuid.UUID) -> int:

@@ -146,13 +146,16 @@ def test_temporary_refusal_is_retried_not_bounced(settings):
 
 
 def test_nothing_is_delivered_when_the_commit_is_refused(smtp_mailer):
-    email = EmailMessage("Hi", "body", "from@example.com", ["to@example.com"])
+    refused = EmailMessage("Refused", "body", "from@example.com", ["to@example.com"])
+    following = EmailMessage("Next", "body", "from@example.com", ["to@example.com"])
 
-    with transport.Mailer() as mailer, pytest.raises(transport.NotCommitted):
-        mailer.send(email, commit=lambda: False)
+    with transport.Mailer() as mailer:
+        with pytest.raises(transport.NotCommitted):
+            mailer.send(refused, commit=lambda: False)
+        mailer.send(following, commit=lambda: True)  # on a new connection
     time.sleep(0.2)
 
-    assert smtp_mailer.sink.snapshot() == []
+    assert [str(r.message["Subject"]) for r in smtp_mailer.sink.snapshot()] == ["Next"]
 
 
 def test_commit_is_asked_after_the_body_and_before_acceptance(smtp_mailer):
