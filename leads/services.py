@@ -263,13 +263,58 @@ def lead_promote(*, lead_id: int, to: str, rule: str, reason: str = "") -> bool:
     funnel: automatic moves never go backwards.
     """
     lead = Lead.objects.select_for_update().get(pk=lead_id)
-    if not lifecycle.is_forward(lead.stage, to):
+    if not _system_may_move(lead.stage, to):
         return False
-    move = lifecycle.MOVES.get((Stage(lead.stage), Stage(to)))
-    if move is None or Actor.SYSTEM not in move.actors:
-        return False
+    move = lifecycle.MOVES[(Stage(lead.stage), Stage(to))]
     _record_change(lead=lead, to=to, actor=None, rule=rule, reason=reason, move=move)
     return True
+
+
+@transaction.atomic
+def leads_promote(*, reasons: dict[int, str], to: str, rule: str) -> int:
+    """Set-based `lead_promote` for many leads: `reasons` maps lead id -> reason.
+
+    Same rules as lead_promote (forward only, only moves a rule may make), one locking read,
+    one UPDATE and one insert of history rows, whatever the number of leads. Scoring promotes
+    thousands of leads in a re-score, where a round trip per lead was a third of the time.
+    Returns how many leads moved.
+    """
+    if not reasons:
+        return 0
+    locked = Lead.objects.select_for_update(no_key=True).filter(pk__in=list(reasons))
+    movable = [
+        (lead_id, stage)
+        for lead_id, stage in locked.values_list("pk", "stage")
+        if _system_may_move(stage, to)
+    ]
+    if not movable:
+        return 0
+    now = timezone.now()
+    ids = [lead_id for lead_id, _ in movable]
+    Lead.objects.filter(pk__in=ids).update(stage=to, stage_entered_at=now, updated_at=now)
+    StageChange.objects.bulk_create(
+        StageChange(
+            lead_id=lead_id,
+            from_stage=stage,
+            to_stage=to,
+            changed_at=now,
+            rule=rule,
+            reason=reasons[lead_id].strip(),
+        )
+        for lead_id, stage in movable
+    )
+    _stage_entered(ids)
+    return len(ids)
+
+
+def _system_may_move(from_stage: str, to: str) -> bool:
+    if not lifecycle.is_forward(from_stage, to):
+        return False
+    move = lifecycle.MOVES.get((Stage(from_stage), Stage(to)))
+    # Only plain advances: an automatic move never accepts, recycles or assigns.
+    return (
+        move is not None and Actor.SYSTEM in move.actors and move.kind is lifecycle.MoveKind.ADVANCE
+    )
 
 
 # --- Leads from identify calls (events ingestion), set-based ------------------------------------

@@ -6,7 +6,7 @@ can never score the same event twice or interleave their ledger reconciliation. 
 the leads' score and temperature, the events' scored_at and any stage move are written in that
 same transaction, so Lead.score equals the sum of the lead's live ledger rows at every commit.
 (Scores are written here, not through leads.services, because they are the ledger's sum written
-set-based for thousands of leads at once; stage moves do go through leads.services.lead_promote.)
+set-based for thousands of leads at once; stage moves do go through leads.services.leads_promote.)
 """
 
 import logging
@@ -24,7 +24,7 @@ from accounts.models import User
 from events.models import Event
 from leadcrm.exceptions import ApiError, Forbidden
 from leads.models import Lead, Stage
-from leads.services import Actor, actor_kind, lead_promote
+from leads.services import Actor, actor_kind, leads_promote
 from scoring import rules, selectors
 from scoring.engine import Engine, Scope
 from scoring.kick import enqueue_on_commit, kick
@@ -167,17 +167,17 @@ class PassResult:
 
 def _promote(engine: Engine, scope: Scope, thresholds: rules.Thresholds) -> int:
     """Forward moves for leads in scope: IQL -> MQL on the threshold, then IQL/MQL -> PQL."""
-    promoted = 0
     label = f"scoring: MQL threshold {thresholds.mql_threshold}"
-    for lead_id, score in engine.mql_candidates(scope, thresholds.mql_threshold):
-        reason = f"Score {score} reached the MQL threshold of {thresholds.mql_threshold}."
-        promoted += lead_promote(lead_id=lead_id, to=Stage.MQL, rule=label, reason=reason)
+    reasons = {
+        lead_id: f"Score {score} reached the MQL threshold of {thresholds.mql_threshold}."
+        for lead_id, score in engine.mql_candidates(scope, thresholds.mql_threshold)
+    }
+    promoted = leads_promote(reasons=reasons, to=Stage.MQL, rule=label)
     if thresholds.pql_conditions:
         label = "scoring: " + rules.describe_pql(thresholds.pql_conditions)
-        for lead_id in engine.pql_candidates(scope, thresholds.pql_conditions):
-            promoted += lead_promote(
-                lead_id=lead_id, to=Stage.PQL, rule=label[:200], reason="PQL conditions met."
-            )
+        candidates = engine.pql_candidates(scope, thresholds.pql_conditions)
+        reasons = dict.fromkeys(candidates, "PQL conditions met.")
+        promoted += leads_promote(reasons=reasons, to=Stage.PQL, rule=label[:200])
     return promoted
 
 

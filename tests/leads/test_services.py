@@ -454,6 +454,39 @@ def test_promote_changes_nothing_when_not_a_forward_automatic_move(frm, to):
     assert _snapshot(lead.pk) == before
 
 
+def test_bulk_promote_moves_only_the_leads_a_rule_may_move(django_assert_max_num_queries):
+    movable = [LeadFactory(stage=Stage.IQL) for _ in range(3)]
+    stuck = [LeadFactory(stage=stage) for stage in (Stage.MQL, Stage.SAL, Stage.DISQUALIFIED)]
+    before = {lead.pk: _snapshot(lead.pk) for lead in stuck}
+    reasons = {lead.pk: f"score {50 + i}" for i, lead in enumerate(movable + stuck)}
+
+    # savepoint, locking read, UPDATE, history INSERT, release: the same for any number of leads
+    with django_assert_max_num_queries(5):
+        moved = services.leads_promote(reasons=reasons, to=Stage.MQL, rule="MQL threshold 50")
+
+    assert moved == 3
+    for index, lead in enumerate(movable):
+        lead.refresh_from_db()
+        row = lead.stage_changes.order_by("-id").first()
+        assert (lead.stage, row.from_stage, row.to_stage, row.rule, row.reason) == (
+            Stage.MQL,
+            Stage.IQL,
+            Stage.MQL,
+            "MQL threshold 50",
+            f"score {50 + index}",
+        )
+        assert lead.stage_entered_at == row.changed_at
+    assert {lead.pk: _snapshot(lead.pk) for lead in stuck} == before
+
+
+def test_bulk_promote_never_accepts_a_lead_for_sales():
+    lead = LeadFactory(stage=Stage.MQL)
+    before = _snapshot(lead.pk)
+
+    assert services.leads_promote(reasons={lead.pk: "hot"}, to=Stage.SAL, rule="x") == 0
+    assert _snapshot(lead.pk) == before
+
+
 # --- time in each stage ------------------------------------------------------------------------
 
 
