@@ -265,7 +265,9 @@ def main() -> None:
         try:
             import redis
 
-            redis.Redis.from_url(redis_url).delete(queue)
+            redis.Redis.from_url(redis_url).delete(
+                queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"
+            )
         except Exception as exc:  # noqa: BLE001 - cleanup must not hide the figures
             print(f"(could not delete the Redis queue {queue}: {exc})")
         from django.db import connections

@@ -201,9 +201,26 @@ def nurture_queue(settings, redis_url):
     queue = f"test-nurture-{uuid.uuid4().hex[:12]}"
     settings.NURTURE_QUEUE = queue
     yield queue
+    redis_queue_remove(redis_url, queue)
+
+
+def redis_queue_remove(redis_url: str, queue: str) -> None:
+    """Remove the queue, the routing entries kombu keeps for it, and the unacknowledged tasks
+    of its killed workers (any later consumer would restore those into the queue)."""
+    import json
+
     import redis
 
-    redis.Redis.from_url(redis_url).delete(queue)
+    client = redis.Redis.from_url(redis_url)
+    for tag, raw in client.hgetall("unacked").items():
+        _message, _exchange, routing_key = json.loads(raw)
+        if routing_key == queue:
+            client.hdel("unacked", tag)
+            client.zrem("unacked_index", tag)
+    client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+    for member in client.smembers("_kombu.binding.celery"):
+        if member.endswith(queue.encode()):
+            client.srem("_kombu.binding.celery", member)
 
 
 @pytest.fixture
