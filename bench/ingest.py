@@ -560,7 +560,13 @@ def run_load(args, server: str, key: str, db_url: str, measure_lag: bool, master
             time.sleep(0.1)
         poll_until[0] = 0
         poller.join()
-    return {"reports": reports, "lag": lag_results, "load_after": load_after, "cpu": cpu}
+    return {
+        "reports": reports,
+        "lag": lag_results,
+        "load_after": load_after,
+        "cpu": cpu,
+        "window": (start_at, end_at),
+    }
 
 
 def report_load(args, run: dict, copy_per_s: float) -> None:
@@ -611,6 +617,22 @@ def report_load(args, run: dict, copy_per_s: float) -> None:
     print("\n" + "\n".join(lines))
 
 
+def scoring_pace(start_at: float, end_at: float) -> tuple[float, int]:
+    """Events scored a second while the load ran, and the unscored ones accepted by its end."""
+    from django.db import connection
+
+    start, end = (datetime.fromtimestamp(t, UTC) for t in (start_at, end_at))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*) FILTER (WHERE scored_at BETWEEN %s AND %s), "
+            "COUNT(*) FILTER (WHERE received_at <= %s AND lead_id IS NOT NULL "
+            "AND (scored_at IS NULL OR scored_at > %s)) FROM events_event",
+            [start, end, end, end],
+        )
+        scored, backlog = cursor.fetchone()
+    return scored / (end_at - start_at), backlog
+
+
 def report_lag(args, run: dict, scoring: bool, logdir: Path) -> None:
     print("\n3. acceptance -> points on the lead ('Demo Requested' marker every 0.25 s):")
     if not scoring:
@@ -627,6 +649,11 @@ def report_lag(args, run: dict, scoring: bool, logdir: Path) -> None:
         return
     lag_p95 = percentile(lags, 95)
     ok = lag_p95 < TARGETS["lag_p95_s"] and not missing
+    scored, backlog = scoring_pace(*run["window"])
+    print(
+        f"   scoring processed {scored:,.0f} events/s during the load; "
+        f"{backlog:,} load events still unscored when it ended"
+    )
     print(f"   markers {len(lags) + missing}  scored {len(lags)}  not scored by +30 s {missing}")
     print(
         f"   lag p50 {percentile(lags, 50):.2f} s  p95 {lag_p95:.2f} s  max {max(lags):.2f} s"
