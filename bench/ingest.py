@@ -64,6 +64,12 @@ def parse_args():
     parser.add_argument("--leads", type=int, default=10_000, help="known leads (10,000)")
     parser.add_argument("--copy-rows", type=int, default=200_000, help="rows for COPY (200,000)")
     parser.add_argument("--anonymous", type=float, default=0.1, help="share of anonymous events")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0,
+        help="cap the load at this many events/s (default: as fast as the server takes them)",
+    )
     parser.add_argument("--no-lag", action="store_true", help="skip the scoring lag measurement")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     return parser.parse_args()
@@ -386,7 +392,13 @@ def client_main(n: int, url: str, key: str, args_dict: dict, start_at: float, en
     counter = 0
     while time.time() < start_at:
         time.sleep(0.005)
+    # With --rate, each client sends on a fixed schedule (an open loop), else back to back.
+    interval = args.clients * args.batch / args.rate if args.rate else 0.0
     while time.time() < end_at:
+        if interval:
+            pause = start_at + counter * interval - time.time()
+            if pause > 0:
+                time.sleep(pause)
         counter += 1
         if counter % 10 == 0 and sent:
             body, replay = sent[counter % len(sent)], True  # dedupe path: an earlier request again
@@ -587,7 +599,8 @@ def report_load(args, run: dict, copy_per_s: float) -> None:
     )
     lines = [
         f"2. /v1/batch via gunicorn ({args.workers} workers), {args.clients} clients, "
-        f"{args.batch} events a request, {args.seconds:.0f} s, every 10th request a replay:",
+        f"{args.batch} events a request, {args.seconds:.0f} s, every 10th request a replay"
+        + (f", capped at {args.rate:,.0f} events/s:" if args.rate else ":"),
         f"   requests {len(latencies):,}  errors {errors}  new events {new:,}  "
         f"replayed {replayed:,}  rows stored {stored:,}",
         f"   throughput {rate:,.0f} new events/s "
