@@ -96,10 +96,12 @@ class Event(models.Model):
                 name="event_alias_previous_id",
                 condition=models.Q(type="alias"),
             ),
+            # Scoring's queue: linked events not yet scored, oldest first. Never-linked
+            # anonymous events stay out of it, so they cannot pile up in front of the work.
             models.Index(
-                fields=["received_at"],
+                fields=["received_at", "id"],
                 name="event_unscored",
-                condition=models.Q(scored_at__isnull=True),
+                condition=models.Q(scored_at__isnull=True, lead__isnull=False),
             ),
         ]
 
