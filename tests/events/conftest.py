@@ -53,6 +53,31 @@ def post_segment(client):
     return post
 
 
+def wait_for_other_sessions_to_end(timeout: float = 2) -> None:
+    """PostgreSQL only: make sure servers we stopped (or whose workers we killed) have left
+    the test database, so that pytest-django can drop it at the end of the session.
+
+    A live-server thread parked on an idle keep-alive socket keeps its connection open even
+    after the server stopped; the database is this worker's own, so what is left is ended.
+    """
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    others = (
+        "SELECT pid FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(others)
+            if not cursor.fetchall():
+                return
+            time.sleep(0.05)
+        cursor.execute(f"SELECT pg_terminate_backend(pid) FROM ({others}) AS o")
+
+
 @pytest.fixture
 def ingest_server(transactional_db):
     """A live server on 127.0.0.1 (a free port) serving the test database; stopped after."""
@@ -65,12 +90,13 @@ def ingest_server(transactional_db):
 
     segment_request._session.close()
     rudder_request._session.close()
-    deadline, quiet = time.monotonic() + 5, 0
+    deadline, quiet = time.monotonic() + 2, 0
     while time.monotonic() < deadline and quiet < 5:
         busy = any("process_request_thread" in t.name for t in threading.enumerate())
         quiet = 0 if busy else quiet + 1
         time.sleep(0.02)
     server.stop()
+    wait_for_other_sessions_to_end()
 
 
 @pytest.fixture
@@ -184,3 +210,4 @@ def gunicorn(transactional_db, postgres, tmp_path):
     yield start
     for server in started:
         server.stop()
+    wait_for_other_sessions_to_end()
