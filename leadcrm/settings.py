@@ -243,3 +243,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
 }
+
+# --- Scoring ----------------------------------------------------------------------------------
+# Events scored per pass: larger passes amortise the per-pass statements under heavy ingestion.
+SCORING_BATCH_SIZE = env_int("SCORING_BATCH_SIZE", 2000, minimum=1)
