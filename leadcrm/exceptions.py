@@ -23,6 +23,12 @@ class ApiError(exceptions.APIException):
         self.fields = fields or {}
 
 
+def validated(serializer) -> dict:
+    """The serializer's validated data, or the API's 400 with per-field errors."""
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
 class Conflict(ApiError):
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"

@@ -6,7 +6,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from leadcrm.exceptions import Forbidden
+from leadcrm.exceptions import Forbidden, validated
 from leads import selectors, services
 from leads.filters import LeadFilter
 from leads.models import Lead, Stage
@@ -173,7 +173,7 @@ class LeadViewSet(viewsets.ModelViewSet):
     def create(self, request, *args, **kwargs):
         if services.actor_kind(request.user) is services.Actor.REP:
             raise Forbidden("A sales rep may not create leads.")
-        data = self._valid(LeadInput(data=request.data))
+        data = validated(LeadInput(data=request.data))
         lead = services.lead_create(actor=request.user, **data)
         return Response(LeadOutput(lead).data, status=status.HTTP_201_CREATED)
 
@@ -181,7 +181,7 @@ class LeadViewSet(viewsets.ModelViewSet):
     def update(self, request, *args, **kwargs):
         partial = kwargs.pop("partial", False)
         lead = self.get_object()
-        data = self._valid(LeadInput(lead, data=request.data, partial=partial))
+        data = validated(LeadInput(lead, data=request.data, partial=partial))
         lead = services.lead_update(lead=lead, actor=request.user, **data)
         return Response(LeadOutput(lead).data)
 
@@ -193,7 +193,7 @@ class LeadViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"])
     def transition(self, request, pk=None):
         lead = self.get_object()
-        data = self._valid(TransitionInput(data=request.data))
+        data = validated(TransitionInput(data=request.data))
         lead = services.lead_transition(
             lead_id=lead.pk, to=data["to"], reason=data["reason"], actor=request.user
         )
@@ -211,8 +211,3 @@ class LeadViewSet(viewsets.ModelViewSet):
         lead = self.get_object()
         visits = selectors.lead_stage_durations(lead=lead)
         return Response(StageVisitOutput(visits, many=True).data)
-
-    @staticmethod
-    def _valid(serializer) -> dict:
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data

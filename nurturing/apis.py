@@ -10,7 +10,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from leadcrm.exceptions import Forbidden
+from leadcrm.exceptions import Forbidden, validated
 from leads.models import Lead, Stage
 from leads.selectors import lead_get
 from nurturing import selectors, services
@@ -104,11 +104,6 @@ class SequenceInput(serializers.ModelSerializer):
         extra_kwargs = {"key": {"validators": []}}  # uniqueness is the service's 409
 
 
-def _valid(serializer) -> dict:
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 class SequenceViewSet(viewsets.ModelViewSet):
     """Nurture sequences with their steps."""
 
@@ -129,7 +124,7 @@ class SequenceViewSet(viewsets.ModelViewSet):
     @extend_schema(request=SequenceInput, responses={201: SequenceOutput})
     def create(self, request, *args, **kwargs):
         services.sequences.require_marketing(request.user)
-        data = _valid(SequenceInput(data=request.data))
+        data = validated(SequenceInput(data=request.data))
         sequence = services.sequence_create(actor=request.user, **data)
         return Response(SequenceOutput(sequence).data, status=status.HTTP_201_CREATED)
 
@@ -138,7 +133,7 @@ class SequenceViewSet(viewsets.ModelViewSet):
         partial = kwargs.pop("partial", False)
         services.sequences.require_marketing(request.user)
         sequence = self.get_object()
-        data = _valid(SequenceInput(sequence, data=request.data, partial=partial))
+        data = validated(SequenceInput(sequence, data=request.data, partial=partial))
         sequence = services.sequence_update(sequence=sequence, actor=request.user, **data)
         return Response(SequenceOutput(self.get_queryset().get(pk=sequence.pk)).data)
 
@@ -164,7 +159,7 @@ class StepViewSet(viewsets.ModelViewSet):
     @extend_schema(request=StepInput, responses={201: StepOutput})
     def create(self, request, *args, **kwargs):
         services.sequences.require_marketing(request.user)
-        data = _valid(StepInput(data=request.data))
+        data = validated(StepInput(data=request.data))
         step = services.step_create(actor=request.user, **data)
         return Response(StepOutput(step).data, status=status.HTTP_201_CREATED)
 
@@ -173,7 +168,7 @@ class StepViewSet(viewsets.ModelViewSet):
         partial = kwargs.pop("partial", False)
         services.sequences.require_marketing(request.user)
         step = self.get_object()
-        data = _valid(StepInput(step, data=request.data, partial=partial))
+        data = validated(StepInput(step, data=request.data, partial=partial))
         data.pop("sequence", None)  # a step stays in its sequence
         step = services.step_update(step=step, actor=request.user, **data)
         return Response(StepOutput(step).data)
@@ -237,7 +232,7 @@ class EnrollmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @extend_schema(request=EnrollmentInput, responses={201: EnrollmentOutput})
     def create(self, request):
         services.sequences.require_marketing(request.user)
-        data = _valid(EnrollmentInput(data=request.data))
+        data = validated(EnrollmentInput(data=request.data))
         lead: Lead = lead_get(user=request.user, lead_id=data["lead"])
         enrollment = services.enrollment_create(
             lead_id=lead.pk, sequence_id=data["sequence"].pk, actor=request.user
@@ -249,7 +244,7 @@ class EnrollmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @action(detail=True, methods=["post"])
     def exit(self, request, pk=None):
         enrollment = self.get_object()
-        data = _valid(ExitInput(data=request.data))
+        data = validated(ExitInput(data=request.data))
         services.enrollment_exit(enrollment=enrollment, actor=request.user, reason=data["reason"])
         return Response(EnrollmentOutput(self.get_queryset().get(pk=enrollment.pk)).data)
 
@@ -314,7 +309,7 @@ class MessageViewSet(viewsets.ReadOnlyModelViewSet):
         if not request.user.sees_all_leads:
             raise Forbidden("Only marketers and admins review emails.")
         message = self.get_object()
-        data = _valid(ResolveInput(data=request.data))
+        data = validated(ResolveInput(data=request.data))
         message = services.message_review_resolve(
             message_id=message.pk, delivered=data["delivered"]
         )

@@ -10,7 +10,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from leadcrm.exceptions import Forbidden
+from leadcrm.exceptions import Forbidden, validated
 from leads.services import Actor, actor_kind
 from scoring import rules, selectors, services
 from scoring.models import RescoreJob, RuleKind, RuleVersion, ScoringRule
@@ -103,11 +103,6 @@ def _definition(data: dict, *, partial: bool = True) -> dict:
     return definition
 
 
-def _valid(serializer) -> dict:
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 class RuleViewSet(viewsets.GenericViewSet):
     """Scoring rules. An edit of what a rule scores makes a new version and starts a re-score;
     DELETE switches the rule off (its history stays explainable)."""
@@ -136,7 +131,7 @@ class RuleViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=RuleInput, responses={201: RuleOutput})
     def create(self, request):
-        data = _valid(RuleInput(data=request.data))
+        data = validated(RuleInput(data=request.data))
         rule = services.rule_create(
             actor=request.user,
             name=data["name"],
@@ -161,7 +156,7 @@ class RuleViewSet(viewsets.GenericViewSet):
 
     def _update(self, request, pk, *, partial: bool):
         rule = self._get(pk)
-        data = _valid(RuleInput(data=request.data, partial=partial))
+        data = validated(RuleInput(data=request.data, partial=partial))
         services.rule_update(
             actor=request.user,
             rule_id=rule.pk,
@@ -204,7 +199,7 @@ class SettingsApi(APIView):
 
     @extend_schema(request=SettingsSerializer, responses=SettingsSerializer)
     def put(self, request):
-        data = _valid(SettingsSerializer(data=request.data))
+        data = validated(SettingsSerializer(data=request.data))
         if "pql_conditions" in data:
             data["pql_conditions"] = [dict(c) for c in data["pql_conditions"]]
         row = services.scoring_settings_update(actor=request.user, data=data)
@@ -340,7 +335,7 @@ class SimulateApi(APIView):
     def post(self, request):
         if actor_kind(request.user) is Actor.REP:
             raise Forbidden("A sales rep may not simulate scoring over every lead.")
-        data = _valid(SimulateInput(data=request.data))
+        data = validated(SimulateInput(data=request.data))
         draft = _draft_rules(data.get("rules"))
         try:
             thresholds = rules.thresholds_parse(
