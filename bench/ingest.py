@@ -33,7 +33,9 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
+from urllib.parse import urlparse
+
+from benchdb import bench_database_url, drop_database, recreate_database
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -76,38 +78,6 @@ def parse_args():
 
 
 # --- The bench database ---------------------------------------------------------------------------
-
-
-def bench_database_url() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    parsed = urlparse(url)
-    if parsed.scheme not in ("postgres", "postgresql"):
-        sys.exit("bench/ingest.py needs DATABASE_URL pointing at PostgreSQL")
-    return urlunparse(parsed._replace(path=parsed.path.rstrip("/") + "_bench"))
-
-
-def recreate_database(url: str) -> None:
-    import psycopg2
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin = psycopg2.connect(urlunparse(parsed._replace(path="/postgres")))
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-
-
-def drop_database(url: str) -> None:
-    import psycopg2
-
-    parsed = urlparse(url)
-    admin = psycopg2.connect(urlunparse(parsed._replace(path="/postgres")))
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{parsed.path.lstrip("/")}" WITH (FORCE)')
-    admin.close()
 
 
 def django_setup(url: str) -> None:
@@ -676,7 +646,7 @@ def report_lag(args, run: dict, scoring: bool, logdir: Path) -> None:
 
 def main() -> None:
     args = parse_args()
-    url = bench_database_url()
+    url = bench_database_url(suffix="_bench", script="bench/ingest.py")
     print(f"bench/ingest.py  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(
         f"machine: {os.cpu_count()} cores, load average before {os.getloadavg()[0]:.2f} "

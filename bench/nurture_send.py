@@ -27,7 +27,8 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from benchdb import bench_database_url, drop_database, recreate_database
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -59,31 +60,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def bench_database_url(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    if not parts.scheme.startswith("postgres"):
-        sys.exit("bench/nurture_send.py needs DATABASE_URL pointing at PostgreSQL")
-    name = f"{parts.path.lstrip('/') or 'leadcrm'}_bench_nurture"
-    return urlunsplit(parts._replace(path=f"/{name}")), name
-
-
-def admin_execute(url: str, sql: str) -> None:
-    import psycopg2
-
-    parts = urlsplit(url)
-    conn = psycopg2.connect(
-        host=parts.hostname,
-        port=parts.port or 5432,
-        user=parts.username,
-        password=parts.password,
-        dbname="postgres",
-    )
-    conn.autocommit = True
-    with conn.cursor() as cursor:
-        cursor.execute(sql)
-    conn.close()
 
 
 def seed(count: int):
@@ -170,11 +146,10 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=180.0)
     args = parser.parse_args()
 
-    source_url = os.environ.get("DATABASE_URL", "")
     redis_url = os.environ.get("REDIS_URL", "")
     if not redis_url:
         sys.exit("bench/nurture_send.py needs REDIS_URL")
-    db_url, db_name = bench_database_url(source_url)
+    db_url = bench_database_url(suffix="_bench_nurture", script="bench/nurture_send.py")
     smtp_port = free_port()
     queue = f"bench-nurture-{uuid.uuid4().hex[:8]}"
     env = {
@@ -194,8 +169,7 @@ def main() -> None:
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadcrm.settings")
 
-    admin_execute(source_url, f'DROP DATABASE IF EXISTS "{db_name}"')
-    admin_execute(source_url, f'CREATE DATABASE "{db_name}"')
+    recreate_database(db_url)
     procs: list[subprocess.Popen] = []
     logs: list = []
     controller = None
@@ -273,7 +247,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        admin_execute(source_url, f'DROP DATABASE IF EXISTS "{db_name}"')
+        drop_database(db_url)
 
 
 if __name__ == "__main__":

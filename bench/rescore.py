@@ -26,7 +26,8 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
+
+from benchdb import bench_database_url, database_name, drop_database, recreate_database
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -48,31 +49,6 @@ EVENT_MIX = [
     ("track", "Feature Used", 100),
 ]
 TITLES = ["Engineer", "VP Sales", "Head of Growth", "Analyst", "Director IT", "Designer", "Founder"]
-
-
-def _bench_url(url: str) -> tuple[str, str]:
-    parsed = urlparse(url)
-    if parsed.scheme not in ("postgres", "postgresql"):
-        sys.exit("bench/rescore.py needs DATABASE_URL pointing at PostgreSQL")
-    name = parsed.path.lstrip("/") + "_bench_rescore"
-    return urlunparse(parsed._replace(path="/" + name)), name
-
-
-def _admin(url: str, sql: str) -> None:
-    import psycopg2
-
-    parsed = urlparse(url)
-    conn = psycopg2.connect(
-        host=parsed.hostname,
-        port=parsed.port or 5432,
-        user=parsed.username,
-        password=parsed.password,
-        dbname="postgres",
-    )
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql)
-    conn.close()
 
 
 def _event_case() -> str:
@@ -240,9 +216,8 @@ def main() -> None:
     if not 0 < args.first_events <= args.events:
         sys.exit("--first-events must be between 1 and --events")
 
-    url, name = _bench_url(os.environ.get("DATABASE_URL", ""))
-    _admin(url, f'DROP DATABASE IF EXISTS "{name}"')
-    _admin(url, f'CREATE DATABASE "{name}"')
+    url = bench_database_url(suffix="_bench_rescore", script="bench/rescore.py")
+    recreate_database(url)
     os.environ.update(DATABASE_URL=url, SECRET_KEY=os.environ.get("SECRET_KEY", "bench"))
     # The re-scores run here, in this process: the queued steps go to a throw-away folder
     # broker instead of a real queue some worker might pick up.
@@ -261,8 +236,8 @@ def main() -> None:
         connections.close_all()
         var.cleanup()
         if not args.keep:
-            _admin(url, f'DROP DATABASE IF EXISTS "{name}"')
-            print(f"dropped database {name}")
+            drop_database(url)
+            print(f"dropped database {database_name(url)}")
 
 
 def run(args) -> None:
