@@ -126,28 +126,59 @@ class Engine:
         return join(parts, " OR ")
 
     def derive_events(
-        self, rules: Sequence[RuleDef], scope: Scope, *, event_ids: Sequence[int] | None = None
+        self,
+        rules: Sequence[RuleDef],
+        scope: Scope,
+        *,
+        event_ids: Sequence[int] | None = None,
+        capped_scope: Scope | None = None,
     ) -> list[Fragment]:
         """SELECTs of the ledger rows `rules` give the events of leads in `scope`.
 
         Capped rules rank all of a lead's matching events (the first `max_times` by time win),
-        so they always look at the leads' whole history; `event_ids` narrows uncapped rules only.
+        so they always look at the leads' whole history. For incremental scoring, `event_ids`
+        are the new events (uncapped rules look at those only) and `capped_scope` the leads
+        whose capped rules they may change (see capped_leads).
         """
         event_rules = [r for r in rules if r.kind is RuleKind.EVENT]
         selects = []
         for capped in (False, True):
             group = [r for r in event_rules if (r.max_times is not None) == capped]
-            if group:
-                selects.append(self._derive_event_group(group, scope, capped, event_ids))
+            if not group:
+                continue
+            if capped:
+                where = (capped_scope or scope).sql(self.d, "e.lead_id")
+            elif event_ids is not None:
+                where = self.d.id_in("e.id", list(event_ids))
+            else:
+                where = scope.sql(self.d, "e.lead_id")
+            selects.append(self._derive_event_group(group, where, capped))
         return selects
 
-    def _derive_event_group(self, rules, scope: Scope, capped: bool, event_ids) -> Fragment:
+    def capped_leads(self, rules: Sequence[RuleDef], event_ids: Sequence[int]) -> list[int]:
+        """Leads with a new event of a capped rule's type and name: only their ranking of
+        that rule's events can change (property conditions are left to the ranking)."""
+        pairs = sorted(
+            {(r.event_type, r.event_name) for r in rules if r.kind is RuleKind.EVENT and r.max_times}
+        )
+        if not pairs or not event_ids:
+            return []
+        match = " OR ".join(["(type = %s AND name = %s)"] * len(pairs))
+        ids = self.d.id_in("id", list(event_ids))
+        rows = self._rows(
+            Fragment(
+                f"SELECT DISTINCT lead_id FROM {EVENTS} WHERE {ids.sql} AND lead_id IS NOT NULL "
+                f"AND ({match})",
+                [*ids.params, *[v for pair in pairs for v in pair]],
+            )
+        )
+        return [row[0] for row in rows]
+
+    def _derive_event_group(self, rules, where: Fragment, capped: bool) -> Fragment:
         ruleset = self._ruleset(rules)
-        where = [Fragment("e.lead_id IS NOT NULL"), scope.sql(self.d, "e.lead_id")]
-        if event_ids is not None and not capped:
-            where.append(self.d.id_in("e.id", list(event_ids)))
-        where.append(self._dispatch(rules, lambda d, r: event_conditions(d, r, "e")))
-        cond = join(where, " AND ")
+        parts = [Fragment("e.lead_id IS NOT NULL"), where]
+        parts.append(self._dispatch(rules, lambda d, r: event_conditions(d, r, "e")))
+        cond = join(parts, " AND ")
         expires = self.d.plus_days("e.occurred_at", "r.days")
         rank = (
             ", r.max_times AS max_times, ROW_NUMBER() OVER (PARTITION BY e.lead_id, r.version_id "
@@ -215,6 +246,9 @@ class Engine:
             )
         cond = join(where, " AND ")
         return self._run(Fragment(f"DELETE FROM {LEDGER} WHERE {cond.sql}", cond.params))
+
+    def staged_leads(self) -> list[int]:
+        return [row[0] for row in self._rows(Fragment(f"SELECT DISTINCT lead_id FROM {TMP}"))]
 
     def ledger_insert_new(self, now: datetime) -> int:
         """Insert the staged rows the ledger lacks. Live unless already past their expiry.
@@ -332,14 +366,94 @@ class Engine:
             )
         )
 
-    def pql_candidates(self, scope: Scope, conditions: Sequence[PqlCondition]) -> list[int]:
+    def pql_candidates(
+        self,
+        scope: Scope,
+        conditions: Sequence[PqlCondition],
+        *,
+        event_ids: Sequence[int] | None = None,
+    ) -> list[int]:
         """Leads in IQL/MQL for which some moment meets every PQL condition (see rules.pql_met).
 
-        The moments tried are the leads' own events of the conditions' names; a lead is only
-        tried if it has enough such events at all, which keeps the correlated counts few.
+        The moments tried are the leads' own events of the conditions' names. With `event_ids`
+        (incremental scoring) only moments from the lead's earliest new event on are tried: a
+        window [t - days, t] can only gain an event at or after that event's time, and before
+        the batch no moment of a lead still in IQL/MQL met the conditions (it would have moved).
         """
         if not conditions:
             return []
+        if not self.d.pg:
+            return self._pql_candidates_correlated(scope, conditions)
+        names = sorted({c.event_name for c in conditions})
+        marks = ", ".join(["%s"] * len(names))
+        events_scope = scope.sql(self.d, "e.lead_id")
+        if event_ids is not None:
+            # Per lead, the earliest new event of a condition's name: no such event, no check.
+            since = Fragment(
+                f"SELECT lead_id, MIN(occurred_at) AS t FROM {EVENTS} WHERE "
+                f"{self.d.id_in('id', list(event_ids)).sql} AND type = 'track' "
+                f"AND name IN ({marks}) AND lead_id IS NOT NULL GROUP BY lead_id",
+                [list(event_ids), *names],
+            )
+            widest = max(c.within_days for c in conditions)
+            source = Fragment(
+                f"FROM ({since.sql}) s JOIN {LEADS} l ON l.id = s.lead_id "
+                f"JOIN {EVENTS} e ON e.lead_id = s.lead_id "
+                f"AND e.occurred_at >= {self.d.minus_days('s.t', widest)} "
+                "WHERE l.stage IN (%s, %s) AND e.type = 'track' "
+                f"AND e.name IN ({marks})",
+                [*since.params, Stage.IQL.value, Stage.MQL.value, *names],
+            )
+            moment_from = "s.t"
+        else:
+            # Only leads with enough events of every name at all are windowed.
+            having = " AND ".join(
+                "COUNT(*) FILTER (WHERE name = %s) >= %s" for _ in conditions
+            )
+            enough = Fragment(
+                f"SELECT lead_id FROM {EVENTS} WHERE {scope.sql(self.d, 'lead_id').sql} "
+                f"AND type = 'track' AND name IN ({marks}) GROUP BY lead_id HAVING {having}",
+                [
+                    *scope.sql(self.d, "lead_id").params,
+                    *names,
+                    *[p for c in conditions for p in (c.event_name, c.min_count)],
+                ],
+            )
+            source = Fragment(
+                f"FROM {EVENTS} e JOIN {LEADS} l ON l.id = e.lead_id "
+                "WHERE l.stage IN (%s, %s) AND e.type = 'track' "
+                f"AND e.name IN ({marks}) AND {events_scope.sql} "
+                f"AND e.lead_id IN ({enough.sql})",
+                [Stage.IQL.value, Stage.MQL.value, *names, *events_scope.params, *enough.params],
+            )
+            moment_from = None
+        counts, windows, params = [], [], []
+        for i, cond in enumerate(conditions):
+            counts.append(f"COUNT(*) FILTER (WHERE e.name = %s) OVER w{i} AS n{i}")
+            params.append(cond.event_name)
+            # A RANGE frame over time: the events in [t - days, t], peers of t included.
+            windows.append(
+                f"w{i} AS (PARTITION BY e.lead_id ORDER BY e.occurred_at RANGE BETWEEN "
+                f"{int(cond.within_days)} * INTERVAL '1 day' PRECEDING AND CURRENT ROW)"
+            )
+        met = " AND ".join(f"m.n{i} >= %s" for i in range(len(conditions)))
+        moment = f", {moment_from} AS t" if moment_from else ""
+        later = " AND m.occurred_at >= m.t" if moment_from else ""
+        rows = self._rows(
+            Fragment(
+                f"SELECT DISTINCT m.lead_id FROM (SELECT e.lead_id, e.occurred_at{moment}, "
+                f"{', '.join(counts)} {source.sql} WINDOW {', '.join(windows)}) m "
+                f"WHERE {met}{later} ORDER BY m.lead_id",
+                [*params, *source.params, *[c.min_count for c in conditions]],
+            )
+        )
+        return [row[0] for row in rows]
+
+    def _pql_candidates_correlated(
+        self, scope: Scope, conditions: Sequence[PqlCondition]
+    ) -> list[int]:
+        """SQLite's version: a correlated count per moment and condition (quadratic in a
+        lead's events, which the embedded set-up's small data can afford)."""
         names = sorted({c.event_name for c in conditions})
         c_scope = scope.sql(self.d, "c.lead_id")
         where = [

@@ -165,8 +165,11 @@ class PassResult:
     promoted: int = 0
 
 
-def _promote(engine: Engine, scope: Scope, thresholds: rules.Thresholds) -> int:
-    """Forward moves for leads in scope: IQL -> MQL on the threshold, then IQL/MQL -> PQL."""
+def _promote(
+    engine: Engine, scope: Scope, thresholds: rules.Thresholds, *, event_ids=None
+) -> int:
+    """Forward moves for leads in scope: IQL -> MQL on the threshold, then IQL/MQL -> PQL
+    (with `event_ids`, only where those new events could have met the PQL conditions)."""
     label = f"scoring: MQL threshold {thresholds.mql_threshold}"
     reasons = {
         lead_id: f"Score {score} reached the MQL threshold of {thresholds.mql_threshold}."
@@ -175,7 +178,7 @@ def _promote(engine: Engine, scope: Scope, thresholds: rules.Thresholds) -> int:
     promoted = leads_promote(reasons=reasons, to=Stage.MQL, rule=label)
     if thresholds.pql_conditions:
         label = "scoring: " + rules.describe_pql(thresholds.pql_conditions)
-        candidates = engine.pql_candidates(scope, thresholds.pql_conditions)
+        candidates = engine.pql_candidates(scope, thresholds.pql_conditions, event_ids=event_ids)
         reasons = dict.fromkeys(candidates, "PQL conditions met.")
         promoted += leads_promote(reasons=reasons, to=Stage.PQL, rule=label[:200])
     return promoted
@@ -227,21 +230,31 @@ def events_score_batch(*, limit: int | None = None, now: datetime | None = None)
         if not batch:
             return PassResult()
         event_ids = [event_id for event_id, _ in batch]
-        scope = Scope.of(lead_id for _, lead_id in batch)
         engine, active = _engine(cursor), selectors.rules_active()
-        engine.leads_lock(scope)
+        if engine.d.pg:
+            # Small, latency-bound statements: parallel workers cost more than they save.
+            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        # Capped rules re-rank the history of the leads with a new event of theirs; every
+        # other rule only adds the new events' rows. Only leads that get or lose ledger rows
+        # are locked and have their score refreshed.
+        capped_ids = engine.capped_leads(active, event_ids)
         engine.stage_begin()
-        for select in engine.derive_events(active, scope, event_ids=event_ids):
+        for select in engine.derive_events(
+            active, Scope.of(capped_ids), event_ids=event_ids, capped_scope=Scope.of(capped_ids)
+        ):
             engine.stage(select)
         engine.stage_done()
+        scope = Scope.of({*engine.staged_leads(), *capped_ids})
+        engine.leads_lock(scope)
         capped = [r.version_id for r in active if r.max_times is not None]
-        if capped:
-            engine.ledger_delete_missing(scope, fit=False, versions=capped)
+        if capped and capped_ids:
+            engine.ledger_delete_missing(Scope.of(capped_ids), fit=False, versions=capped)
         engine.ledger_insert_new(now)
         engine.events_mark_scored(now, event_ids=event_ids)
         engine.scores_refresh(scope, row.thresholds())
-        promoted = _promote(engine, scope, row.thresholds())
-    return PassResult(leads=len(scope.ids), events=len(batch), promoted=promoted)
+        promoted = _promote(engine, scope, row.thresholds(), event_ids=event_ids)
+    leads = len({lead_id for _, lead_id in batch})
+    return PassResult(leads=leads, events=len(batch), promoted=promoted)
 
 
 def leads_fit_refresh(*, lead_ids: Iterable[int], now: datetime | None = None) -> PassResult:
