@@ -5,8 +5,8 @@
 
 It works in its own database (<DATABASE_URL's name>_bench_rescore, dropped and created afresh,
 dropped again at the end unless --keep), loads the default playbook, generates leads and events
-with generate_series (events spread over 180 days, mostly the playbook's events, already marked
-scored as incremental scoring would have left them), and prints for each run:
+with generate_series (events spread over 180 days, mostly the playbook's events, none left in
+scoring's queue, as incremental scoring would have left them), and prints for each run:
 
   - elapsed seconds of the full re-score (scoring.services.rescore_run: chunks of leads, each
     one transaction of set-based statements);
@@ -93,10 +93,10 @@ def create_events(cursor, *, start: int, count: int, leads: int, source_id: int)
         f"""
         INSERT INTO events_event (source_id, message_id, type, name, lead_id, user_id,
             anonymous_id, previous_id, group_id, properties, traits, context, occurred_at,
-            received_at, scored_at)
+            received_at)
         SELECT %s, 'bench-' || g, {_event_case()}, lead, 'user-' || lead, '', '', '',
             jsonb_build_object('plan', CASE WHEN mod(g, 4) = 0 THEN 'pro' ELSE 'free' END),
-            '{{}}', '{{}}', at, at, now()
+            '{{}}', '{{}}', at, at
         FROM (
             SELECT g, floor(random() * 1000) AS r,
                 %s + floor(random() * %s)::bigint AS lead,
@@ -116,10 +116,10 @@ def create_product_bursts(cursor, *, every: int, source_id: int) -> int:
         """
         INSERT INTO events_event (source_id, message_id, type, name, lead_id, user_id,
             anonymous_id, previous_id, group_id, properties, traits, context, occurred_at,
-            received_at, scored_at)
+            received_at)
         SELECT %s, 'burst-' || l.id || '-' || k, 'track',
             CASE WHEN k <= 3 THEN 'Project Created' ELSE 'Task Created' END, l.id,
-            'user-' || l.id, '', '', '', '{}', '{}', '{}', at, at, now()
+            'user-' || l.id, '', '', '', '{}', '{}', '{}', at, at
         FROM (SELECT id, now() - random() * interval '150 days' AS start FROM leads_lead
               WHERE mod(id, %s) = 0) AS l
         CROSS JOIN generate_series(1, 28) AS k

@@ -8,13 +8,14 @@ the number of identify calls, plus one UPDATE per lead that gains ids.
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 
 from events import traits as trait_map
 from events.models import Event, EventType, Identity, IdentityKind
 from events.parsing import Message
+from events.pending import events_queue_for_scoring
 from leads import services as lead_services
 from leads.models import Lead
 
@@ -69,12 +70,23 @@ def link_orphans(*, user_ids, anonymous_ids) -> int:
     for value, lead_id in by_anon.items():
         per_lead[lead_id][1].append(value)
     linked = 0
+    table = Event._meta.db_table
     for lead_id, (users, anons) in sorted(per_lead.items()):
-        linked += (
-            Event.objects.filter(lead__isnull=True)
-            .filter(Q(user_id__in=users) | Q(anonymous_id__in=anons))
-            .update(lead_id=lead_id, scored_at=None)
-        )
+        match = []
+        if users:
+            match.append(f"user_id IN ({', '.join(['%s'] * len(users))})")
+        if anons:
+            match.append(f"anonymous_id IN ({', '.join(['%s'] * len(anons))})")
+        with transaction.atomic(), connection.cursor() as cursor:
+            # RETURNING: the linked events go to scoring's queue in the same transaction.
+            cursor.execute(
+                f"UPDATE {table} SET lead_id = %s WHERE lead_id IS NULL AND "
+                f"({' OR '.join(match)}) RETURNING id",
+                [lead_id, *users, *anons],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+            events_queue_for_scoring(event_ids=ids)
+        linked += len(ids)
     return linked
 
 

@@ -64,7 +64,6 @@ class Event(models.Model):
     context = models.JSONField(default=dict, blank=True)
     occurred_at = models.DateTimeField()
     received_at = models.DateTimeField()
-    scored_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -96,17 +95,27 @@ class Event(models.Model):
                 name="event_alias_previous_id",
                 condition=models.Q(type="alias"),
             ),
-            # Scoring's queue: linked events not yet scored, oldest first. Never-linked
-            # anonymous events stay out of it, so they cannot pile up in front of the work.
-            models.Index(
-                fields=["received_at", "id"],
-                name="event_unscored",
-                condition=models.Q(scored_at__isnull=True, lead__isnull=False),
-            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.name or ''} ({self.message_id})"
+
+
+class PendingEvent(models.Model):
+    """Scoring's queue: an event linked to a lead whose points are not counted yet.
+
+    The row is written in the transaction that stores the event (or links it to its lead) and
+    deleted in the scoring pass that counts it, so the event table itself stays append-only:
+    marking millions of wide event rows "scored" would rewrite each one and every index on it.
+    Never-linked anonymous events stay out, so they cannot pile up in front of the work.
+    """
+
+    event = models.OneToOneField(
+        Event, primary_key=True, on_delete=models.CASCADE, related_name="pending"
+    )
+
+    def __str__(self) -> str:
+        return f"event {self.event_id} awaiting scoring"
 
 
 class IdentityKind(models.TextChoices):

@@ -9,8 +9,8 @@ from functools import partial
 from django.db import connection, transaction
 from django.utils import timezone
 
-from events import identity, jsonfast, parsing
-from events.models import Event, Source
+from events import identity, jsonfast, parsing, pending
+from events.models import Event, PendingEvent, Source
 
 WRITE_KEY_PREFIX = "wk_"
 
@@ -86,11 +86,6 @@ def _validate(messages, received_at, result, *, text_checked) -> list:
 
 def _store(*, source: Source, messages: list, received_at: datetime) -> tuple[list, list]:
     """Insert the messages, skipping known message ids. Returns (new messages, new unlinked)."""
-    seen = _seen_message_ids(source, {m.message_id for m in messages})
-    if seen:
-        messages = [m for m in messages if m.message_id not in seen]
-        if not messages:
-            return [], []
     by_user, by_anon = identity.leads_for_ids(
         user_ids={m.user_id for m in messages if m.user_id},
         anonymous_ids={m.anonymous_id for m in messages if m.anonymous_id},
@@ -106,29 +101,6 @@ def _store(*, source: Source, messages: list, received_at: datetime) -> tuple[li
         if lead_id is None:
             unlinked.append(message)
     return new, unlinked
-
-
-def _seen_message_ids(source: Source, message_ids: set[str]) -> set[str]:
-    """Message ids this source sent before, read from the committed snapshot.
-
-    ON CONFLICT alone would do, but a conflicting row that another transaction has just
-    updated (scoring marks events scored) makes the INSERT wait for that transaction; a replay
-    must not queue behind a scoring pass. A plain read never waits.
-    """
-    found: set[str] = set()
-    ids = list(message_ids)
-    size = _chunk_size(1)
-    table = connection.ops.quote_name(Event._meta.db_table)
-    with connection.cursor() as cursor:
-        for start in range(0, len(ids), size):
-            chunk = ids[start : start + size]
-            cursor.execute(
-                f"SELECT message_id FROM {table} WHERE source_id = %s AND message_id IN "
-                f"({', '.join(['%s'] * len(chunk))})",
-                [source.pk, *chunk],
-            )
-            found.update(row[0] for row in cursor.fetchall())
-    return found
 
 
 def _chunk_size(columns: int) -> int:
@@ -190,15 +162,30 @@ def _insert(source, messages, lead_ids, received_at) -> dict[str, int]:
     placeholder = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
     size = _chunk_size(len(_COLUMNS))
     inserted: dict[str, int] = {}
+    queue = PendingEvent._meta.db_table
     with connection.cursor() as cursor:
         for start in range(0, len(rows), size):
             chunk = rows[start : start + size]
-            cursor.execute(
+            insert = (
                 f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholder] * len(chunk))}"
-                " ON CONFLICT (source_id, message_id) DO NOTHING RETURNING message_id, id",
-                [value for row in chunk for value in row],
+                " ON CONFLICT (source_id, message_id) DO NOTHING RETURNING message_id, id, lead_id"
             )
-            inserted.update(cursor.fetchall())
+            params = [value for row in chunk for value in row]
+            if connection.vendor == "postgresql":
+                # The new linked events join scoring's queue in the same statement.
+                cursor.execute(
+                    f"WITH new AS ({insert}), queued AS (INSERT INTO {queue} (event_id) "
+                    "SELECT id FROM new WHERE lead_id IS NOT NULL) SELECT message_id, id FROM new",
+                    params,
+                )
+                inserted.update(cursor.fetchall())
+            else:
+                cursor.execute(insert, params)
+                rows_back = cursor.fetchall()
+                inserted.update((message_id, id_) for message_id, id_, _ in rows_back)
+                pending.events_queue_for_scoring(
+                    event_ids=[id_ for _, id_, lead_id in rows_back if lead_id is not None]
+                )
     return inserted
 
 

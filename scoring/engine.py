@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from events.models import Event
+from events.models import Event, PendingEvent
 from leads.models import Lead, Stage, Temperature
 from scoring.models import LedgerEntry
 from scoring.rules import PqlCondition, RuleDef, RuleKind, Thresholds
@@ -23,6 +23,7 @@ from scoring.sql import Dialect, Fragment, event_conditions, join, lead_conditio
 
 LEDGER = LedgerEntry._meta.db_table
 EVENTS = Event._meta.db_table
+PENDING = PendingEvent._meta.db_table
 LEADS = Lead._meta.db_table
 TMP = "scoring_tmp_derived"
 _COLUMNS = "lead_id, rule_id, version_id, event_id, points, occurred_at, expires_at"
@@ -158,9 +159,8 @@ class Engine:
     def capped_leads(self, rules: Sequence[RuleDef], event_ids: Sequence[int]) -> list[int]:
         """Leads with a new event of a capped rule's type and name: only their ranking of
         that rule's events can change (property conditions are left to the ranking)."""
-        pairs = sorted(
-            {(r.event_type, r.event_name) for r in rules if r.kind is RuleKind.EVENT and r.max_times}
-        )
+        capped = [r for r in rules if r.kind is RuleKind.EVENT and r.max_times is not None]
+        pairs = sorted({(r.event_type, r.event_name) for r in capped})
         if not pairs or not event_ids:
             return []
         match = " OR ".join(["(type = %s AND name = %s)"] * len(pairs))
@@ -303,18 +303,38 @@ class Engine:
 
     # --- events --------------------------------------------------------------------------
 
-    def events_mark_scored(
-        self, now: datetime, *, scope: Scope | None = None, event_ids=None
-    ) -> int:
-        where = [Fragment("scored_at IS NULL")]
-        if scope is not None:
-            where.append(scope.sql(self.d, "lead_id"))
-        if event_ids is not None:
-            where.append(self.d.id_in("id", list(event_ids)))
-        cond = join(where, " AND ")
+    def pending_pop(self, limit: int) -> list[tuple[int, int]]:
+        """Take up to `limit` events off scoring's queue, oldest first: (event id, lead id).
+
+        The queue rows are deleted in the caller's transaction, so a pass that fails puts
+        them back. SKIP LOCKED: rows another pass holds are left to it.
+        """
+        lock = " FOR UPDATE SKIP LOCKED" if self.d.pg else ""
+        self.cursor.execute(
+            f"DELETE FROM {PENDING} WHERE event_id IN (SELECT event_id FROM {PENDING} "
+            f"ORDER BY event_id LIMIT %s{lock}) RETURNING event_id",
+            [limit],
+        )
+        ids = [row[0] for row in self.cursor.fetchall()]
+        if not ids:
+            return []
+        cond = self.d.id_in("id", ids)
+        return self._rows(
+            Fragment(
+                f"SELECT id, lead_id FROM {EVENTS} WHERE {cond.sql} AND lead_id IS NOT NULL "
+                "ORDER BY id",
+                cond.params,
+            )
+        )
+
+    def pending_drop(self, scope: Scope) -> int:
+        """Drop the queued events of leads in scope (a re-score of them has counted them)."""
+        cond = scope.sql(self.d, "e.lead_id")
         return self._run(
             Fragment(
-                f"UPDATE {EVENTS} SET scored_at = %s WHERE {cond.sql}", [self.dt(now), *cond.params]
+                f"DELETE FROM {PENDING} WHERE event_id IN (SELECT q.event_id FROM {PENDING} q "
+                f"JOIN {EVENTS} e ON e.id = q.event_id WHERE {cond.sql})",
+                cond.params,
             )
         )
 
@@ -407,9 +427,7 @@ class Engine:
             moment_from = "s.t"
         else:
             # Only leads with enough events of every name at all are windowed.
-            having = " AND ".join(
-                "COUNT(*) FILTER (WHERE name = %s) >= %s" for _ in conditions
-            )
+            having = " AND ".join("COUNT(*) FILTER (WHERE name = %s) >= %s" for _ in conditions)
             enough = Fragment(
                 f"SELECT lead_id FROM {EVENTS} WHERE {scope.sql(self.d, 'lead_id').sql} "
                 f"AND type = 'track' AND name IN ({marks}) GROUP BY lead_id HAVING {having}",

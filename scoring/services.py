@@ -3,8 +3,9 @@
 Every scoring pass (a batch of events, a fit check, expiry, one re-score chunk) runs in one
 transaction that first locks the ScoringSettings row, so scoring writers take turns: two passes
 can never score the same event twice or interleave their ledger reconciliation. Ledger rows,
-the leads' score and temperature, the events' scored_at and any stage move are written in that
-same transaction, so Lead.score equals the sum of the lead's live ledger rows at every commit.
+the leads' score and temperature, taking the events off scoring's queue and any stage move are
+written in that same transaction, so Lead.score equals the sum of the lead's live ledger rows at
+every commit.
 (Scores are written here, not through leads.services, because they are the ledger's sum written
 set-based for thousands of leads at once; stage moves do go through leads.services.leads_promote.)
 """
@@ -21,7 +22,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from events.models import Event
 from leadcrm.exceptions import ApiError, Forbidden
 from leads.models import Lead, Stage
 from leads.services import Actor, actor_kind, leads_promote
@@ -165,9 +165,7 @@ class PassResult:
     promoted: int = 0
 
 
-def _promote(
-    engine: Engine, scope: Scope, thresholds: rules.Thresholds, *, event_ids=None
-) -> int:
+def _promote(engine: Engine, scope: Scope, thresholds: rules.Thresholds, *, event_ids=None) -> int:
     """Forward moves for leads in scope: IQL -> MQL on the threshold, then IQL/MQL -> PQL
     (with `event_ids`, only where those new events could have met the PQL conditions)."""
     label = f"scoring: MQL threshold {thresholds.mql_threshold}"
@@ -205,13 +203,13 @@ def _score_scope(engine: Engine, scope: Scope, now: datetime, *, fit_only: bool 
     engine.ledger_insert_new(now)
     if not fit_only:
         engine.ledger_expire(scope, now)
-        engine.events_mark_scored(now, scope=scope)
+        engine.pending_drop(scope)
     engine.scores_refresh(scope, thresholds)
     return _promote(engine, scope, thresholds)
 
 
 def events_score_batch(*, limit: int | None = None, now: datetime | None = None) -> PassResult:
-    """Score one batch of unscored events that belong to a lead; mark them scored.
+    """Score one batch of events off scoring's queue (events.PendingEvent), in one transaction.
 
     Idempotent: a second run finds nothing to do. Capped rules ("at most N times") re-rank the
     touched leads' whole history, so an event that arrives late but happened early takes its
@@ -221,16 +219,12 @@ def events_score_batch(*, limit: int | None = None, now: datetime | None = None)
     with transaction.atomic(), connection.cursor() as cursor:
         now = now or timezone.now()
         row = _settings_locked()
-        batch = list(
-            Event.objects.filter(scored_at__isnull=True, lead__isnull=False)
-            .order_by("received_at", "id")
-            .select_for_update(skip_locked=True)
-            .values_list("id", "lead_id")[:limit]
-        )
+        engine = _engine(cursor)
+        batch = engine.pending_pop(limit)
         if not batch:
             return PassResult()
         event_ids = [event_id for event_id, _ in batch]
-        engine, active = _engine(cursor), selectors.rules_active()
+        active = selectors.rules_active()
         if engine.d.pg:
             # Small, latency-bound statements: parallel workers cost more than they save.
             cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
@@ -250,7 +244,6 @@ def events_score_batch(*, limit: int | None = None, now: datetime | None = None)
         if capped and capped_ids:
             engine.ledger_delete_missing(Scope.of(capped_ids), fit=False, versions=capped)
         engine.ledger_insert_new(now)
-        engine.events_mark_scored(now, event_ids=event_ids)
         engine.scores_refresh(scope, row.thresholds())
         promoted = _promote(engine, scope, row.thresholds(), event_ids=event_ids)
     leads = len({lead_id for _, lead_id in batch})

@@ -70,4 +70,11 @@ class EventFactory(factory.django.DjangoModelFactory):
     context = factory.LazyFunction(dict)
     occurred_at = factory.LazyFunction(timezone.now)
     received_at = factory.LazyFunction(timezone.now)
-    scored_at = None
+
+    @factory.post_generation
+    def pending(obj, create, extracted, **kwargs):
+        """In scoring's queue when linked, as ingestion leaves it (`pending=False`: scored)."""
+        if create and obj.lead_id and extracted is not False:
+            from events.models import PendingEvent
+
+            PendingEvent.objects.get_or_create(event=obj)

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from events.models import Event
+from events.models import Event, PendingEvent
 from leads.models import Lead, Stage, StageChange
 from scoring import services
 from scoring.models import LedgerEntry, RescoreJob, RuleVersion, ScoringRule, ScoringSettings
@@ -364,7 +364,8 @@ def world_snapshot() -> tuple:
         list(Lead.objects.order_by("id").values_list("id", "stage", "score", "temperature")),
         list(StageChange.objects.order_by("id").values_list("id", "to_stage")),
         list(LedgerEntry.objects.order_by("id").values_list("id", "points", "is_live")),
-        list(Event.objects.order_by("id").values_list("id", "scored_at")),
+        list(Event.objects.order_by("id").values_list("id", flat=True)),
+        sorted(PendingEvent.objects.values_list("event_id", flat=True)),
         rule_state(),
         list(ScoringSettings.objects.values_list("mql_threshold", "pql_conditions")),
     )

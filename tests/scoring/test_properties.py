@@ -15,7 +15,8 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from events.models import Event
+from events.models import Event, PendingEvent
+from events.pending import events_queue_for_scoring
 from leads.models import Lead, StageChange
 from scoring import rules, selectors, services
 from scoring.models import LedgerEntry, ScoringRule
@@ -219,7 +220,9 @@ def _event_rows(world, leads, base, *, group=None, linked=True):
                 received_at=base,
             )
         )
-    return Event.objects.bulk_create(rows)
+    created = Event.objects.bulk_create(rows)
+    events_queue_for_scoring(event_ids=[e.pk for e in created if e.lead_id])  # as ingestion does
+    return created
 
 
 def _full_rescore():
@@ -302,12 +305,15 @@ def test_incremental_scoring_equals_a_full_rescore(world, fit_step, retitle):
         for group in range(4):
             _event_rows(world, leads, base, group=group)
             # Events that arrived unlinked (in this or an earlier group) join their lead now,
-            # as ingestion's identity linking does: lead set, scored_at cleared.
+            # as ingestion's identity linking does: lead set, back in scoring's queue.
             for index, spec in enumerate(world["events"]):
                 if spec["linked_late"] and spec["arrives"] <= group:
-                    Event.objects.filter(
+                    late = Event.objects.filter(
                         message_id=f"{base.timestamp()}-{index}", lead__isnull=True
-                    ).update(lead=leads[spec["lead"]], scored_at=None)
+                    )
+                    ids = list(late.values_list("id", flat=True))
+                    late.update(lead=leads[spec["lead"]])
+                    events_queue_for_scoring(event_ids=ids)
             if group == fit_step:
                 Lead.objects.filter(pk=leads[0].pk).update(title=retitle)
                 services.leads_fit_refresh(lead_ids=[lead.pk for lead in leads])
@@ -316,7 +322,7 @@ def test_incremental_scoring_equals_a_full_rescore(world, fit_step, retitle):
         services.leads_fit_refresh(lead_ids=[lead.pk for lead in leads])
         services.points_expire()
         incremental = _snapshot()
-        assert Event.objects.filter(scored_at__isnull=True).count() == 0
+        assert not PendingEvent.objects.exists()
 
         _full_rescore()
         assert _snapshot() == incremental, (
@@ -325,7 +331,6 @@ def test_incremental_scoring_equals_a_full_rescore(world, fit_step, retitle):
 
         LedgerEntry.objects.all().delete()
         Lead.objects.update(score=0, temperature="cold")
-        Event.objects.update(scored_at=None)
         _full_rescore()
         assert _snapshot(stages=False) == _snapshot_without_stages(incremental)
 

@@ -6,6 +6,8 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from events.models import PendingEvent
+from events.pending import events_queue_for_scoring
 from leadcrm.exceptions import Forbidden
 from leads.models import Stage, StageChange
 from scoring import services
@@ -35,9 +37,7 @@ def test_batch_scores_events_and_marks_them_scored(default_playbook):
     assert (result.events, result.leads) == (3, 1)
     assert ledger_of(lead) == [("demo-request", 30, True), ("email-open", 2, True)]
     assert (lead.score, lead.temperature, lead.stage) == (32, "warm", Stage.IQL)
-    for event in (demo, opened, other):
-        event.refresh_from_db()
-        assert event.scored_at is not None
+    assert not PendingEvent.objects.filter(event__in=[demo, opened, other]).exists()
     assert LedgerEntry.objects.get(event=demo).expires_at == demo.occurred_at + timedelta(days=90)
 
 
@@ -60,11 +60,12 @@ def test_events_without_a_lead_wait_until_linked(default_playbook):
     event = EventFactory(lead=None, anonymous_id="anon-1", name="Demo Requested")
 
     assert services.events_score_batch().events == 0
-    event.refresh_from_db()
-    assert event.scored_at is None
+    assert not PendingEvent.objects.exists()
 
     event.lead = lead
     event.save(update_fields=["lead"])
+    events_queue_for_scoring(event_ids=[event.pk])  # as identify/alias linking does
+    assert PendingEvent.objects.filter(event=event).exists()
     services.events_score_batch()
 
     lead.refresh_from_db()

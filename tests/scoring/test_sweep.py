@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from events.models import PendingEvent
 from leads.models import Lead
 from scoring import services, tasks
 from scoring.models import RescoreJob, ScoringSettings
@@ -24,7 +25,7 @@ def test_sweep_scores_events_nobody_kicked_for(default_playbook, sent):
     lead.refresh_from_db()
     assert (result["events"], result["more"]) == (2, False)
     assert lead.score == 40
-    assert lead.events.filter(scored_at__isnull=True).count() == 0
+    assert not PendingEvent.objects.filter(event__lead=lead).exists()
 
 
 def test_sweep_fit_checks_only_leads_changed_since_the_last_sweep(default_playbook, sent):
