@@ -35,12 +35,19 @@ class EventType(models.TextChoices):
 
 
 class Event(models.Model):
-    """Append-only log of what leads did. Never updated except to link a lead / mark scored."""
+    """Append-only log of what leads did. Never updated except to link it to its lead."""
 
     # No single-column indexes on the two foreign keys: (source, message_id) and (lead,
     # occurred_at) lead with them, and every index costs each insert on the hot path.
+    # No database constraint on the source either: its check would take a share lock on the
+    # one source row for every event of every concurrent request. Sources are never deleted
+    # (PROTECT, and they are disabled instead), so nothing can leave an event without one.
     source = models.ForeignKey(
-        Source, on_delete=models.PROTECT, related_name="events", db_index=False
+        Source,
+        on_delete=models.PROTECT,
+        related_name="events",
+        db_index=False,
+        db_constraint=False,
     )
     message_id = models.CharField(max_length=255)
     type = models.CharField(max_length=16, choices=EventType.choices)
@@ -110,8 +117,15 @@ class PendingEvent(models.Model):
     Never-linked anonymous events stay out, so they cannot pile up in front of the work.
     """
 
+    # No database constraint: the row is written in the statement that inserts its event, and
+    # the check would cost each event a share lock on its own row at commit. Scoring skips a
+    # queued id whose event is gone; deleting events through the ORM deletes their rows here.
     event = models.OneToOneField(
-        Event, primary_key=True, on_delete=models.CASCADE, related_name="pending"
+        Event,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="pending",
+        db_constraint=False,
     )
 
     def __str__(self) -> str:
