@@ -80,7 +80,12 @@ class Event(models.Model):
         ]
         indexes = [
             models.Index(fields=["lead", "occurred_at"], name="event_lead_time"),
-            models.Index(fields=["name", "occurred_at"], name="event_name_time"),
+            # A lead's events of a type and name in a time range: scoring's capped rules and
+            # PQL windows, and nurturing's "has not happened" checks. Scoring reads only these
+            # columns for PQL, so its scans can be answered from the index alone.
+            models.Index(
+                fields=["lead", "type", "name", "occurred_at"], name="event_lead_type_name_time"
+            ),
             # Ids are looked up only to join events that arrived before their lead was known
             # (and alias calls, to follow them later): indexing only those rows spares most
             # inserts two index updates.

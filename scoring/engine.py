@@ -445,15 +445,20 @@ class Engine:
                 [Stage.IQL.value, Stage.MQL.value, *names, *events_scope.params, *enough.params],
             )
             moment_from = None
-        counts, windows, params = [], [], []
+        counts, params = [], []
+        # A RANGE frame over time per distinct number of days (conditions with the same days
+        # share one window pass): the events in [t - days, t], peers of t included.
+        days = sorted({int(c.within_days) for c in conditions})
+        windows = [
+            f"w{d} AS (PARTITION BY e.lead_id ORDER BY e.occurred_at RANGE BETWEEN "
+            f"{d} * INTERVAL '1 day' PRECEDING AND CURRENT ROW)"
+            for d in days
+        ]
         for i, cond in enumerate(conditions):
-            counts.append(f"COUNT(*) FILTER (WHERE e.name = %s) OVER w{i} AS n{i}")
-            params.append(cond.event_name)
-            # A RANGE frame over time: the events in [t - days, t], peers of t included.
-            windows.append(
-                f"w{i} AS (PARTITION BY e.lead_id ORDER BY e.occurred_at RANGE BETWEEN "
-                f"{int(cond.within_days)} * INTERVAL '1 day' PRECEDING AND CURRENT ROW)"
+            counts.append(
+                f"COUNT(*) FILTER (WHERE e.name = %s) OVER w{int(cond.within_days)} AS n{i}"
             )
+            params.append(cond.event_name)
         met = " AND ".join(f"m.n{i} >= %s" for i in range(len(conditions)))
         moment = f", {moment_from} AS t" if moment_from else ""
         later = " AND m.occurred_at >= m.t" if moment_from else ""
