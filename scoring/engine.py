@@ -403,6 +403,17 @@ class Engine:
         if not conditions:
             return []
         if not self.d.pg:
+            if event_ids is not None:
+                # The leads of the new events, whether or not they earned points.
+                ids = self.d.id_in("id", list(event_ids))
+                rows = self._rows(
+                    Fragment(
+                        f"SELECT DISTINCT lead_id FROM {EVENTS} WHERE {ids.sql} "
+                        "AND lead_id IS NOT NULL",
+                        ids.params,
+                    )
+                )
+                scope = Scope.of(row[0] for row in rows)
             return self._pql_candidates_correlated(scope, conditions)
         names = sorted({c.event_name for c in conditions})
         marks = ", ".join(["%s"] * len(names))

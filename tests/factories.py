@@ -57,6 +57,7 @@ class EventFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = "events.Event"
+        skip_postgeneration_save = True  # the `pending` hook writes its own row
 
     source = factory.SubFactory(SourceFactory)
     message_id = factory.Sequence(lambda n: f"msg-{n}")

@@ -140,9 +140,9 @@ def test_a_repeated_identify_costs_no_extra_writes(source):
     writes = [q["sql"] for q in queries if q["sql"].startswith(("INSERT", "UPDATE", "WITH"))]
     # The event row itself, and its place in scoring's queue (one statement on PostgreSQL).
     expected = (
-        ['WITH new AS (INSERT INTO events_event ']
+        ["WITH new AS (INSERT INTO events_event "]
         if connection.vendor == "postgresql"
-        else ['INSERT INTO "events_event"', 'INSERT INTO "events_pendingevent"']
+        else ['INSERT INTO "events_event"', "INSERT INTO events_pendingevent ("]
     )
     assert [w[: len(e)] for w, e in zip(writes, expected, strict=False)] == expected
     assert len(writes) == len(expected)
