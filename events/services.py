@@ -103,10 +103,6 @@ def _store(*, source: Source, messages: list, received_at: datetime) -> tuple[li
     return new, unlinked
 
 
-def _chunk_size(columns: int) -> int:
-    return max(1, min(1000, (connection.features.max_query_params or 10**6) // columns - 1))
-
-
 _COLUMNS = (
     "source_id",
     "message_id",
@@ -230,7 +226,7 @@ def _insert_values(source, pairs, received_at) -> dict[str, int]:
     table = ops.quote_name(Event._meta.db_table)
     columns = ", ".join(ops.quote_name(c) for c in _COLUMNS)
     placeholder = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
-    size = _chunk_size(len(_COLUMNS))
+    size = pending.chunk_size(len(_COLUMNS))
     inserted: dict[str, int] = {}
     with connection.cursor() as cursor:
         for start in range(0, len(rows), size):

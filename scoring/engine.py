@@ -132,14 +132,13 @@ class Engine:
         scope: Scope,
         *,
         event_ids: Sequence[int] | None = None,
-        capped_scope: Scope | None = None,
     ) -> list[Fragment]:
         """SELECTs of the ledger rows `rules` give the events of leads in `scope`.
 
         Capped rules rank all of a lead's matching events (the first `max_times` by time win),
         so they always look at the leads' whole history. For incremental scoring, `event_ids`
-        are the new events (uncapped rules look at those only) and `capped_scope` the leads
-        whose capped rules they may change (see capped_leads).
+        are the new events (uncapped rules look at those only) and `scope` the leads whose
+        capped rules they may change (see capped_leads).
         """
         event_rules = [r for r in rules if r.kind is RuleKind.EVENT]
         selects = []
@@ -147,9 +146,7 @@ class Engine:
             group = [r for r in event_rules if (r.max_times is not None) == capped]
             if not group:
                 continue
-            if capped:
-                where = (capped_scope or scope).sql(self.d, "e.lead_id")
-            elif event_ids is not None:
+            if event_ids is not None and not capped:
                 where = self.d.id_in("e.id", list(event_ids))
             else:
                 where = scope.sql(self.d, "e.lead_id")

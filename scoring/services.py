@@ -232,17 +232,16 @@ def events_score_batch(*, limit: int | None = None, now: datetime | None = None)
         # other rule only adds the new events' rows. Only leads that get or lose ledger rows
         # are locked and have their score refreshed.
         capped_ids = engine.capped_leads(active, event_ids)
+        capped_scope = Scope.of(capped_ids)
         engine.stage_begin()
-        for select in engine.derive_events(
-            active, Scope.of(capped_ids), event_ids=event_ids, capped_scope=Scope.of(capped_ids)
-        ):
+        for select in engine.derive_events(active, capped_scope, event_ids=event_ids):
             engine.stage(select)
         engine.stage_done()
         scope = Scope.of({*engine.staged_leads(), *capped_ids})
         engine.leads_lock(scope)
         capped = [r.version_id for r in active if r.max_times is not None]
         if capped and capped_ids:
-            engine.ledger_delete_missing(Scope.of(capped_ids), fit=False, versions=capped)
+            engine.ledger_delete_missing(capped_scope, fit=False, versions=capped)
         engine.ledger_insert_new(now)
         engine.scores_refresh(scope, row.thresholds())
         promoted = _promote(engine, scope, row.thresholds(), event_ids=event_ids)
