@@ -393,9 +393,9 @@ class Engine:
         """Leads in IQL/MQL for which some moment meets every PQL condition (see rules.pql_met).
 
         The moments tried are the leads' own events of the conditions' names. With `event_ids`
-        (incremental scoring) only moments from the lead's earliest new event on are tried: a
-        window [t - days, t] can only gain an event at or after that event's time, and before
-        the batch no moment of a lead still in IQL/MQL met the conditions (it would have moved).
+        (incremental scoring) only moments whose windows contain a new event are tried: before
+        the batch no moment of a lead still in IQL/MQL met the conditions (it would have
+        moved), so only a window that gained an event can meet them now.
         """
         if not conditions:
             return []
@@ -415,24 +415,46 @@ class Engine:
         names = sorted({c.event_name for c in conditions})
         marks = ", ".join(["%s"] * len(names))
         events_scope = scope.sql(self.d, "e.lead_id")
+        prefix = Fragment("")
         if event_ids is not None:
-            # Per lead, the earliest new event of a condition's name: no such event, no check.
-            since = Fragment(
-                f"SELECT lead_id, MIN(occurred_at) AS t FROM {EVENTS} WHERE "
-                f"{self.d.id_in('id', list(event_ids)).sql} AND type = 'track' "
-                f"AND name IN ({marks}) AND lead_id IS NOT NULL GROUP BY lead_id",
-                [list(event_ids), *names],
-            )
             widest = max(c.within_days for c in conditions)
-            source = Fragment(
-                f"FROM ({since.sql}) s JOIN {LEADS} l ON l.id = s.lead_id "
-                f"JOIN {EVENTS} e ON e.lead_id = s.lead_id "
-                f"AND e.occurred_at >= {self.d.minus_days('s.t', widest)} "
-                "WHERE l.stage IN (%s, %s) AND e.type = 'track' "
-                f"AND e.name IN ({marks})",
-                [*since.params, Stage.IQL.value, Stage.MQL.value, *names],
+            # Per lead still in IQL/MQL, its new events of the conditions' names span [t0, t1].
+            # A window [t - days, t] gains a new event only for t in [t0, t1 + days], so only
+            # those moments are tried and only events in [t0 - widest, t1 + widest] are read.
+            since = Fragment(
+                f"SELECT e.lead_id, MIN(e.occurred_at) AS t0, MAX(e.occurred_at) AS t1 "
+                f"FROM {EVENTS} e JOIN {LEADS} l ON l.id = e.lead_id WHERE "
+                f"{self.d.id_in('e.id', list(event_ids)).sql} AND e.type = 'track' "
+                f"AND e.name IN ({marks}) AND l.stage IN (%s, %s) GROUP BY e.lead_id",
+                [list(event_ids), *names, Stage.IQL.value, Stage.MQL.value],
             )
-            moment_from = "s.t"
+            # Cheap first: a lead with fewer than N events of a name in that whole span cannot
+            # meet "at least N". Each count stops at N rows (an index range scan), so a lead
+            # with a long history but a missing condition costs a few index entries, not a
+            # window over its history.
+            upper = self.d.plus_days("s.t1", str(int(widest)))
+            enough, enough_params = [], []
+            for cond in sorted(conditions, key=lambda c: c.min_count):
+                lower = self.d.minus_days("s.t0", cond.within_days)
+                enough.append(
+                    f"(SELECT COUNT(*) FROM (SELECT 1 FROM {EVENTS} x WHERE x.lead_id = s.lead_id "
+                    "AND x.type = 'track' AND x.name = %s "
+                    f"AND x.occurred_at >= {lower} AND x.occurred_at <= {upper} LIMIT %s) z) >= %s"
+                )
+                enough_params += [cond.event_name, cond.min_count, cond.min_count]
+            prefix = Fragment(
+                f"WITH s AS MATERIALIZED ({since.sql}), c AS MATERIALIZED (SELECT s.lead_id, "
+                f"s.t0, s.t1 FROM s WHERE {' AND '.join(enough)}) ",
+                [*since.params, *enough_params],
+            )
+            source = Fragment(
+                f"FROM c JOIN {EVENTS} e ON e.lead_id = c.lead_id "
+                f"AND e.occurred_at >= {self.d.minus_days('c.t0', widest)} "
+                f"AND e.occurred_at <= {self.d.plus_days('c.t1', str(int(widest)))} "
+                f"WHERE e.type = 'track' AND e.name IN ({marks})",
+                names,
+            )
+            moment_from = "c.t0"
         else:
             # Only leads with enough events of every name at all are windowed.
             having = " AND ".join("COUNT(*) FILTER (WHERE name = %s) >= %s" for _ in conditions)
@@ -472,10 +494,10 @@ class Engine:
         later = " AND m.occurred_at >= m.t" if moment_from else ""
         rows = self._rows(
             Fragment(
-                f"SELECT DISTINCT m.lead_id FROM (SELECT e.lead_id, e.occurred_at{moment}, "
-                f"{', '.join(counts)} {source.sql} WINDOW {', '.join(windows)}) m "
+                f"{prefix.sql}SELECT DISTINCT m.lead_id FROM (SELECT e.lead_id, e.occurred_at"
+                f"{moment}, {', '.join(counts)} {source.sql} WINDOW {', '.join(windows)}) m "
                 f"WHERE {met}{later} ORDER BY m.lead_id",
-                [*params, *source.params, *[c.min_count for c in conditions]],
+                [*prefix.params, *params, *source.params, *[c.min_count for c in conditions]],
             )
         )
         return [row[0] for row in rows]

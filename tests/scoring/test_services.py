@@ -131,6 +131,67 @@ def test_pql_needs_every_condition_within_the_window(default_playbook):
     assert lead.stage == Stage.IQL
 
 
+@pytest.mark.parametrize(("late_days_before", "expected"), [(14, Stage.PQL), (15, Stage.IQL)])
+def test_a_late_older_event_completes_the_window_of_a_later_moment(
+    default_playbook, late_days_before, expected
+):
+    """The new event's own moment does not meet the conditions; a later moment's window, which
+    the late event joins, does (up to `within_days` after it, and not beyond)."""
+    lead = LeadFactory()
+    last = NOW - timedelta(days=1)
+    EventFactory(lead=lead, name="Project Created", occurred_at=last)
+    for i in range(20):
+        EventFactory(lead=lead, name="Task Created", occurred_at=last - timedelta(minutes=i))
+    services.events_score_batch()
+    lead.refresh_from_db()
+    assert lead.stage == Stage.IQL
+
+    EventFactory(
+        lead=lead, name="Project Created", occurred_at=last - timedelta(days=late_days_before)
+    )
+    services.events_score_batch()
+
+    lead.refresh_from_db()
+    assert lead.stage == expected
+
+
+def test_incremental_pql_checks_each_batch_against_the_whole_window(default_playbook):
+    """Twenty Task Created arrive one batch at a time, the second project last: only the
+    batch that completes the window moves the lead, and reading only part of the history
+    would never see twenty."""
+    lead = LeadFactory()
+    start = NOW - timedelta(days=10)
+    EventFactory(lead=lead, name="Project Created", occurred_at=start)
+    for i in range(20):
+        EventFactory(lead=lead, name="Task Created", occurred_at=start + timedelta(hours=i))
+        services.events_score_batch()
+    lead.refresh_from_db()
+    assert lead.stage == Stage.IQL
+
+    EventFactory(lead=lead, name="Project Created", occurred_at=start + timedelta(days=3))
+    services.events_score_batch()
+
+    lead.refresh_from_db()
+    assert lead.stage == Stage.PQL
+
+
+def test_many_tasks_without_a_second_project_never_make_pql(default_playbook):
+    lead = LeadFactory()
+    EventFactory(lead=lead, name="Project Created", occurred_at=NOW - timedelta(days=2))
+    for batch in range(3):
+        for i in range(30):
+            EventFactory(
+                lead=lead,
+                name="Task Created",
+                occurred_at=NOW - timedelta(days=1, minutes=batch * 30 + i),
+            )
+        services.events_score_batch()
+
+    lead.refresh_from_db()
+    assert lead.stage == Stage.IQL
+    assert _rescore().promoted == 0
+
+
 def test_pricing_page_counts_at_most_three_times_the_earliest_win(default_playbook):
     lead = LeadFactory()
     views = [
