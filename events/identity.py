@@ -20,6 +20,8 @@ from leads import services as lead_services
 from leads.models import Lead
 
 USER, ANONYMOUS = IdentityKind.USER, IdentityKind.ANONYMOUS
+# How far a chain of alias calls is followed in one go; a longer one continues on its next link.
+_MAX_ALIAS_HOPS = 20
 
 
 def _in(column: str, values: list) -> str:
@@ -285,27 +287,37 @@ def _register_links(batch: _Batch) -> tuple[set[str], set[str]]:
 
 
 def _follow_aliases(users: set[str], anons: set[str]) -> tuple[set[str], set[str]]:
-    """Alias calls that came before their ids were known: link their other id now."""
-    if not users and not anons:
-        return users, anons
-    values = users | anons
-    pairs = Event.objects.filter(type=EventType.ALIAS).filter(
-        Q(user_id__in=values) | Q(previous_id__in=values)
-    )
-    by_user, by_anon = leads_for_ids(user_ids=users, anonymous_ids=anons)
-    known = {**by_anon, **by_user}
-    rows = []
-    for user_id, previous_id in pairs.values_list("user_id", "previous_id"):
-        lead_id = known.get(user_id) or known.get(previous_id)
-        if lead_id is None:
-            continue
-        rows += [
-            Identity(kind=USER, value=user_id, lead_id=lead_id),
-            Identity(kind=USER, value=previous_id, lead_id=lead_id),
-            Identity(kind=ANONYMOUS, value=previous_id, lead_id=lead_id),
-        ]
-    if rows:
-        Identity.objects.bulk_create(rows, ignore_conflicts=True)
-        users = users | {r.value for r in rows if r.kind == USER}
-        anons = anons | {r.value for r in rows if r.kind == ANONYMOUS}
-    return users, anons
+    """Alias calls that came before their ids were known: link their other ids now, and so on
+    along a chain (device -> old user id -> new user id), until no alias adds an id."""
+    all_users, all_anons = set(users), set(anons)
+    new_users, new_anons = set(users), set(anons)
+    for _ in range(_MAX_ALIAS_HOPS):
+        if not new_users and not new_anons:
+            break
+        values = new_users | new_anons
+        pairs = list(
+            Event.objects.filter(type=EventType.ALIAS)
+            .filter(Q(user_id__in=values) | Q(previous_id__in=values))
+            .values_list("user_id", "previous_id")
+        )
+        ids = {v for pair in pairs for v in pair if v}
+        by_user, by_anon = leads_for_ids(user_ids=ids, anonymous_ids=ids)
+        known = {**by_anon, **by_user}
+        rows = []
+        for user_id, previous_id in pairs:
+            lead_id = known.get(user_id) or known.get(previous_id)
+            if lead_id is None:
+                continue
+            rows += [
+                Identity(kind=USER, value=user_id, lead_id=lead_id),
+                Identity(kind=USER, value=previous_id, lead_id=lead_id),
+                Identity(kind=ANONYMOUS, value=previous_id, lead_id=lead_id),
+            ]
+        if rows:
+            # The first link of an id wins, as in _register_links.
+            Identity.objects.bulk_create(rows, ignore_conflicts=True)
+        new_users = {r.value for r in rows if r.kind == USER} - all_users
+        new_anons = {r.value for r in rows if r.kind == ANONYMOUS} - all_anons
+        all_users |= new_users
+        all_anons |= new_anons
+    return all_users, all_anons

@@ -10,8 +10,7 @@ from accounts.models import User
 from leadcrm.exceptions import Conflict
 from leads import lifecycle
 from leads.filters import LeadFilter
-from leads.models import Lead, Stage
-from leads.selectors import lead_stage_history
+from leads.models import Lead, Stage, StageChange
 from nurturing import selectors
 from nurturing.models import (
     SALES_STAGES,
@@ -124,13 +123,22 @@ def lead_enrollments_exit(*, lead_id: int, reason: str) -> int:
 # --- Triggers ----------------------------------------------------------------------------------
 
 
-def _entry_kind(lead: Lead) -> str:
-    last = lead_stage_history(lead=lead).last()
-    if last and last.from_stage and last.to_stage == lead.stage:
-        move = lifecycle.MOVES.get((Stage(last.from_stage), Stage(last.to_stage)))
-        if move and move.kind is lifecycle.MoveKind.RECYCLE:
-            return StageEntry.RECYCLED
-    return StageEntry.NEW
+def _entry_kinds(leads: list[Lead]) -> dict[int, str]:
+    """How each lead entered its current stage: RECYCLED when its last history row is a
+    recycle into that stage, else NEW. One query for all of them."""
+    last: dict[int, tuple[str, str]] = {}
+    rows = StageChange.objects.filter(lead_id__in=[lead.pk for lead in leads]).order_by(
+        "lead_id", "changed_at", "id"
+    )
+    for lead_id, from_stage, to_stage in rows.values_list("lead_id", "from_stage", "to_stage"):
+        last[lead_id] = (from_stage, to_stage)
+    kinds = {}
+    for lead in leads:
+        from_stage, to_stage = last.get(lead.pk, ("", ""))
+        move = lifecycle.MOVES.get((Stage(from_stage), Stage(to_stage))) if from_stage else None
+        recycled = to_stage == lead.stage and move and move.kind is lifecycle.MoveKind.RECYCLE
+        kinds[lead.pk] = StageEntry.RECYCLED if recycled else StageEntry.NEW
+    return kinds
 
 
 def _bulk_enroll(sequence: Sequence, lead_ids: list[int], *, now) -> int:
@@ -175,8 +183,16 @@ def _stage_candidates(sequence: Sequence, now) -> list[int]:
         .exclude(Exists(enrolled_since_entry))
         .order_by("stage_entered_at")[:MATCH_LIMIT]
     )
+    return _entry_wanted(sequence, list(leads))
+
+
+def _entry_wanted(sequence: Sequence, leads: list[Lead]) -> list[int]:
+    """The leads whose way into the stage (new or recycled) the sequence's trigger wants."""
     wanted = sequence.trigger_stage_entry
-    return [lead.pk for lead in leads if wanted == StageEntry.ANY or _entry_kind(lead) == wanted]
+    if wanted == StageEntry.ANY:
+        return [lead.pk for lead in leads]
+    kinds = _entry_kinds(leads)
+    return [lead.pk for lead in leads if kinds[lead.pk] == wanted]
 
 
 def _ever_enrolled_candidates(sequence: Sequence, leads: QuerySet[Lead]) -> list[int]:
@@ -212,46 +228,43 @@ def triggers_match(*, now=None) -> int:
     return enrolled
 
 
+@transaction.atomic
 def leads_stage_entered(*, lead_ids: list[int]) -> int:
     """After leads entered a stage: leave the sequences that end there, join those it starts.
 
-    Idempotent: a second call for the same stage entry enrolls nobody twice.
+    Set-based (a re-score can move thousands of leads at once): a few queries per stage
+    sequence, whatever the number of leads. Idempotent: a second call for the same stage entry
+    enrolls nobody twice.
     """
-    enrolled = 0
-    for lead in Lead.objects.filter(pk__in=lead_ids).order_by("pk"):
-        enrolled += _lead_stage_entered(lead)
-    return enrolled
-
-
-@transaction.atomic
-def _lead_stage_entered(lead: Lead) -> int:
+    leads = {lead.pk: lead for lead in Lead.objects.filter(pk__in=list(lead_ids))}
+    if not leads:
+        return 0
     now = timezone.now()
-    for sequence in Sequence.objects.filter(
-        enrollments__lead=lead, enrollments__status=EnrollmentStatus.ACTIVE
-    ).distinct():
-        if sequence.exits_at(lead.stage):
-            enrollments_end(
-                Enrollment.objects.filter(lead=lead, sequence=sequence),
-                reason=f"reached {lead.stage}",
-            )
+    ending: dict[str, list[int]] = {}
+    active = Enrollment.objects.filter(lead_id__in=list(leads), status=EnrollmentStatus.ACTIVE)
+    for enrollment in active.select_related("sequence"):
+        stage = leads[enrollment.lead_id].stage
+        if enrollment.sequence.exits_at(stage):
+            ending.setdefault(stage, []).append(enrollment.pk)
+    for stage, ids in ending.items():
+        enrollments_end(Enrollment.objects.filter(pk__in=ids), reason=f"reached {stage}")
     enrolled = 0
+    stages = {lead.stage for lead in leads.values()}
     triggered = Sequence.objects.filter(
-        is_active=True, trigger_kind=TriggerKind.STAGE, trigger_stage=lead.stage
-    )
+        is_active=True, trigger_kind=TriggerKind.STAGE, trigger_stage__in=stages
+    ).order_by("pk")
     for sequence in triggered:
-        if _stage_trigger_wants(sequence, lead):
-            enrolled += _bulk_enroll(sequence, [lead.pk], now=now)
+        in_stage = [pk for pk, lead in leads.items() if lead.stage == sequence.trigger_stage]
+        enrolled_since_entry = Enrollment.objects.filter(
+            lead_id=OuterRef("pk"),
+            sequence=sequence,
+            enrolled_at__gte=OuterRef("stage_entered_at"),
+        )
+        candidates = (
+            _mailable_leads(sequence)
+            .filter(pk__in=in_stage, stage_entered_at__gte=sequence.activated_at)
+            .exclude(Exists(enrolled_since_entry))
+            .order_by("pk")
+        )
+        enrolled += _bulk_enroll(sequence, _entry_wanted(sequence, list(candidates)), now=now)
     return enrolled
-
-
-def _stage_trigger_wants(sequence: Sequence, lead: Lead) -> bool:
-    if lead.stage_entered_at < sequence.activated_at:
-        return False
-    if not _mailable_leads(sequence).filter(pk=lead.pk).exists():
-        return False
-    if Enrollment.objects.filter(
-        lead=lead, sequence=sequence, enrolled_at__gte=lead.stage_entered_at
-    ).exists():
-        return False
-    wanted = sequence.trigger_stage_entry
-    return wanted == StageEntry.ANY or _entry_kind(lead) == wanted

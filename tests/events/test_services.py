@@ -335,6 +335,33 @@ def test_an_alias_before_the_identify_is_followed_when_the_identify_comes(source
     }
 
 
+def test_a_chain_of_aliases_is_followed_to_its_end_when_the_identify_comes(source):
+    """device -> old user id -> new user id, all before the lead is known."""
+    ingest(source, track("m1", anonymousId="device-3"))
+    ingest(
+        source, {"type": "alias", "previousId": "device-3", "userId": "old-3", "messageId": "a1"}
+    )
+    ingest(source, track("m2", userId="old-3"))
+    ingest(source, {"type": "alias", "previousId": "old-3", "userId": "new-3", "messageId": "a2"})
+
+    ingest(source, identify("i1", {"email": "k@example.com"}, userId="new-3"))
+
+    lead = Lead.objects.get(email="k@example.com")
+    assert set(Event.objects.filter(lead=lead).values_list("message_id", flat=True)) == {
+        "m1",
+        "a1",
+        "m2",
+        "a2",
+        "i1",
+    }
+    assert set(Identity.objects.filter(lead=lead).values_list("kind", "value")) >= {
+        ("user", "new-3"),
+        ("user", "old-3"),
+        ("anonymous", "device-3"),
+    }
+    assert PendingEvent.objects.filter(event__message_id__in=["m1", "m2"]).count() == 2
+
+
 def test_nothing_is_written_when_every_message_is_rejected(source, kicks):
     result = ingest(source, "x", {"type": "nope"})
 

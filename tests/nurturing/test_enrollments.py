@@ -98,6 +98,37 @@ def test_sales_accepting_the_lead_ends_its_nurture(rep):
     assert Enrollment.objects.get().exit_reason == "reached SAL"
 
 
+def test_many_leads_entering_stages_at_once_take_a_bounded_number_of_queries(
+    rep, marketer, django_assert_max_num_queries
+):
+    """A re-score moves thousands of leads in one go: each lead gets what it would alone."""
+    playbook_load()
+    new_iql = [lead_services.lead_create(actor=None, email=f"n{i}@example.com") for i in range(5)]
+    to_mql = [LeadFactory(stage="IQL") for _ in range(5)]
+    for lead in to_mql:
+        services.leads_stage_entered(lead_ids=[lead.pk])  # in the welcome series
+        lead_services.lead_transition(lead_id=lead.pk, to="MQL", actor=marketer)
+    recycled = [LeadFactory(stage="SAL", owner=rep) for _ in range(5)]
+    for lead in recycled:
+        lead_services.lead_transition(lead_id=lead.pk, to="MQL", actor=rep, reason="not now")
+    blocked = LeadFactory(do_not_contact=True, do_not_contact_reason="bounced")
+    everyone = [lead.pk for lead in new_iql + to_mql + recycled + [blocked]]
+
+    with django_assert_max_num_queries(20):
+        enrolled = services.leads_stage_entered(lead_ids=everyone)
+
+    assert enrolled == 15
+    assert all(active_keys(lead) == ["welcome-iql"] for lead in new_iql)
+    assert all(active_keys(lead) == ["mql-offer"] for lead in to_mql)
+    assert all(active_keys(lead) == ["recycled-reengagement"] for lead in recycled)
+    assert active_keys(blocked) == []
+    exited = Enrollment.objects.filter(status=EnrollmentStatus.EXITED)
+    assert sorted(exited.values_list("lead_id", "exit_reason")) == [
+        (lead.pk, "reached MQL") for lead in to_mql
+    ]
+    assert services.leads_stage_entered(lead_ids=everyone) == 0
+
+
 def test_do_not_contact_lead_is_never_enrolled_by_a_trigger():
     playbook_load()
     lead = LeadFactory(do_not_contact=True, do_not_contact_reason="unsubscribed")
