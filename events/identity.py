@@ -92,6 +92,30 @@ def link_orphans(*, user_ids, anonymous_ids) -> int:
     return linked
 
 
+def orphans_relink(*, since, chunk: int = 1000) -> int:
+    """Link waiting events whose ids became known at or after `since`: the periodic catch-up
+    for a link that was lost between an ingest's commit and its after-commit step (a crash,
+    a killed worker), when an identify committed concurrently with the events' request."""
+    users, anons = set(), set()
+    recent = Identity.objects.filter(created_at__gte=since).values_list("kind", "value")
+    for kind, value in recent.iterator(chunk_size=chunk):
+        (users if kind == USER else anons).add(value)
+    # Leads created through the REST API with an external_id have no Identity row.
+    users |= set(
+        Lead.objects.filter(created_at__gte=since, external_id__isnull=False).values_list(
+            "external_id", flat=True
+        )
+    )
+    linked = 0
+    users_list, anons_list = sorted(users), sorted(anons)
+    for start in range(0, max(len(users_list), len(anons_list)), chunk):
+        linked += link_orphans(
+            user_ids=users_list[start : start + chunk],
+            anonymous_ids=anons_list[start : start + chunk],
+        )
+    return linked
+
+
 @dataclass
 class _NewLead:
     """A lead an identify call will create, gathered over the batch before one insert."""

@@ -159,7 +159,11 @@ class Identity(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["kind", "value"], name="identity_kind_value_unique"),
         ]
-        indexes = [models.Index(fields=["lead"], name="identity_lead")]
+        indexes = [
+            models.Index(fields=["lead"], name="identity_lead"),
+            # The sweep's catch-up looks at the ids linked since its last run.
+            models.Index(fields=["created_at"], name="identity_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.value} -> lead {self.lead_id}"

@@ -244,6 +244,11 @@ def _insert_values(source, pairs, received_at) -> dict[str, int]:
     return inserted
 
 
+def orphans_relink(*, since: datetime) -> int:
+    """Link events still waiting for ids that became known since `since`; see identity."""
+    return identity.orphans_relink(since=since)
+
+
 def _link_after_commit(*, user_ids, anonymous_ids) -> None:
     # No transaction: usually a single SELECT finding nothing, else one UPDATE per lead.
     identity.link_orphans(user_ids=user_ids, anonymous_ids=anonymous_ids)

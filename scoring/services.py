@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from events import services as event_services
 from leadcrm.exceptions import ApiError, Forbidden
 from leads.models import Lead, Stage
 from leads.services import Actor, actor_kind, leads_promote
@@ -403,6 +404,7 @@ def scoring_sweep(*, now: datetime | None = None, budget_seconds: float = 30.0) 
     """The periodic catch-up: fit rules of leads changed since the last sweep, unscored events
     (those accepted while the broker was down), and re-score jobs whose chain of steps broke."""
     now = now or timezone.now()
+    relinked = event_services.orphans_relink(since=_sweep_since(now))
     fit = _fit_sweep(now)
     result, more = scoring_process(budget_seconds=budget_seconds)
     from scoring import tasks
@@ -415,7 +417,21 @@ def scoring_sweep(*, now: datetime | None = None, budget_seconds: float = 30.0) 
         if (job.heartbeat_at or job.created_at) < stale:
             enqueue_on_commit(tasks.rescore_step, job.pk, job.cursor)
             restarted += 1
-    return {"fit_leads": fit, "events": result.events, "more": more, "rescores": restarted}
+    return {
+        "fit_leads": fit,
+        "relinked": relinked,
+        "events": result.events,
+        "more": more,
+        "rescores": restarted,
+    }
+
+
+def _sweep_since(now: datetime) -> datetime:
+    """The last sweep's time minus a margin for transactions that were still open then (a
+    first sweep looks back by the margin only)."""
+    margin = timedelta(seconds=_knob("SCORING_FIT_SWEEP_MARGIN_SECONDS", 600))
+    last = ScoringSettings.objects.filter(pk=1).values_list("fit_checked_at", flat=True).first()
+    return (last or now) - margin
 
 
 def _fit_sweep(now: datetime) -> int:
@@ -425,8 +441,7 @@ def _fit_sweep(now: datetime) -> int:
         since = _settings_locked().fit_checked_at
     leads = Lead.objects.order_by("id")
     if since is not None:
-        margin = timedelta(seconds=_knob("SCORING_FIT_SWEEP_MARGIN_SECONDS", 600))
-        leads = leads.filter(updated_at__gte=since - margin)
+        leads = leads.filter(updated_at__gte=_sweep_since(now))
     checked, last = 0, 0
     size = _knob("SCORING_BATCH_SIZE", 10000)
     while True:

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from events.models import PendingEvent
+from events.models import Identity, PendingEvent
 from leads.models import Lead
 from scoring import services, tasks
 from scoring.models import RescoreJob, ScoringSettings
@@ -26,6 +26,31 @@ def test_sweep_scores_events_nobody_kicked_for(default_playbook, sent):
     assert (result["events"], result["more"]) == (2, False)
     assert lead.score == 40
     assert not PendingEvent.objects.filter(event__lead=lead).exists()
+
+
+def test_sweep_links_and_scores_events_whose_link_after_commit_was_lost(default_playbook, sent):
+    """An identify committed while the events' request was open, and that request died
+    between its commit and its after-commit link: the events wait, unlinked."""
+    lead = LeadFactory()
+    waiting = EventFactory(lead=None, user_id="u-lost", name="Demo Requested")
+    by_api = LeadFactory(external_id="u-api")
+    also_waiting = EventFactory(lead=None, user_id="u-api", name="Webinar Attended")
+    old = EventFactory(lead=None, anonymous_id="a-old", name="Ebook Downloaded")
+    Identity.objects.create(kind="user", value="u-lost", lead=lead)
+    stale = Identity.objects.create(kind="anonymous", value="a-old", lead=lead)
+    Identity.objects.filter(pk=stale.pk).update(created_at=timezone.now() - timedelta(days=2))
+
+    result = services.scoring_sweep()
+
+    waiting.refresh_from_db()
+    also_waiting.refresh_from_db()
+    old.refresh_from_db()
+    lead.refresh_from_db()
+    by_api.refresh_from_db()
+    assert result["relinked"] == 2
+    assert (waiting.lead_id, also_waiting.lead_id, old.lead_id) == (lead.pk, by_api.pk, None)
+    assert (lead.score, by_api.score) == (30, 15)
+    assert services.scoring_sweep()["relinked"] == 0
 
 
 def test_sweep_fit_checks_only_leads_changed_since_the_last_sweep(default_playbook, sent):
