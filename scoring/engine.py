@@ -154,19 +154,30 @@ class Engine:
         return selects
 
     def capped_leads(self, rules: Sequence[RuleDef], event_ids: Sequence[int]) -> list[int]:
-        """Leads with a new event of a capped rule's type and name: only their ranking of
-        that rule's events can change (property conditions are left to the ranking)."""
+        """Leads whose ranking of a capped rule's events the new events may change.
+
+        A capped rule's ledger rows are the lead's first `max_times` matching events by time.
+        New events of the rule's type and name can only change that when fewer than
+        `max_times` of those rows are earlier than the earliest new one; a lead that already
+        earned the rule its full number of times before (the usual case: a tenth visit to the
+        pricing page) is left alone. Property conditions are left to the ranking.
+        """
         capped = [r for r in rules if r.kind is RuleKind.EVENT and r.max_times is not None]
-        pairs = sorted({(r.event_type, r.event_name) for r in capped})
-        if not pairs or not event_ids:
+        if not capped or not event_ids:
             return []
-        match = " OR ".join(["(type = %s AND name = %s)"] * len(pairs))
-        ids = self.d.id_in("id", list(event_ids))
+        ruleset = self._ruleset(capped)
+        ids = self.d.id_in("e.id", list(event_ids))
         rows = self._rows(
             Fragment(
-                f"SELECT DISTINCT lead_id FROM {EVENTS} WHERE {ids.sql} AND lead_id IS NOT NULL "
-                f"AND ({match})",
-                [*ids.params, *[v for pair in pairs for v in pair]],
+                "SELECT DISTINCT n.lead_id FROM (SELECT e.lead_id AS lead_id, "
+                "r.version_id AS version_id, r.max_times AS max_times, "
+                f"MIN(e.occurred_at) AS t0 FROM {EVENTS} e JOIN ({ruleset.sql}) r "
+                f"ON e.type = r.event_type AND e.name = r.event_name WHERE {ids.sql} "
+                "AND e.lead_id IS NOT NULL GROUP BY e.lead_id, r.version_id, r.max_times) n "
+                f"WHERE (SELECT COUNT(*) FROM {LEDGER} x WHERE x.lead_id = n.lead_id "
+                "AND x.version_id = n.version_id AND x.event_id IS NOT NULL "
+                "AND x.occurred_at < n.t0) < n.max_times ORDER BY n.lead_id",
+                [*ruleset.params, *ids.params],
             )
         )
         return [row[0] for row in rows]

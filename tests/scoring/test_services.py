@@ -446,6 +446,39 @@ def test_history_rows_are_written_only_for_real_moves(default_playbook):
     assert StageChange.objects.filter(lead=lead).count() == 1
 
 
+def test_a_late_earlier_pricing_view_displaces_the_latest_of_the_three(default_playbook):
+    lead = LeadFactory()
+
+    def view(days_ago):
+        return EventFactory(
+            lead=lead, type="page", name="Pricing", occurred_at=NOW - timedelta(days=days_ago)
+        )
+
+    first = [view(d) for d in (10, 9, 8)]
+    services.events_score_batch()
+    later = view(1)  # a fourth view after the three: nothing changes
+    services.events_score_batch()
+    assert set(LedgerEntry.objects.filter(lead=lead).values_list("event_id", flat=True)) == {
+        e.pk for e in first
+    }
+
+    early = view(20)  # arrives late, happened first: it takes the latest one's place
+    services.events_score_batch()
+
+    lead.refresh_from_db()
+    earned = set(LedgerEntry.objects.filter(lead=lead).values_list("event_id", flat=True))
+    assert earned == {early.pk, first[0].pk, first[1].pk}
+    assert later.pk not in earned
+    assert lead.score == 30
+    before = _snapshot_ledger()
+    _rescore()
+    assert _snapshot_ledger() == before
+
+
+def _snapshot_ledger():
+    return sorted(LedgerEntry.objects.values_list("lead_id", "event_id", "points", "is_live"))
+
+
 @pytest.mark.parametrize(
     ("gap", "expected"),
     [(timedelta(days=14), Stage.PQL), (timedelta(days=14, seconds=1), Stage.IQL)],
