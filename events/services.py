@@ -10,7 +10,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from events import identity, jsonfast, parsing, pending
-from events.models import Event, PendingEvent, Source
+from events.models import Event, Identity, IdentityKind, PendingEvent, Source
+from leads.models import Lead
 
 WRITE_KEY_PREFIX = "wk_"
 
@@ -86,21 +87,28 @@ def _validate(messages, received_at, result, *, text_checked) -> list:
 
 def _store(*, source: Source, messages: list, received_at: datetime) -> tuple[list, list]:
     """Insert the messages, skipping known message ids. Returns (new messages, new unlinked)."""
-    by_user, by_anon = identity.leads_for_ids(
-        user_ids={m.user_id for m in messages if m.user_id},
-        anonymous_ids={m.anonymous_id for m in messages if m.anonymous_id},
-    )
-    lead_ids = [by_user.get(m.user_id) or by_anon.get(m.anonymous_id) for m in messages]
-    inserted = _insert(source, messages, lead_ids, received_at)
+    if connection.vendor == "postgresql":
+        inserted = _insert_postgresql(source, messages, received_at)
+    else:
+        by_user, by_anon = identity.leads_for_ids(
+            user_ids={m.user_id for m in messages if m.user_id},
+            anonymous_ids={m.anonymous_id for m in messages if m.anonymous_id},
+        )
+        lead_ids = [by_user.get(m.user_id) or by_anon.get(m.anonymous_id) for m in messages]
+        inserted = _insert_values(source, messages, lead_ids, received_at)
     new, unlinked = [], []
-    for message, lead_id in zip(messages, lead_ids, strict=True):
+    for message in messages:
         # pop: a message id repeated within the batch is stored (and applied) once.
-        if inserted.pop(message.message_id, None) is None:
+        lead_id = inserted.pop(message.message_id, _SEEN)
+        if lead_id is _SEEN:
             continue
         new.append(message)
         if lead_id is None:
             unlinked.append(message)
     return new, unlinked
+
+
+_SEEN = object()  # not inserted now: a message id this source sent before
 
 
 _COLUMNS = (
@@ -121,23 +129,6 @@ _COLUMNS = (
 )
 
 
-def _insert(source, messages, lead_ids, received_at) -> dict[str, int]:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING: the new rows' message ids and ids.
-
-    bulk_create(ignore_conflicts=True) cannot say which rows were new, and only new rows may
-    go on to identity handling and scoring. New events that have a lead join scoring's queue.
-    """
-    pairs = sorted(
-        zip(messages, lead_ids, strict=True),
-        # The foreign-key checks at commit lock each referenced lead (FOR KEY SHARE) in row
-        # order; in lead id order, as scoring locks leads, the two cannot deadlock.
-        key=lambda pair: pair[1] or 0,
-    )
-    if connection.vendor == "postgresql":
-        return _insert_postgresql(source, pairs, received_at)
-    return _insert_values(source, pairs, received_at)
-
-
 _PG_TYPES = {
     "source_id": "bigint",
     "message_id": "varchar",
@@ -156,20 +147,24 @@ _PG_TYPES = {
 }
 
 
-def _insert_postgresql(source, pairs, received_at) -> dict[str, int]:
-    """The whole batch as one JSON parameter, unpacked by jsonb_to_recordset.
+def _insert_postgresql(source, messages, received_at) -> dict[str, int | None]:
+    """One statement: resolve each event's lead, insert, queue the linked ones for scoring.
 
-    A VALUES list would send 14 literals a row for the server to parse and plan, which cost
-    more than the insert itself; one JSON document is parsed in one go, and the nested
-    properties, traits and context need no encoding of their own.
+    The batch goes in as one JSON parameter, unpacked by jsonb_to_recordset: a VALUES list
+    would send 14 literals a row for the server to parse and plan, which cost more than the
+    insert itself. The lead is looked up in the same statement (a userId's link, else a lead
+    created with that external_id, else the anonymousId's link), which saves a round trip and
+    a hundred parameters a request. INSERT ... ON CONFLICT DO NOTHING RETURNING says which
+    rows are new (bulk_create cannot), and only new rows go on to identity handling and
+    scoring. Returns message id -> lead id (None: not linked yet) of the new rows.
     """
     rows = [
         {
+            "seq": seq,
             "source_id": source.pk,
             "message_id": m.message_id,
             "type": m.type,
             "name": m.name,
-            "lead_id": lead_id,
             "user_id": m.user_id,
             "anonymous_id": m.anonymous_id,
             "previous_id": m.previous_id,
@@ -180,26 +175,39 @@ def _insert_postgresql(source, pairs, received_at) -> dict[str, int]:
             "occurred_at": m.occurred_at,
             "received_at": received_at,
         }
-        for m, lead_id in pairs
+        for seq, m in enumerate(messages)
     ]
     table = Event._meta.db_table
-    columns = ", ".join(_COLUMNS)
-    record = ", ".join(f"{c} {_PG_TYPES[c]}" for c in _COLUMNS)
+    given = [c for c in _COLUMNS if c != "lead_id"]
+    record = ", ".join(["seq integer", *(f"{c} {_PG_TYPES[c]}" for c in given)])
+    lead = "COALESCE(iu.lead_id, lx.id, ia.lead_id)"
+    select = ", ".join(lead if c == "lead_id" else f"r.{c}" for c in _COLUMNS)
     with connection.cursor() as cursor:
-        # The new linked events join scoring's queue in the same statement.
         cursor.execute(
-            f"WITH new AS (INSERT INTO {table} ({columns}) SELECT {columns} FROM "
+            f"WITH new AS (INSERT INTO {table} ({', '.join(_COLUMNS)}) SELECT {select} FROM "
             f"jsonb_to_recordset(%s::jsonb) AS r({record}) "
+            f"LEFT JOIN {Identity._meta.db_table} iu ON iu.kind = %s AND iu.value = r.user_id "
+            f"AND r.user_id <> '' LEFT JOIN {Lead._meta.db_table} lx ON iu.lead_id IS NULL "
+            "AND r.user_id <> '' AND lx.external_id = r.user_id "
+            f"LEFT JOIN {Identity._meta.db_table} ia ON ia.kind = %s "
+            "AND ia.value = r.anonymous_id AND r.anonymous_id <> '' "
+            # The foreign-key checks at commit lock each referenced lead (FOR KEY SHARE) in
+            # row order; in lead id order, as scoring locks leads, the two cannot deadlock.
+            # (Then batch order: of a message id repeated in the batch, the first is stored.)
+            f"ORDER BY {lead} NULLS FIRST, r.seq "
             "ON CONFLICT (source_id, message_id) DO NOTHING RETURNING message_id, id, lead_id), "
+            # The new linked events join scoring's queue in the same statement.
             f"queued AS (INSERT INTO {PendingEvent._meta.db_table} (event_id) "
-            "SELECT id FROM new WHERE lead_id IS NOT NULL) SELECT message_id, id FROM new",
-            [jsonfast.dumps(rows)],
+            "SELECT id FROM new WHERE lead_id IS NOT NULL) SELECT message_id, lead_id FROM new",
+            [jsonfast.dumps(rows), IdentityKind.USER, IdentityKind.ANONYMOUS],
         )
         return dict(cursor.fetchall())
 
 
-def _insert_values(source, pairs, received_at) -> dict[str, int]:
-    """SQLite: VALUES lists within its parameter limit, then the queue rows."""
+def _insert_values(source, messages, lead_ids, received_at) -> dict[str, int | None]:
+    """SQLite: VALUES lists within its parameter limit, then the queue rows. Returns message
+    id -> lead id of the new rows."""
+    pairs = sorted(zip(messages, lead_ids, strict=True), key=lambda pair: pair[1] or 0)
     ops = connection.ops
     adapt_time = ops.adapt_datetimefield_value
     dumps = jsonfast.dumps
@@ -227,7 +235,7 @@ def _insert_values(source, pairs, received_at) -> dict[str, int]:
     columns = ", ".join(ops.quote_name(c) for c in _COLUMNS)
     placeholder = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
     size = pending.chunk_size(len(_COLUMNS))
-    inserted: dict[str, int] = {}
+    inserted: dict[str, int | None] = {}
     with connection.cursor() as cursor:
         for start in range(0, len(rows), size):
             chunk = rows[start : start + size]
@@ -237,7 +245,7 @@ def _insert_values(source, pairs, received_at) -> dict[str, int]:
                 [value for row in chunk for value in row],
             )
             back = cursor.fetchall()
-            inserted.update((message_id, id_) for message_id, id_, _ in back)
+            inserted.update((message_id, lead_id) for message_id, _, lead_id in back)
             pending.events_queue_for_scoring(
                 event_ids=[id_ for _, id_, lead_id in back if lead_id is not None]
             )

@@ -240,6 +240,36 @@ def test_events_of_a_known_user_are_linked_on_arrival(source):
     assert set(Event.objects.values_list("lead_id", flat=True)) == {lead.pk}
 
 
+def test_an_event_joins_its_user_ids_lead_first_then_its_anonymous_ids(source):
+    by_identity, by_external, by_anon = (
+        LeadFactory(),
+        LeadFactory(external_id="u-ext"),
+        LeadFactory(),
+    )
+    Identity.objects.create(kind="user", value="u-link", lead=by_identity)
+    Identity.objects.create(kind="anonymous", value="a-link", lead=by_anon)
+
+    ingest(
+        source,
+        track("m1", userId="u-link", anonymousId="a-link"),
+        track("m2", userId="u-ext", anonymousId="a-link"),
+        track("m3", userId="u-unknown", anonymousId="a-link"),
+        track("m4", anonymousId="a-link"),
+        track("m5", userId="u-unknown"),
+        track("m1", event="A Duplicate In The Batch", userId="u-link"),
+    )
+
+    leads = dict(Event.objects.values_list("message_id", "lead_id"))
+    assert leads == {
+        "m1": by_identity.pk,
+        "m2": by_external.pk,
+        "m3": by_anon.pk,
+        "m4": by_anon.pk,
+        "m5": None,
+    }
+    assert Event.objects.get(message_id="m1").name == "Demo Requested"  # the first of the two
+
+
 def test_anonymous_events_join_the_lead_when_identify_links_them(source):
     ingest(source, track("m1", anonymousId="anon-7"), track("m2", userId="later-user"))
     assert not PendingEvent.objects.exists()  # unlinked: nothing for scoring yet
@@ -262,24 +292,28 @@ def test_an_identify_committed_during_our_insert_still_links_our_events(source, 
     from events import identity
 
     lead = LeadFactory(email="race@example.com")
-    real = identity.leads_for_ids
-    calls = []
+    real = identity.identities_apply
+    looked_again = []
+    real_link = identity.link_orphans
 
-    def lookup_then_concurrent_identify(**ids):
-        found = real(**ids)
-        if not calls:  # our in-transaction lookup: the link lands right after it
-            Identity.objects.create(kind="anonymous", value="anon-race", lead=lead)
-        calls.append(ids)
-        return found
+    def concurrent_identify_lands(**kwargs):
+        # Runs right after our insert, whose lookup found no link: the link lands now.
+        Identity.objects.create(kind="anonymous", value="anon-race", lead=lead)
+        return real(**kwargs)
 
-    monkeypatch.setattr(identity, "leads_for_ids", lookup_then_concurrent_identify)
+    def link_orphans(**ids):
+        looked_again.append(ids)
+        return real_link(**ids)
+
+    monkeypatch.setattr(identity, "identities_apply", concurrent_identify_lands)
+    monkeypatch.setattr(identity, "link_orphans", link_orphans)
 
     ingest(source, track("m1", anonymousId="anon-race"))
 
     event = Event.objects.get()
     assert event.lead == lead
     assert PendingEvent.objects.filter(event=event).exists()
-    assert len(calls) == 2  # the lookup during the insert, and the one after the commit
+    assert looked_again == [{"user_ids": set(), "anonymous_ids": {"anon-race"}}]
 
 
 def test_later_anonymous_events_are_linked_on_arrival(source):
