@@ -180,26 +180,32 @@ def _insert_postgresql(source, messages, received_at) -> dict[str, int | None]:
     table = Event._meta.db_table
     given = [c for c in _COLUMNS if c != "lead_id"]
     record = ", ".join(["seq integer", *(f"{c} {_PG_TYPES[c]}" for c in given)])
-    lead = "COALESCE(iu.lead_id, lx.id, ia.lead_id)"
-    select = ", ".join(lead if c == "lead_id" else f"r.{c}" for c in _COLUMNS)
+    identities, leads = Identity._meta.db_table, Lead._meta.db_table
+    # Scalar subqueries, so that each is an index lookup per row whatever the planner thinks
+    # of the batch's size (as joins it chose hash joins over whole tables); COALESCE stops at
+    # the first that finds a lead.
+    lead = (
+        f"COALESCE((SELECT lead_id FROM {identities} WHERE kind = %s "
+        "AND value = NULLIF(x.user_id, '')), "
+        f"(SELECT id FROM {leads} WHERE external_id = NULLIF(x.user_id, '')), "
+        f"(SELECT lead_id FROM {identities} WHERE kind = %s "
+        "AND value = NULLIF(x.anonymous_id, '')))"
+    )
+    select = ", ".join(f"r.{c}" for c in _COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH new AS (INSERT INTO {table} ({', '.join(_COLUMNS)}) SELECT {select} FROM "
-            f"jsonb_to_recordset(%s::jsonb) AS r({record}) "
-            f"LEFT JOIN {Identity._meta.db_table} iu ON iu.kind = %s AND iu.value = r.user_id "
-            f"AND r.user_id <> '' LEFT JOIN {Lead._meta.db_table} lx ON iu.lead_id IS NULL "
-            "AND r.user_id <> '' AND lx.external_id = r.user_id "
-            f"LEFT JOIN {Identity._meta.db_table} ia ON ia.kind = %s "
-            "AND ia.value = r.anonymous_id AND r.anonymous_id <> '' "
+            f"(SELECT x.*, {lead} AS lead_id FROM jsonb_to_recordset(%s::jsonb) "
+            f"AS x({record}) OFFSET 0) r "
             # The foreign-key checks at commit lock each referenced lead (FOR KEY SHARE) in
             # row order; in lead id order, as scoring locks leads, the two cannot deadlock.
             # (Then batch order: of a message id repeated in the batch, the first is stored.)
-            f"ORDER BY {lead} NULLS FIRST, r.seq "
+            "ORDER BY r.lead_id NULLS FIRST, r.seq "
             "ON CONFLICT (source_id, message_id) DO NOTHING RETURNING message_id, id, lead_id), "
             # The new linked events join scoring's queue in the same statement.
             f"queued AS (INSERT INTO {PendingEvent._meta.db_table} (event_id) "
             "SELECT id FROM new WHERE lead_id IS NOT NULL) SELECT message_id, lead_id FROM new",
-            [jsonfast.dumps(rows), IdentityKind.USER, IdentityKind.ANONYMOUS],
+            [IdentityKind.USER, IdentityKind.ANONYMOUS, jsonfast.dumps(rows)],
         )
         return dict(cursor.fetchall())
 
