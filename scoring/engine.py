@@ -230,9 +230,11 @@ class Engine:
     # --- reconciling the staged rows with the ledger --------------------------------------
 
     def ledger_delete_missing(
-        self, scope: Scope, *, fit: bool, versions: Sequence[int] | None = None
-    ) -> int:
-        """Delete ledger rows of leads in scope that the staged rows no longer contain."""
+        self, scope: Scope, *, fit: bool, versions: Sequence[int] | None = None, summed=False
+    ):
+        """Delete ledger rows of leads in scope that the staged rows no longer contain.
+
+        Returns how many, or with `summed` (PostgreSQL) the live points lost per lead."""
         where = [scope.sql(self.d, f"{LEDGER}.lead_id")]
         if versions is not None:
             where.append(self.d.id_in(f"{LEDGER}.version_id", list(versions)))
@@ -253,17 +255,32 @@ class Engine:
                 )
             )
         cond = join(where, " AND ")
-        return self._run(Fragment(f"DELETE FROM {LEDGER} WHERE {cond.sql}", cond.params))
+        delete = Fragment(f"DELETE FROM {LEDGER} WHERE {cond.sql}", cond.params)
+        return self._summed(delete) if summed else self._run(delete)
+
+    def _summed(self, write: Fragment) -> dict[int, int]:
+        """Live points per lead of the ledger rows an INSERT or DELETE wrote (PostgreSQL)."""
+        rows = self._rows(
+            Fragment(
+                f"WITH changed AS ({write.sql} RETURNING lead_id, points, is_live) "
+                "SELECT lead_id, SUM(CASE WHEN is_live THEN points ELSE 0 END) FROM changed "
+                "GROUP BY lead_id",
+                write.params,
+            )
+        )
+        return {lead_id: int(total) for lead_id, total in rows}
 
     def staged_leads(self) -> list[int]:
         return [row[0] for row in self._rows(Fragment(f"SELECT DISTINCT lead_id FROM {TMP}"))]
 
-    def ledger_insert_new(self, now: datetime) -> int:
+    def ledger_insert_new(self, now: datetime, *, summed: bool = False):
         """Insert the staged rows the ledger lacks. Live unless already past their expiry.
 
         ON CONFLICT on the ledger's unique indexes rather than NOT EXISTS: each row probes the
         index, so the plan cannot go wrong when the ledger's statistics are stale (a re-score
         that starts from an empty ledger fills it faster than ANALYZE notices).
+
+        Returns how many, or with `summed` (PostgreSQL) the live points gained per lead.
         """
         at = self.dt(now)
         insert = (
@@ -273,20 +290,23 @@ class Engine:
             "(d.expires_at IS NULL OR d.expires_at > %s), %s "
             f"FROM {TMP} d WHERE "
         )
-        events = self._run(
+        run = self._summed if summed else self._run
+        events = run(
             Fragment(
                 insert + "d.event_id IS NOT NULL ON CONFLICT (event_id, version_id) "
                 "WHERE event_id IS NOT NULL DO NOTHING",
                 [at, at],
             )
         )
-        fits = self._run(
+        fits = run(
             Fragment(
                 insert + "d.event_id IS NULL ON CONFLICT (lead_id, version_id) "
                 "WHERE event_id IS NULL DO NOTHING",
                 [at, at],
             )
         )
+        if summed:
+            return {k: events.get(k, 0) + fits.get(k, 0) for k in events.keys() | fits.keys()}
         return events + fits
 
     def ledger_expire(self, scope: Scope, now: datetime) -> int:
@@ -317,10 +337,20 @@ class Engine:
         The queue rows are deleted in the caller's transaction, so a pass that fails puts
         them back. SKIP LOCKED: rows another pass holds are left to it.
         """
-        lock = " FOR UPDATE SKIP LOCKED" if self.d.pg else ""
+        if self.d.pg:
+            # One statement: the ids never travel to Python and back.
+            return self._rows(
+                Fragment(
+                    f"WITH popped AS (DELETE FROM {PENDING} WHERE event_id IN (SELECT event_id "
+                    f"FROM {PENDING} ORDER BY event_id LIMIT %s FOR UPDATE SKIP LOCKED) "
+                    f"RETURNING event_id) SELECT e.id, e.lead_id FROM popped JOIN {EVENTS} e "
+                    "ON e.id = popped.event_id WHERE e.lead_id IS NOT NULL ORDER BY e.id",
+                    [limit],
+                )
+            )
         self.cursor.execute(
             f"DELETE FROM {PENDING} WHERE event_id IN (SELECT event_id FROM {PENDING} "
-            f"ORDER BY event_id LIMIT %s{lock}) RETURNING event_id",
+            "ORDER BY event_id LIMIT %s) RETURNING event_id",
             [limit],
         )
         ids = [row[0] for row in self.cursor.fetchall()]
@@ -364,17 +394,43 @@ class Engine:
             )
         )
 
+    @staticmethod
+    def _band(total: str, thresholds: Thresholds) -> Fragment:
+        return Fragment(
+            f"CASE WHEN {total} >= %s THEN %s WHEN {total} >= %s THEN %s ELSE %s END",
+            [
+                thresholds.hot_at,
+                Temperature.HOT.value,
+                thresholds.warm_at,
+                Temperature.WARM.value,
+                Temperature.COLD.value,
+            ],
+        )
+
+    def scores_add(self, deltas: dict[int, int], thresholds: Thresholds) -> int:
+        """Add each lead's change of live points to its score (PostgreSQL), and set the band.
+
+        Exact because scoring passes take turns (services' settings lock) and every pass keeps
+        score = sum of live ledger rows at its commit: the new sum is the old score plus what
+        this pass inserted minus what it deleted. Cheaper than summing each lead's ledger."""
+        changed = sorted((lead_id, delta) for lead_id, delta in deltas.items() if delta)
+        if not changed:
+            return 0
+        band = self._band(f"{LEADS}.score + d.delta", thresholds)
+        return self._run(
+            Fragment(
+                f"UPDATE {LEADS} SET score = {LEADS}.score + d.delta, temperature = {band.sql} "
+                "FROM (SELECT unnest(%s::bigint[]) AS lead_id, unnest(%s::integer[]) AS delta) d "
+                f"WHERE {LEADS}.id = d.lead_id",
+                [*band.params, [i for i, _ in changed], [d for _, d in changed]],
+            )
+        )
+
     def scores_refresh(self, scope: Scope, thresholds: Thresholds) -> int:
         """Set score = sum of live ledger rows, and the temperature band, where they differ."""
         cond = scope.sql(self.d, "l.id")
-        band = "CASE WHEN s.total >= %s THEN %s WHEN s.total >= %s THEN %s ELSE %s END"
-        band_params = [
-            thresholds.hot_at,
-            Temperature.HOT.value,
-            thresholds.warm_at,
-            Temperature.WARM.value,
-            Temperature.COLD.value,
-        ]
+        band_fragment = self._band("s.total", thresholds)
+        band, band_params = band_fragment.sql, band_fragment.params
         sql = (
             f"UPDATE {LEADS} SET score = s.total, temperature = {band} FROM ("
             "SELECT l.id AS lead_id, COALESCE(SUM(CASE WHEN x.is_live THEN x.points ELSE 0 END), 0)"

@@ -241,10 +241,22 @@ def events_score_batch(*, limit: int | None = None, now: datetime | None = None)
         scope = Scope.of({*engine.staged_leads(), *capped_ids})
         engine.leads_lock(scope)
         capped = [r.version_id for r in active if r.max_times is not None]
-        if capped and capped_ids:
-            engine.ledger_delete_missing(capped_scope, fit=False, versions=capped)
-        engine.ledger_insert_new(now)
-        engine.scores_refresh(scope, row.thresholds())
+        if engine.d.pg:
+            # Scores move by the points this pass adds and removes (see Engine.scores_add).
+            lost = {}
+            if capped and capped_ids:
+                lost = engine.ledger_delete_missing(
+                    capped_scope, fit=False, versions=capped, summed=True
+                )
+            deltas = engine.ledger_insert_new(now, summed=True)
+            for lead_id, points in lost.items():
+                deltas[lead_id] = deltas.get(lead_id, 0) - points
+            engine.scores_add(deltas, row.thresholds())
+        else:
+            if capped and capped_ids:
+                engine.ledger_delete_missing(capped_scope, fit=False, versions=capped)
+            engine.ledger_insert_new(now)
+            engine.scores_refresh(scope, row.thresholds())
         promoted = _promote(engine, scope, row.thresholds(), event_ids=event_ids)
     leads = len({lead_id for _, lead_id in batch})
     return PassResult(leads=leads, events=len(batch), promoted=promoted)
