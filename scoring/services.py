@@ -221,14 +221,16 @@ def events_score_batch(*, limit: int | None = None, now: datetime | None = None)
         now = now or timezone.now()
         row = _settings_locked()
         engine = _engine(cursor)
+        if engine.d.pg:
+            # Small, latency-bound statements: parallel workers and JIT compilation cost more
+            # than they save (the id lists make their estimates look big).
+            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+            cursor.execute("SET LOCAL jit = off")
         batch = engine.pending_pop(limit)
         if not batch:
             return PassResult()
         event_ids = [event_id for event_id, _ in batch]
         active = selectors.rules_active()
-        if engine.d.pg:
-            # Small, latency-bound statements: parallel workers cost more than they save.
-            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         # Capped rules re-rank the history of the leads with a new event of theirs; every
         # other rule only adds the new events' rows. Only leads that get or lose ledger rows
         # are locked and have their score refreshed.
