@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from events.models import Event, PendingEvent
-from leads.models import Lead, Stage, Temperature
+from leads.models import Lead, Stage, StageChange, Temperature
 from scoring.models import LedgerEntry
 from scoring.rules import PqlCondition, RuleDef, RuleKind, Thresholds
 from scoring.sql import Dialect, Fragment, event_conditions, join, lead_conditions
@@ -25,6 +25,7 @@ LEDGER = LedgerEntry._meta.db_table
 EVENTS = Event._meta.db_table
 PENDING = PendingEvent._meta.db_table
 LEADS = Lead._meta.db_table
+CHANGES = StageChange._meta.db_table
 TMP = "scoring_tmp_derived"
 _COLUMNS = "lead_id, rule_id, version_id, event_id, points, occurred_at, expires_at"
 
@@ -562,15 +563,34 @@ class Engine:
         met = " AND ".join(f"m.n{i} >= %s" for i in range(len(conditions)))
         moment = f", {moment_from} AS t" if moment_from else ""
         later = " AND m.occurred_at >= m.t" if moment_from else ""
+        reentry = self._after_reentry("m.lead_id", "m.occurred_at")
         rows = self._rows(
             Fragment(
                 f"{prefix.sql}SELECT DISTINCT m.lead_id FROM (SELECT e.lead_id, e.occurred_at"
                 f"{moment}, {', '.join(counts)} {source.sql} WINDOW {', '.join(windows)}) m "
-                f"WHERE {met}{later} ORDER BY m.lead_id",
-                [*prefix.params, *params, *source.params, *[c.min_count for c in conditions]],
+                f"WHERE {met}{later} AND {reentry.sql} ORDER BY m.lead_id",
+                [
+                    *prefix.params,
+                    *params,
+                    *source.params,
+                    *[c.min_count for c in conditions],
+                    *reentry.params,
+                ],
             )
         )
         return [row[0] for row in rows]
+
+    def _after_reentry(self, lead: str, moment: str) -> Fragment:
+        """`moment` is later than the lead's last move back into IQL/MQL (a recycle or a
+        reopen), if it had one: conditions met before a rep sent the lead back do not send it
+        to PQL again; new activity after that can."""
+        never = "CAST('-infinity' AS timestamptz)" if self.d.pg else "''"
+        return Fragment(
+            f"{moment} > COALESCE((SELECT MAX(h.changed_at) FROM {CHANGES} h "
+            f"WHERE h.lead_id = {lead} AND h.to_stage IN (%s, %s) "
+            f"AND h.from_stage NOT IN ('', %s)), {never})",
+            [Stage.IQL.value, Stage.MQL.value, Stage.IQL.value],
+        )
 
     def _pql_candidates_correlated(
         self, scope: Scope, conditions: Sequence[PqlCondition]
@@ -583,6 +603,7 @@ class Engine:
             c_scope,
             Fragment("l.stage IN (%s, %s)", [Stage.IQL.value, Stage.MQL.value]),
             Fragment(f"c.type = 'track' AND c.name IN ({', '.join(['%s'] * len(names))})", names),
+            self._after_reentry("c.lead_id", "c.occurred_at"),
         ]
         for cond in conditions:
             inner_scope = scope.sql(self.d, "lead_id")

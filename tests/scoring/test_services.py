@@ -9,6 +9,7 @@ from django.utils import timezone
 from events.models import PendingEvent
 from events.pending import events_queue_for_scoring
 from leadcrm.exceptions import Forbidden
+from leads import services as lead_services
 from leads.models import Stage, StageChange
 from scoring import services
 from scoring.models import LedgerEntry, RescoreJob, RescoreStatus, RuleVersion, ScoringRule
@@ -190,6 +191,32 @@ def test_many_tasks_without_a_second_project_never_make_pql(default_playbook):
     lead.refresh_from_db()
     assert lead.stage == Stage.IQL
     assert _rescore().promoted == 0
+
+
+def test_a_recycled_lead_goes_back_to_pql_only_on_new_activity(default_playbook, marketer):
+    lead = LeadFactory()
+    start = NOW - timedelta(days=5)
+    for i in range(2):
+        EventFactory(lead=lead, name="Project Created", occurred_at=start + timedelta(hours=i))
+    for i in range(20):
+        EventFactory(lead=lead, name="Task Created", occurred_at=start + timedelta(minutes=i))
+    services.events_score_batch()
+    lead_services.lead_transition(lead_id=lead.pk, to=Stage.MQL, actor=marketer, reason="later")
+
+    _rescore()  # a rule edit re-scores everyone: what sent it to PQL before does not count
+
+    lead.refresh_from_db()
+    assert lead.stage == Stage.MQL
+    EventFactory(lead=lead, name="Task Created", occurred_at=timezone.now())
+    services.events_score_batch()  # new activity, and the window still holds enough
+    lead.refresh_from_db()
+    assert lead.stage == Stage.PQL
+    assert list(lead.stage_changes.order_by("id").values_list("to_stage", flat=True)) == [
+        "IQL",
+        "PQL",
+        "MQL",
+        "PQL",
+    ]
 
 
 def test_pricing_page_counts_at_most_three_times_the_earliest_win(default_playbook):
