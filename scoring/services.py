@@ -418,8 +418,14 @@ def scoring_sweep(*, now: datetime | None = None, budget_seconds: float = 30.0) 
     """The periodic catch-up: fit rules of leads changed since the last sweep, unscored events
     (those accepted while the broker was down), and re-score jobs whose chain of steps broke."""
     now = now or timezone.now()
-    relinked = event_services.orphans_relink(since=_sweep_since(now))
-    fit = _fit_sweep(now)
+    with transaction.atomic():
+        last_sweep = _settings_locked().fit_checked_at
+    # The last sweep's time, minus a margin for transactions that were still open then.
+    margin = timedelta(seconds=_knob("SCORING_FIT_SWEEP_MARGIN_SECONDS", 600))
+    since = None if last_sweep is None else last_sweep - margin
+    # A first sweep relinks ids linked within the margin (fit-checks every lead, though).
+    relinked = event_services.orphans_relink(since=since or now - margin)
+    fit = _fit_sweep(now, since=since)
     result, more = scoring_process(budget_seconds=budget_seconds)
     from scoring import tasks
 
@@ -440,22 +446,12 @@ def scoring_sweep(*, now: datetime | None = None, budget_seconds: float = 30.0) 
     }
 
 
-def _sweep_since(now: datetime) -> datetime:
-    """The last sweep's time minus a margin for transactions that were still open then (a
-    first sweep looks back by the margin only)."""
-    margin = timedelta(seconds=_knob("SCORING_FIT_SWEEP_MARGIN_SECONDS", 600))
-    last = ScoringSettings.objects.filter(pk=1).values_list("fit_checked_at", flat=True).first()
-    return (last or now) - margin
-
-
-def _fit_sweep(now: datetime) -> int:
-    """Fit-check leads updated since the last sweep (minus a margin for transactions that were
-    still open then), in chunks, then move the mark."""
-    with transaction.atomic():
-        since = _settings_locked().fit_checked_at
+def _fit_sweep(now: datetime, *, since: datetime | None) -> int:
+    """Fit-check leads updated since `since` (every lead when None), in chunks, then move the
+    mark to `now`."""
     leads = Lead.objects.order_by("id")
     if since is not None:
-        leads = leads.filter(updated_at__gte=_sweep_since(now))
+        leads = leads.filter(updated_at__gte=since)
     checked, last = 0, 0
     size = _knob("SCORING_BATCH_SIZE", 10000)
     while True:
