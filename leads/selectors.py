@@ -36,6 +36,17 @@ def lead_stage_history(*, lead: Lead) -> QuerySet[StageChange]:
     return lead.stage_changes.select_related("changed_by").order_by("changed_at", "id")
 
 
+def leads_last_stage_change(*, lead_ids) -> dict[int, tuple[str, str]]:
+    """(from stage, to stage) of each lead's latest history row, in one query."""
+    last: dict[int, tuple[str, str]] = {}
+    rows = StageChange.objects.filter(lead_id__in=list(lead_ids)).order_by(
+        "lead_id", "changed_at", "id"
+    )
+    for lead_id, from_stage, to_stage in rows.values_list("lead_id", "from_stage", "to_stage"):
+        last[lead_id] = (from_stage, to_stage)
+    return last
+
+
 def lead_stage_durations(*, lead: Lead, now: datetime | None = None) -> list[dict[str, Any]]:
     """Time spent in each stage visit, derived from the history rows."""
     now = now or timezone.now()

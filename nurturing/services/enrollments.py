@@ -10,7 +10,8 @@ from accounts.models import User
 from leadcrm.exceptions import Conflict
 from leads import lifecycle
 from leads.filters import LeadFilter
-from leads.models import Lead, Stage, StageChange
+from leads.models import Lead, Stage
+from leads.selectors import leads_last_stage_change
 from nurturing import selectors
 from nurturing.models import (
     SALES_STAGES,
@@ -126,12 +127,7 @@ def lead_enrollments_exit(*, lead_id: int, reason: str) -> int:
 def _entry_kinds(leads: list[Lead]) -> dict[int, str]:
     """How each lead entered its current stage: RECYCLED when its last history row is a
     recycle into that stage, else NEW. One query for all of them."""
-    last: dict[int, tuple[str, str]] = {}
-    rows = StageChange.objects.filter(lead_id__in=[lead.pk for lead in leads]).order_by(
-        "lead_id", "changed_at", "id"
-    )
-    for lead_id, from_stage, to_stage in rows.values_list("lead_id", "from_stage", "to_stage"):
-        last[lead_id] = (from_stage, to_stage)
+    last = leads_last_stage_change(lead_ids=[lead.pk for lead in leads])
     kinds = {}
     for lead in leads:
         from_stage, to_stage = last.get(lead.pk, ("", ""))
