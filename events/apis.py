@@ -17,8 +17,8 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import ApiError
 from events import jsonfast, parsing, selectors, services
-from leadcrm.exceptions import ApiError
 
 SEGMENT_KINDS = frozenset({"identify", "track", "page", "screen", "group", "alias", "batch"})
 MAX_REQUEST = parsing.MAX_REQUEST_BYTES

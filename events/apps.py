@@ -5,9 +5,8 @@ class EventsConfig(AppConfig):
     name = "events"
     default_auto_field = "django.db.models.BigAutoField"
 
-    def ready(self):
+    def ready(self) -> None:
+        from core import hooks
         from events.selectors import event_timeline_items
-        from leads.selectors import TIMELINE_SOURCES
 
-        if event_timeline_items not in TIMELINE_SOURCES:
-            TIMELINE_SOURCES.append(event_timeline_items)
+        hooks.lead_timeline_items.register(event_timeline_items)

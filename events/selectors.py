@@ -44,7 +44,7 @@ def _title(event: Event) -> str:
 
 
 def event_timeline_items(lead: Lead) -> list[dict[str, Any]]:
-    """The lead's events as timeline items (registered in leads.selectors.TIMELINE_SOURCES)."""
+    """The lead's events as timeline items (a `core.hooks.lead_timeline_items` receiver)."""
     return [
         {
             "kind": "event",

@@ -9,6 +9,7 @@ from functools import partial
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core import hooks
 from events import identity, jsonfast, parsing, pending
 from events.models import Event, Identity, IdentityKind, PendingEvent, Source
 from leads.models import Lead
@@ -61,7 +62,7 @@ def events_ingest(
                 partial(_link_after_commit, user_ids=users, anonymous_ids=anons), robust=True
             )
         if new or changed:
-            transaction.on_commit(partial(_kick_scoring, lead_ids=sorted(changed)), robust=True)
+            hooks.events_recorded.call_on_commit(sorted(changed))
     result.stored = len(new)
     return result
 
@@ -266,13 +267,6 @@ def orphans_relink(*, since: datetime) -> int:
 def _link_after_commit(*, user_ids, anonymous_ids) -> None:
     # No transaction: usually a single SELECT finding nothing, else one UPDATE per lead.
     identity.link_orphans(user_ids=user_ids, anonymous_ids=anonymous_ids)
-
-
-def _kick_scoring(*, lead_ids: list[int]) -> None:
-    # Imported late: scoring imports events, and a broken scoring must not stop ingestion.
-    from scoring.services import scoring_kick
-
-    scoring_kick(lead_ids=lead_ids)
 
 
 # --- Sources and write keys ---------------------------------------------------------------------

@@ -6,7 +6,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from leadcrm.exceptions import Forbidden, validated
+from core.errors import Forbidden, validated
 from leads import selectors, services
 from leads.filters import LeadFilter
 from leads.models import Lead, Stage

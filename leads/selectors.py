@@ -8,6 +8,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import User
+from core import hooks
 from leads.models import Lead, Stage, StageChange
 
 HANDOFF_STAGES = (Stage.MQL, Stage.PQL)
@@ -83,12 +84,9 @@ def _stage_items(lead: Lead) -> list[dict[str, Any]]:
     ]
 
 
-# Other apps add their own items (events, emails, notes) by appending a function here from
-# their AppConfig.ready(); each takes a lead and returns items of the shape above.
-TIMELINE_SOURCES = [_stage_items]
-
-
 def lead_timeline(*, lead: Lead) -> list[dict[str, Any]]:
     """Everything that happened to a lead, newest first."""
-    items = [item for source in TIMELINE_SOURCES for item in source(lead)]
+    items = _stage_items(lead) + [
+        i for items in hooks.lead_timeline_items.call(lead) for i in items
+    ]
     return sorted(items, key=lambda item: item["at"], reverse=True)

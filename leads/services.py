@@ -1,8 +1,6 @@
 """Every write to a lead. What may change a stage: here, with the rules in leads/lifecycle.py."""
 
 import json
-from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -10,21 +8,15 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from accounts.models import Role, User
-from leadcrm.exceptions import ApiError, Conflict, Forbidden
+from core import hooks
+from core.errors import ApiError, Conflict, Forbidden
 from leads import lifecycle
 from leads.lifecycle import Actor
 from leads.models import Lead, Stage, StageChange
 
-# Called with the ids of leads that entered a stage (created at IQL, or moved), once the
-# transaction that moved them commits. Other apps append to this from their AppConfig.ready()
-# (nurturing enrolls the leads in stage-triggered sequences); a hook must be quick: it only
-# queues work. A failing hook is logged and never undoes the move.
-STAGE_ENTERED_HOOKS: list[Callable[[list[int]], None]] = []
-
 
 def _stage_entered(lead_ids: list[int]) -> None:
-    for hook in STAGE_ENTERED_HOOKS:
-        transaction.on_commit(partial(hook, list(lead_ids)), robust=True)
+    hooks.lead_stage_entered.call_on_commit(list(lead_ids))
 
 
 class IllegalTransition(Conflict):

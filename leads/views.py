@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from leadcrm.exceptions import ApiError
+from core.errors import ApiError
 from leads import lifecycle, selectors, services
 from leads.models import Stage
 

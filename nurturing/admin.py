@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from leadcrm.exceptions import ApiError
+from core.errors import ApiError
 from nurturing import emails, services
 from nurturing.models import Enrollment, Message, MessageStatus, Sequence, Step, Suppression
 

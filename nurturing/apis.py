@@ -10,7 +10,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from leadcrm.exceptions import Forbidden, validated
+from core.errors import Forbidden, validated
 from leads.models import Lead, Stage
 from leads.selectors import lead_get
 from nurturing import selectors, services

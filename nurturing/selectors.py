@@ -5,18 +5,17 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from accounts.models import User
+from core import hooks
 from leads.models import Lead
 from leads.selectors import lead_visible_q
 from nurturing.models import Enrollment, Message, MessageStatus, Sequence, Step, Suppression
 
-# A lead matching any of these is owned by someone who talks to it in person (a rep, and a
-# partner once partners exist: that work appends its own Q here), so its enrollments pause.
-PAUSED_WHEN: list[Q] = [Q(owner__isnull=False)]
-
 
 def lead_paused_q() -> Q:
-    combined = Q()
-    for condition in PAUSED_WHEN:
+    """A lead owned by someone who talks to it in person (a rep; apps above nurturing add their
+    own conditions through `core.hooks.nurture_pause_conditions`) pauses its enrollments."""
+    combined = Q(owner__isnull=False)
+    for condition in hooks.nurture_pause_conditions.call():
         combined |= condition
     return combined
 

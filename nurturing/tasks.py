@@ -8,9 +8,14 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
-from kombu.exceptions import KombuError
 
+from core.publish import publish
 from nurturing import services
+from nurturing.services.dispatch import (
+    NURTURE_DISPATCH_LEADS,
+    NURTURE_LEADS_STAGE_ENTERED,
+    NURTURE_SEND,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +39,7 @@ def nurture_match_triggers() -> int:
     return enrolled
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=NURTURE_LEADS_STAGE_ENTERED, acks_late=True, reject_on_worker_lost=True)
 def nurture_leads_stage_entered(lead_ids: list[int]) -> int:
     """Leads entered a stage: enroll them now and send a first step that is due at once."""
     enrolled = services.leads_stage_entered(lead_ids=lead_ids)
@@ -42,7 +47,7 @@ def nurture_leads_stage_entered(lead_ids: list[int]) -> int:
     return enrolled
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=NURTURE_DISPATCH_LEADS, acks_late=True, reject_on_worker_lost=True)
 def nurture_dispatch_leads(lead_ids: list[int]) -> int:
     return services.due_dispatch(lead_ids=lead_ids)
 
@@ -54,7 +59,13 @@ def _backoff(retries: int) -> int:
     return min(settings.NURTURE_RETRY_BASE_SECONDS * 2**retries, max(1, visibility // 2))
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=MAX_SEND_RETRIES)
+@shared_task(
+    name=NURTURE_SEND,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=MAX_SEND_RETRIES,
+)
 def nurture_send(self, message_ids: list[int]) -> None:
     """Send these queued emails, each at most once (see nurturing/services/sending.py).
 
@@ -73,21 +84,7 @@ def nurture_send(self, message_ids: list[int]) -> None:
 # --- Publishing: never fails the caller; what is not published is found again by the beat --------
 
 
-def _publish(task, *args) -> None:
-    try:
-        task.apply_async(args=args, queue=settings.NURTURE_QUEUE, retry=False)
-    except (KombuError, OSError) as exc:
-        logger.warning("nurture: could not queue %s (%s); the beat catches up", task.name, exc)
-
-
-def send_soon(message_ids: list[int]) -> None:
-    _publish(nurture_send, list(message_ids))
-
-
-def dispatch_lead_soon(lead_id: int) -> None:
-    _publish(nurture_dispatch_leads, [lead_id])
-
-
 def stage_entered_hook(lead_ids: list[int]) -> None:
-    """Registered in leads.services.STAGE_ENTERED_HOOKS by NurturingConfig.ready()."""
-    _publish(nurture_leads_stage_entered, list(lead_ids))
+    """A `core.hooks.lead_stage_entered` receiver (NurturingConfig.ready()): runs after the
+    move commits, so it publishes at once; the every-minute trigger matcher backs it up."""
+    publish(NURTURE_LEADS_STAGE_ENTERED, list(lead_ids), queue=settings.NURTURE_QUEUE)

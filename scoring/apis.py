@@ -10,7 +10,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from leadcrm.exceptions import Forbidden, validated
+from core.errors import Forbidden, validated
 from leads.services import Actor, actor_kind
 from scoring import rules, selectors, services
 from scoring.models import RescoreJob, RuleKind, RuleVersion, ScoringRule

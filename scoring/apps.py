@@ -5,9 +5,11 @@ class ScoringConfig(AppConfig):
     name = "scoring"
     default_auto_field = "django.db.models.BigAutoField"
 
-    def ready(self):
-        from leads.selectors import TIMELINE_SOURCES
+    def ready(self) -> None:
+        from core import hooks
         from scoring.selectors import lead_score_timeline_items
+        from scoring.services import scoring_kick
 
-        if lead_score_timeline_items not in TIMELINE_SOURCES:
-            TIMELINE_SOURCES.append(lead_score_timeline_items)
+        hooks.lead_timeline_items.register(lead_score_timeline_items)
+        # Ingestion asks for a scoring pass after each commit that linked events to leads.
+        hooks.events_recorded.register(scoring_kick)

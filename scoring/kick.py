@@ -14,17 +14,17 @@ import logging
 from collections.abc import Iterable
 from functools import cache
 
-import kombu.exceptions
 import redis
 from django.conf import settings
 from django.core.cache import cache as django_cache
-from django.db import transaction
+
+from core import publish
 
 logger = logging.getLogger(__name__)
 
-# What an unreachable broker or Redis raises: kombu wraps connection errors in its
-# OperationalError; redis-py raises RedisError subclasses; sockets raise OSError.
-BROKER_ERRORS = (kombu.exceptions.OperationalError, redis.RedisError, OSError)
+# Scoring's published tasks, by name (scoring/tasks.py registers them under these names).
+SCORING_PROCESS = "scoring.process"
+RESCORE_STEP = "scoring.rescore_step"
 
 
 def _prefix() -> str:
@@ -46,24 +46,7 @@ def _redis() -> redis.Redis | None:
     return _redis_client(url) if url else None
 
 
-def _send(task, *args, countdown: float | None = None, **kwargs) -> bool:
-    try:
-        task.apply_async(args=args, kwargs=kwargs, countdown=countdown, retry=False)
-    except BROKER_ERRORS as exc:
-        logger.warning("Could not enqueue %s (%s); the periodic sweep catches up.", task.name, exc)
-        return False
-    return True
-
-
-def enqueue_on_commit(task, *args, **kwargs) -> None:
-    """Enqueue after the current transaction commits (a task queued before the commit would
-    not see its rows). Never raises for a broker outage."""
-    transaction.on_commit(lambda: _send(task, *args, **kwargs))
-
-
 def kick(*, lead_ids: Iterable[int] = ()) -> None:
-    from scoring import tasks
-
     ids = sorted({int(i) for i in lead_ids})
     window = _window_ms()
     client = _redis()
@@ -71,20 +54,20 @@ def kick(*, lead_ids: Iterable[int] = ()) -> None:
         if client is None:
             # Embedded set-up (no Redis): coalesce per process; lead ids ride in the task.
             if django_cache.add(_prefix() + "kick", 1, timeout=window / 1000):
-                _send(tasks.scoring_process, countdown=window / 1000, lead_ids=ids)
+                publish.publish(SCORING_PROCESS, countdown=window / 1000, lead_ids=ids)
             elif ids:
-                _send(tasks.scoring_process, lead_ids=ids)
+                publish.publish(SCORING_PROCESS, lead_ids=ids)
             return
         pipe = client.pipeline(transaction=False)
         if ids:
             pipe.sadd(_prefix() + "dirty-leads", *ids)
         pipe.set(_prefix() + "kick", 1, nx=True, px=window)
         first_in_window = pipe.execute()[-1]
-    except BROKER_ERRORS as exc:
+    except publish.BROKER_ERRORS as exc:
         logger.warning("Scoring kick failed (%s); the periodic sweep catches up.", exc)
         return
     if first_in_window:
-        _send(tasks.scoring_process, countdown=window / 1000)
+        publish.publish(SCORING_PROCESS, countdown=window / 1000)
 
 
 def dirty_leads_pop(limit: int = 50000) -> list[int]:
@@ -95,7 +78,7 @@ def dirty_leads_pop(limit: int = 50000) -> list[int]:
         return []
     try:
         popped = client.spop(_prefix() + "dirty-leads", limit) or []
-    except BROKER_ERRORS as exc:
+    except publish.BROKER_ERRORS as exc:
         logger.warning("Could not read queued lead ids (%s); the sweep re-checks them.", exc)
         return []
     return [int(i) for i in popped]

@@ -100,7 +100,7 @@ def lead_score_breakdown(
 
 
 def lead_score_timeline_items(lead: Lead, limit: int = 200) -> list[dict[str, Any]]:
-    """The lead's point changes for its timeline (leads.selectors.TIMELINE_SOURCES)."""
+    """The lead's point changes for its timeline (a `core.hooks.lead_timeline_items` receiver)."""
     rows = LedgerEntry.objects.filter(lead=lead).select_related("rule", "event")
     return [
         {

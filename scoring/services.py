@@ -22,13 +22,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from core.errors import ApiError, Forbidden
+from core.publish import publish_on_commit
 from events import services as event_services
-from leadcrm.exceptions import ApiError, Forbidden
 from leads.models import Lead, Stage
 from leads.services import Actor, actor_kind, leads_promote
 from scoring import rules, selectors
 from scoring.engine import Engine, Scope
-from scoring.kick import enqueue_on_commit, kick
+from scoring.kick import RESCORE_STEP, SCORING_PROCESS, kick
 from scoring.models import RescoreJob, RescoreStatus, RuleVersion, ScoringRule, ScoringSettings
 
 logger = logging.getLogger(__name__)
@@ -308,9 +309,7 @@ def rescore_start(*, actor: User | None, reason: str) -> RescoreJob:
         job = RescoreJob.objects.create(
             reason=reason[:300], created_by=actor, total_leads=Lead.objects.count()
         )
-        from scoring import tasks  # tasks import this module
-
-        enqueue_on_commit(tasks.rescore_step, job.pk, 0)
+        publish_on_commit(RESCORE_STEP, job.pk, 0)
     return job
 
 
@@ -377,7 +376,7 @@ def rescore_fail(*, job_id: int, error: str) -> None:
 # --- background entry points ----------------------------------------------------------------
 
 
-def scoring_kick(*, lead_ids: Iterable[int] = ()) -> None:
+def scoring_kick(lead_ids: Iterable[int] = ()) -> None:
     """Ask for scoring soon: unscored events, and fit rules of `lead_ids` whose fields changed.
 
     Called by ingestion after its transaction commits. Coalesced: within a short window many
@@ -427,15 +426,13 @@ def scoring_sweep(*, now: datetime | None = None, budget_seconds: float = 30.0) 
     relinked = event_services.orphans_relink(since=since or now - margin)
     fit = _fit_sweep(now, since=since)
     result, more = scoring_process(budget_seconds=budget_seconds)
-    from scoring import tasks
-
     if more:
-        enqueue_on_commit(tasks.scoring_process)
+        publish_on_commit(SCORING_PROCESS)
     stale = now - timedelta(seconds=_knob("SCORING_RESCORE_STALE_SECONDS", 180))
     restarted = 0
     for job in RescoreJob.objects.filter(status__in=[RescoreStatus.PENDING, RescoreStatus.RUNNING]):
         if (job.heartbeat_at or job.created_at) < stale:
-            enqueue_on_commit(tasks.rescore_step, job.pk, job.cursor)
+            publish_on_commit(RESCORE_STEP, job.pk, job.cursor)
             restarted += 1
     return {
         "fit_leads": fit,

@@ -6,8 +6,9 @@ import logging
 from celery import shared_task
 from django.db import OperationalError
 
+from core.publish import publish_on_commit
 from scoring import services
-from scoring.kick import enqueue_on_commit
+from scoring.kick import RESCORE_STEP, SCORING_PROCESS
 
 logger = logging.getLogger(__name__)
 
@@ -22,13 +23,13 @@ _TASK = {
 }
 
 
-@shared_task(name="scoring.process", **_TASK)
+@shared_task(name=SCORING_PROCESS, **_TASK)
 def scoring_process(lead_ids=()):
     """Score unscored events (and fit-check kicked leads); hand over to a fresh task if the
     backlog outlasts one task's time budget."""
     result, more = services.scoring_process(lead_ids=lead_ids)
     if more:
-        enqueue_on_commit(scoring_process)
+        publish_on_commit(SCORING_PROCESS)
     return {"events": result.events, "promoted": result.promoted, "more": more}
 
 
@@ -43,7 +44,7 @@ def expire():
     return {"leads": result.leads, "promoted": result.promoted}
 
 
-@shared_task(name="scoring.rescore_step", bind=True, **_TASK)
+@shared_task(name=RESCORE_STEP, bind=True, **_TASK)
 def rescore_step(self, job_id: int, cursor: int):
     """Some chunks of a re-score, then the next step is queued. A second delivery of the same
     step finds the job's cursor moved on and stops."""
@@ -56,5 +57,5 @@ def rescore_step(self, job_id: int, cursor: int):
         services.rescore_fail(job_id=job_id, error=f"{exc.__class__.__name__}: {exc}")
         raise
     if next_cursor is not None:
-        enqueue_on_commit(rescore_step, job_id, next_cursor)
+        publish_on_commit(RESCORE_STEP, job_id, next_cursor)
     return next_cursor

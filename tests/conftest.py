@@ -1,9 +1,12 @@
 import os
+import uuid
 
 import pytest
+import redis
 from rest_framework.test import APIClient
 
 from accounts.models import Role
+from leadcrm.celery import app as celery_app
 from tests.factories import UserFactory
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -88,3 +91,24 @@ def other_rep_client(other_rep):
 @pytest.fixture
 def admin_client_api(admin_user):
     return _client_for(admin_user)
+
+
+def _forget_cached_queues() -> None:
+    # kombu caches the queue/route objects on first use; drop them so a new default applies.
+    for name in ("queues", "default_queue", "router", "producer_pool"):
+        celery_app.amqp.__dict__.pop(name, None)
+
+
+@pytest.fixture
+def queue(redis_url, settings):
+    """A queue (and kick key prefix) of this test alone: tasks sent by this process go there."""
+    name = f"leadcrm-test-{uuid.uuid4().hex[:12]}"
+    old = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = name
+    _forget_cached_queues()
+    settings.SCORING_KEY_PREFIX = f"{name}:"
+    yield name
+    celery_app.conf.task_default_queue = old
+    _forget_cached_queues()
+    client = redis.Redis.from_url(redis_url)
+    client.delete(name, f"_kombu.binding.{name}", *client.keys(f"{name}:*"))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from leadcrm import env
+from core import env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SECRET = secrets.token_urlsafe(50)

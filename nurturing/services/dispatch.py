@@ -14,7 +14,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from leadcrm.exceptions import Conflict
+from core.errors import Conflict
+from core.publish import publish_on_commit
 from nurturing import selectors
 from nurturing.models import (
     Enrollment,
@@ -27,6 +28,11 @@ from nurturing.models import (
 )
 
 logger = logging.getLogger(__name__)
+
+# Nurturing's published tasks, by name (nurturing/tasks.py registers them under these names).
+NURTURE_SEND = "nurturing.tasks.nurture_send"
+NURTURE_DISPATCH_LEADS = "nurturing.tasks.nurture_dispatch_leads"
+NURTURE_LEADS_STAGE_ENTERED = "nurturing.tasks.nurture_leads_stage_entered"
 
 DISPATCH_CHUNK = 500  # enrollments claimed per transaction by the dispatcher
 SEND_BATCH = 20  # emails per send task: one SMTP connection
@@ -107,7 +113,7 @@ def _dispatch_chunk(*, now, limit: int, lead_ids: list[int] | None) -> tuple[int
     Message.objects.bulk_create(chunk.messages)
     _save_enrollments(chunk.enrollments)
     ids = [m.pk for m in chunk.messages if m.status == MessageStatus.QUEUED]
-    enqueue_on_commit(ids)
+    sends_publish(ids)
     return len(due), ids
 
 
@@ -203,14 +209,13 @@ def _event_since(lead_id: int, name: str, enrollment: Enrollment) -> bool:
     ).exists()
 
 
-def enqueue_on_commit(ids: list[int]) -> None:
-    if not ids:
-        return
-    from nurturing import tasks  # tasks import services: import at call time
-
+def sends_publish(ids: list[int]) -> None:
+    """Queue sends for these messages after the commit, SEND_BATCH to a task (one SMTP
+    connection each). A lost publish is re-queued by in_flight_recover."""
     for start in range(0, len(ids), SEND_BATCH):
-        batch = ids[start : start + SEND_BATCH]
-        transaction.on_commit(lambda batch=batch: tasks.send_soon(batch), robust=True)
+        publish_on_commit(
+            NURTURE_SEND, ids[start : start + SEND_BATCH], queue=settings.NURTURE_QUEUE
+        )
 
 
 # --- Recovery: what a dead worker or a lost task left behind -----------------------------------
@@ -229,7 +234,7 @@ def in_flight_recover() -> dict[str, int]:
         Message.objects.filter(pk__in=expired, status=MessageStatus.CLAIMED).update(
             status=MessageStatus.QUEUED, enqueued_at=now, detail="claim expired; sent again"
         )
-        enqueue_on_commit(expired)
+        sends_publish(expired)
     unknown = Message.objects.filter(status=MessageStatus.COMMITTING, claimed_at__lt=cut).update(
         status=MessageStatus.UNKNOWN,
         detail="the worker died while the server was accepting it: maybe sent; not sent again",
@@ -241,7 +246,7 @@ def in_flight_recover() -> dict[str, int]:
             .values_list("pk", flat=True)[:5000]
         )
         Message.objects.filter(pk__in=forgotten).update(enqueued_at=now)
-        enqueue_on_commit(forgotten)
+        sends_publish(forgotten)
     return {"retried": len(expired), "review": unknown, "requeued": len(forgotten)}
 
 
@@ -260,7 +265,7 @@ def message_review_resolve(*, message_id: int, delivered: bool) -> Message:
             status=MessageStatus.QUEUED, enqueued_at=now, detail="not delivered: sent again"
         )
         if changed:
-            enqueue_on_commit([message_id])
+            sends_publish([message_id])
     if not changed:
         raise Conflict("This email is not waiting for review.", code="not_in_review")
     return Message.objects.get(pk=message_id)

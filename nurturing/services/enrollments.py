@@ -2,12 +2,14 @@
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from leadcrm.exceptions import Conflict
+from core.errors import Conflict
+from core.publish import publish_on_commit
 from leads import lifecycle
 from leads.filters import LeadFilter
 from leads.models import Lead, Stage
@@ -22,6 +24,7 @@ from nurturing.models import (
     Suppression,
     TriggerKind,
 )
+from nurturing.services.dispatch import NURTURE_DISPATCH_LEADS
 from nurturing.services.sequences import filter_params, require_marketing
 
 # The periodic matcher's look-back for stage entries: it backs up the on-commit kick (a lost
@@ -92,9 +95,7 @@ def enrollment_create(
 
 
 def _kick_on_commit(lead_id: int) -> None:
-    from nurturing import tasks  # tasks import services: import at call time
-
-    transaction.on_commit(lambda: tasks.dispatch_lead_soon(lead_id), robust=True)
+    publish_on_commit(NURTURE_DISPATCH_LEADS, [lead_id], queue=settings.NURTURE_QUEUE)
 
 
 def enrollments_end(

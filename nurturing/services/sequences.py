@@ -8,7 +8,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from accounts.models import User
-from leadcrm.exceptions import ApiError, Conflict, Forbidden
+from core.errors import ApiError, Conflict, Forbidden
 from leads.filters import LeadFilter
 from leads.models import Lead, Stage
 from nurturing import emails

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from pytest_django.live_server_helper import LiveServer
 
+from core import hooks
 from events import services
 
 
@@ -101,11 +102,9 @@ def ingest_server(transactional_db):
 
 @pytest.fixture
 def kicks(monkeypatch):
-    """Records scoring_kick calls instead of asking the scoring engine."""
+    """Records the `events_recorded` hook's calls instead of asking its receivers (scoring)."""
     calls = []
-    monkeypatch.setattr(
-        "scoring.services.scoring_kick", lambda *, lead_ids=(): calls.append(sorted(lead_ids))
-    )
+    monkeypatch.setattr(hooks.events_recorded, "_receivers", [lambda ids: calls.append(ids)])
     return calls
 
 

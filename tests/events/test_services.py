@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core import hooks
 from events import services
 from events.models import Event, Identity, PendingEvent, Source
 from leads.models import Lead, Stage, StageChange
@@ -405,10 +406,10 @@ def test_nothing_is_written_when_every_message_is_rejected(source, kicks):
 
 
 def test_a_failing_scoring_kick_never_breaks_ingestion(source, monkeypatch):
-    def broken(*, lead_ids=()):
+    def broken(lead_ids):
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr("scoring.services.scoring_kick", broken)
+    monkeypatch.setattr(hooks.events_recorded, "_receivers", [broken])
 
     result = ingest(source, track("m1"))
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection, connections, transaction
 
-from leadcrm.exceptions import ApiError, Forbidden
+from core.errors import ApiError, Forbidden
 from leads import lifecycle, selectors, services
 from leads.lifecycle import Actor
 from leads.models import Lead, Stage, StageChange

@@ -7,6 +7,7 @@ import kombu.exceptions
 import pytest
 import redis
 
+from core import publish
 from scoring import kick, services, tasks
 from tests.factories import EventFactory, LeadFactory
 from tests.scoring.conftest import ledger_of
@@ -66,12 +67,12 @@ def test_a_kick_never_raises_when_the_broker_refuses(queue, monkeypatch, caplog)
     def refuse(*args, **kwargs):
         raise kombu.exceptions.OperationalError("Error 111 connecting: Connection refused.")
 
-    monkeypatch.setattr(tasks.scoring_process, "apply_async", refuse)
+    monkeypatch.setattr(publish.current_app, "send_task", refuse)
 
-    with caplog.at_level(logging.WARNING, logger="scoring.kick"):
+    with caplog.at_level(logging.WARNING, logger="core.publish"):
         services.scoring_kick()
 
-    assert "Could not enqueue scoring.process" in caplog.text
+    assert "Could not queue scoring.process" in caplog.text
 
 
 def test_without_redis_kicks_coalesce_in_the_process(settings, monkeypatch):
@@ -79,7 +80,7 @@ def test_without_redis_kicks_coalesce_in_the_process(settings, monkeypatch):
     settings.REDIS_URL = None
     settings.SCORING_KEY_PREFIX = "kick-test-local:"
     sent = []
-    monkeypatch.setattr(kick, "_send", lambda task, *a, **kw: sent.append((task.name, kw)))
+    monkeypatch.setattr(publish, "publish", lambda name, *a, **kw: sent.append((name, kw)))
 
     services.scoring_kick()
     services.scoring_kick()
@@ -96,7 +97,7 @@ def test_the_process_task_scores_everything_in_batches(default_playbook, setting
     lead = LeadFactory()
     EventFactory.create_batch(5, lead=lead, name="Email Opened")
     handed_over = []
-    monkeypatch.setattr(kick, "_send", lambda task, *a, **kw: handed_over.append(task.name))
+    monkeypatch.setattr(publish, "publish", lambda name, *a, **kw: handed_over.append(name))
 
     result = tasks.scoring_process.run()
 

@@ -6,9 +6,9 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import Forbidden
 from events.models import PendingEvent
 from events.pending import events_queue_for_scoring
-from leadcrm.exceptions import Forbidden
 from leads import services as lead_services
 from leads.models import Stage, StageChange
 from scoring import services

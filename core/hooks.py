@@ -1,0 +1,99 @@
+"""Every hook in the house: the only indirect calls between apps.
+
+Layers run `core` < `accounts` < `leads` < `events` < `scoring`, `nurturing` < `playbook`. A lower
+app never imports a higher one. When a write in a lower app must cause an effect in a higher one
+(a lead's stage change starts a nurture sequence, an ingested event is scored), the lower app
+fires a hook declared here and the higher app registers a receiver in its `AppConfig.ready()`.
+Everything else is a plain call you can follow; each hook says when it fires, in which
+transaction, and who listens today.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+
+if TYPE_CHECKING:
+    from django.db.models import Q
+
+    from leads.models import Lead
+
+logger = logging.getLogger(__name__)
+
+
+class Hook[**P, R]:
+    """A named list of receivers with one signature."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._receivers: list[Callable[P, R]] = []
+
+    def register(self, receiver: Callable[P, R]) -> Callable[P, R]:
+        """Add a receiver (once: `ready()` may run twice in tests)."""
+        if receiver not in self._receivers:
+            self._receivers.append(receiver)
+        return receiver
+
+    def receivers(self) -> tuple[Callable[P, R], ...]:
+        return tuple(self._receivers)
+
+    def call(self, *args: P.args, **kwargs: P.kwargs) -> list[R]:
+        """Call every receiver now, in registration order; their results in that order."""
+        return [receiver(*args, **kwargs) for receiver in self._receivers]
+
+    def call_on_commit(self, *args: P.args, **kwargs: P.kwargs) -> None:
+        """Call every receiver once the current transaction commits (at once outside one). A
+        receiver that raises is logged and never undoes the write, nor stops the others."""
+        for receiver in self._receivers:
+            transaction.on_commit(partial(receiver, *args, **kwargs), robust=True)
+
+    def __repr__(self) -> str:
+        return f"<Hook {self.name}: {len(self._receivers)} receivers>"
+
+
+lead_stage_entered: Hook[[list[int]], None] = Hook("lead_stage_entered")
+"""Leads entered a stage: created at IQL, or moved (by a person, a rule, a recycle).
+
+Fired by `leads.services` with the ids of the leads that moved, *after* the transaction that
+moved them commits (`call_on_commit`). A receiver must be quick (it only queues work) and never
+undoes the move. Registered by: nurturing (enrolls the leads in stage-triggered sequences).
+"""
+
+lead_timeline_items: Hook[[Lead], list[dict[str, Any]]] = Hook("lead_timeline_items")
+"""A lead's timeline is being built.
+
+Called by `leads.selectors.lead_timeline` inside the reading request (no transaction of its own);
+each receiver returns that app's items for the lead, dicts with at least `at` (an aware datetime),
+`kind` and `text`. Registered by: events (the lead's events), scoring (score changes), nurturing
+(enrollments and emails).
+"""
+
+nurture_pause_conditions: Hook[[], Q] = Hook("nurture_pause_conditions")
+"""Nurturing asks when a lead's sequences must pause.
+
+Called by `nurturing.selectors.lead_paused_q` whenever it builds its paused-lead filter (inside
+the sender's or dispatcher's transaction); each receiver returns a `Q` over `Lead` that, when it
+holds, pauses the lead's enrollments (no email goes out while it holds). Nurturing's own
+condition (a rep owns the lead) is built in; apps above nurturing (a sales hand-off, channel
+partners) register theirs. Registered by: nobody else yet.
+"""
+
+events_recorded: Hook[[list[int]], None] = Hook("events_recorded")
+"""New events were linked to leads: an ingestion request, or a lead's tracked email activity.
+
+Fired by `events.services` with the leads' ids (sorted, unique) after the transaction that stored
+the events commits (`call_on_commit`). A receiver must be quick and never fail ingestion: a lost
+call is caught up by the receiver's own periodic job. Registered by: scoring (kicks a scoring
+pass for those leads).
+"""
+
+ALL_HOOKS: tuple[Hook[..., Any], ...] = (
+    lead_stage_entered,
+    lead_timeline_items,
+    nurture_pause_conditions,
+    events_recorded,
+)
