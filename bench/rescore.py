@@ -246,7 +246,8 @@ def run(args) -> None:
     from django.db import connection
 
     from events.models import Source
-    from scoring import playbook, services
+    from playbook import scoring as playbook
+    from scoring import services
     from scoring.models import ScoringRule
 
     call_command("migrate", verbosity=0)

@@ -8,19 +8,13 @@ Everything else is a plain call you can follow; each hook says when it fires, in
 transaction, and who listens today.
 """
 
-from __future__ import annotations
-
 import logging
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import transaction
-
-if TYPE_CHECKING:
-    from django.db.models import Q
-
-    from leads.models import Lead
+from django.db.models import Q
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +57,9 @@ moved them commits (`call_on_commit`). A receiver must be quick (it only queues 
 undoes the move. Registered by: nurturing (enrolls the leads in stage-triggered sequences).
 """
 
-lead_timeline_items: Hook[[Lead], list[dict[str, Any]]] = Hook("lead_timeline_items")
-"""A lead's timeline is being built.
+lead_timeline_items: Hook[[Any], list[dict[str, Any]]] = Hook("lead_timeline_items")
+"""A lead's timeline is being built (the argument is the `leads.models.Lead`: core sits below
+leads and does not import it).
 
 Called by `leads.selectors.lead_timeline` inside the reading request (no transaction of its own);
 each receiver returns that app's items for the lead, dicts with at least `at` (an aware datetime),

@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core import hooks
 from events import identity, jsonfast, parsing, pending
-from events.models import Event, Identity, IdentityKind, PendingEvent, Source
+from events.models import Event, EventType, Identity, IdentityKind, PendingEvent, Source
 from leads.models import Lead
 
 WRITE_KEY_PREFIX = "wk_"
@@ -343,3 +343,44 @@ def source_internal(name: str) -> Source:
         if source.internal:
             return source
     raise SourceError(f"{name!r} and {name!r} (internal) are both write-key sources.")
+
+
+# --- Events the app records itself, for a lead it already knows ----------------------------------
+
+
+@transaction.atomic
+def lead_event_record(
+    *,
+    lead: Lead,
+    source: Source,
+    name: str,
+    message_id: str,
+    properties: dict,
+    occurred_at: datetime | None = None,
+) -> bool:
+    """Record a track event of `lead` (an email opened, a link clicked), queued for scoring.
+
+    The app already knows the lead, so nothing is resolved from ids: the event is stored linked
+    to it. `message_id` is the idempotency key within `source`: a second call with the same key
+    stores nothing and returns False. Scoring is asked for after the commit, as for ingestion.
+    """
+    now = timezone.now()
+    try:
+        # A savepoint: a concurrent duplicate fails only this insert, not the caller's work.
+        with transaction.atomic():
+            event = Event.objects.create(
+                source=source,
+                message_id=message_id,
+                type=EventType.TRACK,
+                name=name,
+                lead=lead,
+                user_id=lead.external_id or "",
+                properties=properties,
+                occurred_at=occurred_at or now,
+                received_at=now,
+            )
+    except IntegrityError:
+        return False
+    pending.events_queue_for_scoring(event_ids=[event.pk])
+    hooks.events_recorded.call_on_commit([lead.pk])
+    return True

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "events",
     "scoring",
     "nurturing",
+    "playbook",
 ]
 
 MIDDLEWARE = [

@@ -1,23 +1,20 @@
 """What recipients do with a nurture email: unsubscribe, open, click.
 
-Opens, clicks and unsubscribes become events through events ingestion, the same path as
-pushed events, so the scoring playbook scores them like any other event.
+Opens, clicks and unsubscribes become events of the lead (events.services.lead_event_record),
+queued for scoring like pushed events, so the scoring playbook scores them like any other event.
 """
 
 import hashlib
-import logging
 
 from django.db import transaction
 from django.utils import timezone
 
-from events.services import events_ingest, source_internal
+from events import services as events_services
 from leads.models import Lead
 from leads.services import lead_mark_do_not_contact
 from nurturing.models import Message, MessageStatus, SuppressionReason
 from nurturing.services.enrollments import lead_enrollments_exit
 from nurturing.services.sending import suppression_add
-
-logger = logging.getLogger(__name__)
 
 INTERNAL_SOURCE = "nurturing"
 # What proves the email reached the recipient: an email still in review is settled as sent.
@@ -95,50 +92,18 @@ def _settle_review(message_id: int, now) -> None:
     )
 
 
-def lead_anonymous_id(lead: Lead) -> str:
-    return f"leadcrm-lead-{lead.pk}"
-
-
 def _emit(lead: Lead, message: Message, name: str, *, key: str, properties: dict) -> None:
-    now = timezone.now().isoformat()
-    props = {
-        "message_id": message.pk,
-        "sequence": message.enrollment.sequence.key,
-        "step": message.step.position,
-        "subject": message.subject,
-        **properties,
-    }
-    batch = _identity_messages(lead, now)
-    if lead.external_id:
-        ident = {"userId": lead.external_id}
-    else:
-        ident = {"anonymousId": lead_anonymous_id(lead)}
-    batch.append(
-        {
-            "type": "track",
-            "event": name,
-            **ident,
-            "messageId": f"nurture-{key}",
-            "properties": props,
-            "timestamp": now,
-        }
+    """The lead's event, recorded directly (the lead is known; no ids to resolve)."""
+    events_services.lead_event_record(
+        lead=lead,
+        source=events_services.source_internal(INTERNAL_SOURCE),
+        name=name,
+        message_id=f"nurture-{key}",
+        properties={
+            "message_id": message.pk,
+            "sequence": message.enrollment.sequence.key,
+            "step": message.step.position,
+            "subject": message.subject,
+            **properties,
+        },
     )
-    result = events_ingest(source=source_internal(INTERNAL_SOURCE), messages=batch)
-    if result.rejected:
-        logger.error("nurture: ingestion refused %s for lead %s: %s", name, lead.pk, result.errors)
-
-
-def _identity_messages(lead: Lead, now: str) -> list[dict]:
-    """Leads without an external_id are known to ingestion by their email: an identify links
-    our stable anonymousId to the lead with that address (once; ingestion dedupes it)."""
-    if lead.external_id:
-        return []
-    return [
-        {
-            "type": "identify",
-            "anonymousId": lead_anonymous_id(lead),
-            "messageId": f"nurture-identify-{lead.pk}",
-            "traits": {"email": lead.email},
-            "timestamp": now,
-        }
-    ]

@@ -11,7 +11,7 @@ from leads.models import Lead
 from leads.selectors import lead_timeline
 from nurturing import services, tasks
 from nurturing.models import Enrollment, EnrollmentStatus, Sequence
-from nurturing.playbook import playbook_load
+from playbook.nurturing import playbook_load
 from tests.factories import LeadFactory
 from tests.nurturing.conftest import make_sequence
 

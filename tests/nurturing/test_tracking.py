@@ -1,14 +1,14 @@
-"""Opens, clicks and unsubscribes become events through ingestion, and points through scoring."""
+"""Opens, clicks and unsubscribes become events of the lead, and points through scoring."""
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
-from events.models import Event
+from events.models import Event, Identity
 from leads.models import Lead
 from nurturing import emails
 from nurturing.models import Enrollment, Message, MessageStatus
-from scoring import playbook as scoring_playbook
+from playbook import scoring as scoring_playbook
 from scoring.services import scoring_process
 from tests.factories import LeadFactory
 from tests.nurturing.conftest import make_sequence
@@ -53,15 +53,18 @@ def get(url: str):
 
 
 def test_open_becomes_an_email_opened_event_worth_two_points(scored):
-    lead = LeadFactory()  # no external_id: linked through its email
+    lead = LeadFactory()  # no external_id: the event is the lead's all the same
     message = sent_to(lead)
     before = scored(lead)
 
     get(emails.open_url(message.pk))
     get(emails.open_url(message.pk))
 
-    event = Event.objects.get(name="Email Opened")
-    assert (event.lead_id, event.type, event.source.name) == (lead.pk, "track", "nurturing")
+    event = Event.objects.get()
+    assert (event.lead_id, event.type, event.name) == (lead.pk, "track", "Email Opened")
+    assert (event.source.name, event.user_id, event.anonymous_id) == ("nurturing", "", "")
+    # Recorded directly: no synthetic identify, no identity for ingestion to resolve back.
+    assert Identity.objects.count() == 0
     assert event.properties["message_id"] == message.pk
     assert scored(lead) == before + 2
 

@@ -18,7 +18,7 @@ from events.services import events_ingest, source_internal
 from leads.models import Lead
 from nurturing import emails, services
 from nurturing.models import Enrollment, EnrollmentStatus, Message, MessageStatus
-from nurturing.playbook import playbook_load
+from playbook.nurturing import playbook_load
 from tests.factories import LeadFactory
 from tests.nurturing.conftest import SmtpServer, free_port, make_sequence, wait_for
 

@@ -3,7 +3,7 @@ from django.db.models import Sum
 
 from core import publish
 from leads.models import Lead
-from scoring import playbook
+from playbook import scoring as playbook
 from scoring.models import LedgerEntry
 
 

@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from events.models import PendingEvent
 from leads.models import Lead, Stage
-from scoring import playbook, services, tasks
+from playbook import scoring as playbook
+from scoring import services, tasks
 from scoring.models import LedgerEntry, RescoreJob, RescoreStatus
 from tests.factories import EventFactory, LeadFactory
 

@@ -5,7 +5,8 @@ import io
 import pytest
 from django.core.management import call_command
 
-from scoring import playbook, rules, selectors
+from playbook import scoring as playbook
+from scoring import rules, selectors
 from scoring.models import RescoreJob, ScoringRule, ScoringSettings
 
 pytestmark = pytest.mark.django_db

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from nurturing.playbook import playbook_load as nurturing_playbook_load
-from scoring.playbook import playbook_load as scoring_playbook_load
+from playbook.nurturing import playbook_load as nurturing_playbook_load
+from playbook.scoring import playbook_load as scoring_playbook_load
 
 
 class Command(BaseCommand):

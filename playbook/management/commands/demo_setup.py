@@ -1,8 +1,8 @@
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from leads import demo
 from leads.models import Lead
+from playbook import demo
 from scoring.services import scoring_process
 
 
