@@ -26,6 +26,7 @@ run: install
 test: install
 	@SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} $(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 	@# The tests' own var/ (embedded broker messages, SQLite files), apart from make run's data.
 	rm -rf var/test
 	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} LEADCRM_VAR_DIR=$(CURDIR)/var/test \
