@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from core import hooks
 from events import identity, jsonfast, parsing, pending
-from events.models import Event, EventType, Identity, IdentityKind, PendingEvent, Source
+from events.models import Event, EventType, PendingEvent, Source
 from leads.models import Lead
 
 WRITE_KEY_PREFIX = "wk_"
@@ -181,17 +181,8 @@ def _insert_postgresql(source, messages, received_at) -> dict[str, int | None]:
     table = Event._meta.db_table
     given = [c for c in _COLUMNS if c != "lead_id"]
     record = ", ".join(["seq integer", *(f"{c} {_PG_TYPES[c]}" for c in given)])
-    identities, leads = Identity._meta.db_table, Lead._meta.db_table
-    # Scalar subqueries, so that each is an index lookup per row whatever the planner thinks
-    # of the batch's size (as joins it chose hash joins over whole tables); COALESCE stops at
-    # the first that finds a lead.
-    lead = (
-        f"COALESCE((SELECT lead_id FROM {identities} WHERE kind = %s "
-        "AND value = NULLIF(x.user_id, '')), "
-        f"(SELECT id FROM {leads} WHERE external_id = NULLIF(x.user_id, '')), "
-        f"(SELECT lead_id FROM {identities} WHERE kind = %s "
-        "AND value = NULLIF(x.anonymous_id, '')))"
-    )
+    # Which lead each event belongs to: the one rule, looked up inside this statement.
+    lead, lead_params = identity.lead_of_ids_sql("x.user_id", "x.anonymous_id")
     select = ", ".join(f"r.{c}" for c in _COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -206,7 +197,7 @@ def _insert_postgresql(source, messages, received_at) -> dict[str, int | None]:
             # The new linked events join scoring's queue in the same statement.
             f"queued AS (INSERT INTO {PendingEvent._meta.db_table} (event_id) "
             "SELECT id FROM new WHERE lead_id IS NOT NULL) SELECT message_id, lead_id FROM new",
-            [IdentityKind.USER, IdentityKind.ANONYMOUS, jsonfast.dumps(rows)],
+            [*lead_params, jsonfast.dumps(rows)],
         )
         return dict(cursor.fetchall())
 
