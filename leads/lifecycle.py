@@ -42,7 +42,7 @@ class MoveNotAllowed(Exception):
     """The move exists, but not for this actor."""
 
 
-class ReasonRequired(Exception):
+class MoveNeedsReason(Exception):
     """The move needs a reason and none was given."""
 
 
@@ -75,14 +75,14 @@ FUNNEL = (Stage.IQL, Stage.MQL, Stage.PQL, Stage.SAL, Stage.SQL, Stage.CUSTOMER)
 
 
 def check_move(*, from_stage: str, to_stage: str, actor: Actor, reason: str = "") -> Move:
-    """Return the move, or raise IllegalMove / MoveNotAllowed / ReasonRequired."""
+    """Return the move, or raise IllegalMove / MoveNotAllowed / MoveNeedsReason."""
     move = MOVES.get((Stage(from_stage), Stage(to_stage)))
     if move is None:
         raise IllegalMove(f"A lead cannot move from {from_stage} to {to_stage}.")
     if actor not in move.actors:
         raise MoveNotAllowed(f"A {actor} cannot move a lead from {from_stage} to {to_stage}.")
     if move.needs_reason and not reason.strip():
-        raise ReasonRequired(f"Moving a lead to {to_stage} ({move.kind}) needs a reason.")
+        raise MoveNeedsReason(f"Moving a lead to {to_stage} ({move.kind}) needs a reason.")
     return move
 
 

@@ -241,7 +241,7 @@ def lead_transition(
         raise IllegalTransition(str(exc)) from exc
     except lifecycle.MoveNotAllowed as exc:
         raise TransitionForbidden(str(exc)) from exc
-    except lifecycle.ReasonRequired as exc:
+    except lifecycle.MoveNeedsReason as exc:
         raise ReasonRequired(str(exc), fields={"reason": ["This field is required."]}) from exc
     _record_change(lead=lead, to=to, actor=actor, rule=rule, reason=reason, move=move)
     return lead

@@ -52,7 +52,7 @@ def test_every_pair_for_every_actor_matches_the_table(frm, to, actor):
 @pytest.mark.parametrize(("pair", "spec"), [(p, s) for p, s in EXPECTED.items() if s[2]])
 def test_moves_that_need_a_reason_refuse_a_blank_one(pair, spec):
     actor = Actor(sorted(spec[1])[0])
-    with pytest.raises(lifecycle.ReasonRequired):
+    with pytest.raises(lifecycle.MoveNeedsReason):
         lifecycle.check_move(from_stage=pair[0], to_stage=pair[1], actor=actor, reason="  ")
 
 
