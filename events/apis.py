@@ -20,7 +20,6 @@ from rest_framework.views import APIView
 from core.errors import ApiError
 from events import jsonfast, parsing, selectors, services
 
-SEGMENT_KINDS = frozenset({"identify", "track", "page", "screen", "group", "alias", "batch"})
 MAX_REQUEST = parsing.MAX_REQUEST_BYTES
 
 

@@ -42,9 +42,6 @@ class LeadQuerySet(models.QuerySet):
     def open(self):
         return self.exclude(stage__in=[Stage.CUSTOMER, Stage.DISQUALIFIED])
 
-    def contactable(self):
-        return self.filter(do_not_contact=False)
-
 
 class Lead(models.Model):
     email = models.EmailField(max_length=254)
@@ -147,11 +144,3 @@ class StageChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead_id}: {self.from_stage or '-'} -> {self.to_stage}"
-
-    @property
-    def actor_label(self) -> str:
-        if self.rule:
-            return f"rule: {self.rule}"
-        if self.changed_by_id:
-            return self.changed_by.get_username()
-        return "system"

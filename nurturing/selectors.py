@@ -20,10 +20,6 @@ def lead_paused_q() -> Q:
     return combined
 
 
-def lead_is_paused(*, lead_id: int) -> bool:
-    return Lead.objects.filter(lead_paused_q(), pk=lead_id).exists()
-
-
 def paused_lead_exists() -> Exists:
     """For filtering rows that carry a `lead_id`: true when that lead is paused."""
     return Exists(Lead.objects.filter(lead_paused_q(), pk=OuterRef("lead_id")))

@@ -68,7 +68,7 @@ def test_create_by_a_rule_records_the_rule():
     lead = services.lead_create(actor=None, rule="identify", email="bot@example.com")
 
     row = lead.stage_changes.get()
-    assert (row.changed_by_id, row.rule, row.actor_label) == (None, "identify", "rule: identify")
+    assert (row.changed_by_id, row.rule) == (None, "identify")
 
 
 def test_create_with_duplicate_email_in_another_case_writes_nothing(marketer):
