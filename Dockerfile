@@ -11,8 +11,10 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 
 COPY . .
-# Static files are collected at build time and served by WhiteNoise.
-RUN SECRET_KEY=build-only python manage.py collectstatic --noinput \
+# Static files are collected at build time and served by WhiteNoise. collectstatic never
+# connects to the database, but settings need a DATABASE_URL (compose gives the real one).
+RUN SECRET_KEY=build-only DATABASE_URL=postgres://build-only@localhost/unused \
+    python manage.py collectstatic --noinput \
     && useradd --system --home /app leadcrm && mkdir -p /app/var && chown -R leadcrm /app/var
 USER leadcrm
 

@@ -6,6 +6,10 @@ HOST     ?= 127.0.0.1
 PORT     ?= 8000
 # pytest workers; the suite's live servers and Celery workers pick free ports, so 2 is safe.
 TEST_WORKERS ?= 2
+VAR_DIR  := $(or $(LEADCRM_VAR_DIR),var)
+# `$(call localdb,DIR) COMMAND`: with DATABASE_URL unset, COMMAND runs against an embedded
+# PostgreSQL whose data is in DIR/postgres, stopped when COMMAND ends (leadcrm/localdb.py).
+localdb   = $(if $(DATABASE_URL),,$(PY) -m leadcrm.localdb $(1) --)
 
 .PHONY: install run test lint format worker beat clean
 
@@ -21,16 +25,16 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@touch $(STAMP)
 
 run: install
-	@HOST=$(HOST) PORT=$(PORT) scripts/run
+	@HOST=$(HOST) PORT=$(PORT) $(call localdb,$(VAR_DIR)) scripts/run
 
 test: install
-	@SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} $(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
-	@# The tests' own var/ (embedded broker messages, SQLite files), apart from make run's data.
+	@# The tests' own var/ (PostgreSQL's data, broker messages), apart from make run's data.
 	rm -rf var/test
 	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} LEADCRM_VAR_DIR=$(CURDIR)/var/test \
-		$(VENV)/bin/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+		$(call localdb,var/test) sh -c '$(PY) manage.py makemigrations --check --dry-run \
+		&& exec $(VENV)/bin/pytest "$$@"' pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint:
 	$(VENV)/bin/ruff check .

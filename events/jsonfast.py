@@ -38,7 +38,7 @@ def loads(data: bytes):
             raise ValueError("JSON nested too deeply") from None
 
 
-MAX_DEPTH = 254  # orjson's own limit; SQLite's JSON functions stop at 1,000, jsonb deeper
+MAX_DEPTH = 254  # orjson's own limit; jsonb nests deeper
 
 
 class TooDeep(ValueError):

@@ -4,10 +4,8 @@ from django.db import connection
 
 from events.models import PendingEvent
 
-
-def chunk_size(columns: int) -> int:
-    """Rows of `columns` parameters one statement may carry (SQLite caps parameters)."""
-    return max(1, min(1000, (connection.features.max_query_params or 10**6) // columns - 1))
+# Rows a statement carries: far below PostgreSQL's 65,535 parameters, and a short statement.
+CHUNK = 1000
 
 
 def events_queue_for_scoring(*, event_ids) -> None:
@@ -16,10 +14,9 @@ def events_queue_for_scoring(*, event_ids) -> None:
     if not ids:
         return
     pending = PendingEvent._meta.db_table
-    size = chunk_size(1)
     with connection.cursor() as cursor:
-        for start in range(0, len(ids), size):
-            chunk = ids[start : start + size]
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
             cursor.execute(
                 f"INSERT INTO {pending} (event_id) VALUES {', '.join(['(%s)'] * len(chunk))} "
                 "ON CONFLICT (event_id) DO NOTHING",

@@ -88,15 +88,7 @@ def _validate(messages, received_at, result, *, text_checked) -> list:
 
 def _store(*, source: Source, messages: list, received_at: datetime) -> tuple[list, list]:
     """Insert the messages, skipping known message ids. Returns (new messages, new unlinked)."""
-    if connection.vendor == "postgresql":
-        inserted = _insert_postgresql(source, messages, received_at)
-    else:
-        by_user, by_anon = identity.leads_for_ids(
-            user_ids={m.user_id for m in messages if m.user_id},
-            anonymous_ids={m.anonymous_id for m in messages if m.anonymous_id},
-        )
-        lead_ids = [by_user.get(m.user_id) or by_anon.get(m.anonymous_id) for m in messages]
-        inserted = _insert_values(source, messages, lead_ids, received_at)
+    inserted = _insert(source, messages, received_at)
     new, unlinked = [], []
     for message in messages:
         # pop: a message id repeated within the batch is stored (and applied) once.
@@ -148,7 +140,7 @@ _PG_TYPES = {
 }
 
 
-def _insert_postgresql(source, messages, received_at) -> dict[str, int | None]:
+def _insert(source, messages, received_at) -> dict[str, int | None]:
     """One statement: resolve each event's lead, insert, queue the linked ones for scoring.
 
     The batch goes in as one JSON parameter, unpacked by jsonb_to_recordset: a VALUES list
@@ -200,54 +192,6 @@ def _insert_postgresql(source, messages, received_at) -> dict[str, int | None]:
             [*lead_params, jsonfast.dumps(rows)],
         )
         return dict(cursor.fetchall())
-
-
-def _insert_values(source, messages, lead_ids, received_at) -> dict[str, int | None]:
-    """SQLite: VALUES lists within its parameter limit, then the queue rows. Returns message
-    id -> lead id of the new rows."""
-    pairs = sorted(zip(messages, lead_ids, strict=True), key=lambda pair: pair[1] or 0)
-    ops = connection.ops
-    adapt_time = ops.adapt_datetimefield_value
-    dumps = jsonfast.dumps
-    received = adapt_time(received_at)
-    rows = [
-        (
-            source.pk,
-            m.message_id,
-            m.type,
-            m.name,
-            lead_id,
-            m.user_id,
-            m.anonymous_id,
-            m.previous_id,
-            m.group_id,
-            dumps(m.properties),
-            dumps(m.traits),
-            dumps(m.context),
-            adapt_time(m.occurred_at),
-            received,
-        )
-        for m, lead_id in pairs
-    ]
-    table = ops.quote_name(Event._meta.db_table)
-    columns = ", ".join(ops.quote_name(c) for c in _COLUMNS)
-    placeholder = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
-    size = pending.chunk_size(len(_COLUMNS))
-    inserted: dict[str, int | None] = {}
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), size):
-            chunk = rows[start : start + size]
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholder] * len(chunk))}"
-                " ON CONFLICT (source_id, message_id) DO NOTHING RETURNING message_id, id, lead_id",
-                [value for row in chunk for value in row],
-            )
-            back = cursor.fetchall()
-            inserted.update((message_id, lead_id) for message_id, _, lead_id in back)
-            pending.events_queue_for_scoring(
-                event_ids=[id_ for _, id_, lead_id in back if lead_id is not None]
-            )
-    return inserted
 
 
 def orphans_relink(*, since: datetime) -> int:

@@ -1,7 +1,8 @@
 """leadcrm settings, driven by environment variables (see .env.example).
 
-With nothing set, leadcrm runs on SQLite with Celery on kombu's filesystem transport, so
-`make run` needs no other service. DEBUG is off unless asked for.
+With nothing set, `make run` and `make test` start an embedded PostgreSQL under var/ (see
+leadcrm/localdb.py) and Celery runs on kombu's filesystem transport, so no other service is
+needed. DEBUG is off unless asked for.
 """
 
 from pathlib import Path
@@ -80,14 +81,23 @@ TEMPLATES = [
 ]
 
 # --- Database ---------------------------------------------------------------------------------
-DATABASE_URL = env_url("DATABASE_URL", schemes=("postgres", "postgresql", "pgsql", "sqlite"))
-if DATABASE_URL:
-    # Persistent connections: opening a connection per request costs more than an insert.
-    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
-else:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "db.sqlite3")}
-    _db["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+DATABASE_URL = env_url("DATABASE_URL", schemes=("postgres", "postgresql", "pgsql"))
+if not DATABASE_URL:
+    from leadcrm import localdb
+
+    # Outside `make run` / `make test` (which set DATABASE_URL), join the server `make run` runs.
+    DATABASE_URL = localdb.running_url(VAR_DIR) or ""
+    if not DATABASE_URL:
+        raise ImproperlyConfigured(
+            "DATABASE_URL is not set and no local PostgreSQL is running in "
+            f"{localdb.data_dir(VAR_DIR)}: set DATABASE_URL, start `make run` (which runs one), "
+            f"or run the command under `python -m leadcrm.localdb {VAR_DIR} -- COMMAND`"
+        )
+# Persistent connections: opening a connection per request costs more than an insert.
+_db = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
+# A unix socket folder given as `?host=` lands in OPTIONS; Django's tools (dbshell) read HOST.
+if "host" in _db.get("OPTIONS", {}):
+    _db["HOST"] = _db["OPTIONS"].pop("host")
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

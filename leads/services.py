@@ -3,7 +3,7 @@
 import json
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -97,17 +97,17 @@ def _duplicate(error: type[Conflict], field: str) -> Conflict:
 def _save_unique(lead: Lead) -> None:
     """Save, turning a lost race on a unique constraint into a 409.
 
-    Told apart by constraint name (PostgreSQL, SQLite's expression index) or column (SQLite's
-    partial index), never by the values, which could contain any word.
+    Told apart by the constraint's name as PostgreSQL reports it, never by the message, whose
+    values could contain any word.
     """
     try:
         with transaction.atomic():
             lead.save()
     except IntegrityError as exc:
-        message = str(exc)
-        if "lead_email_ci_unique" in message:
+        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+        if constraint == "lead_email_ci_unique":
             raise _duplicate(DuplicateEmail, "email") from exc
-        if "lead_external_id_unique" in message or "leads_lead.external_id" in message:
+        if constraint == "lead_external_id_unique":
             raise _duplicate(DuplicateExternalId, "external_id") from exc
         raise
 
@@ -365,7 +365,7 @@ def leads_update_identified(*, changes: dict[int, dict[str, Any]]) -> set[int]:
             continue
         values = {**fields, "updated_at": now}
         if "traits" in fields:
-            values["traits"] = _traits_merged(lead_id, fields["traits"])
+            values["traits"] = _traits_merged(fields["traits"])
         if not any(name in fields for name in _UNIQUE_FIELDS):
             Lead.objects.filter(pk=lead_id).update(**values)
             changed.add(lead_id)
@@ -380,10 +380,6 @@ def leads_update_identified(*, changes: dict[int, dict[str, Any]]) -> set[int]:
     return changed
 
 
-def _traits_merged(lead_id: int, added: dict[str, Any]):
+def _traits_merged(added: dict[str, Any]):
     """The lead's traits with `added` merged in (top-level keys), as an UPDATE value."""
-    if connection.vendor == "postgresql":
-        return RawSQL("COALESCE(traits, '{}'::jsonb) || %s::jsonb", [json.dumps(added)])
-    # SQLite serialises writers, so reading the current value inside the transaction is safe.
-    current = Lead.objects.filter(pk=lead_id).values_list("traits", flat=True).first() or {}
-    return {**current, **added}
+    return RawSQL("COALESCE(traits, '{}'::jsonb) || %s::jsonb", [json.dumps(added)])

@@ -29,13 +29,6 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture
-def postgres(settings):
-    """Marks a test that needs PostgreSQL (DATABASE_URL pointing at it)."""
-    engine = settings.DATABASES["default"]["ENGINE"]
-    require_service("PostgreSQL", "postgresql" in engine)
-
-
-@pytest.fixture
 def redis_url(settings):
     """The real Redis URL for tests that need the broker."""
     require_service("Redis (REDIS_URL)", bool(settings.REDIS_URL))

@@ -17,19 +17,15 @@ def _closed_port() -> int:
 
 
 @contextmanager
-def _unusable_default_database(tmp_path):
+def _unusable_default_database():
     """Swap the default connection for a fresh one that cannot connect, then put it back.
 
-    PostgreSQL: the server is at a closed port. SQLite: the file is in a folder that does
-    not exist. Either way the driver itself fails, as it would in production.
+    The server is at a closed port, so the driver itself fails, as it would in production.
     """
     original = connections["default"]
     settings_dict = dict(original.settings_dict)
-    if original.vendor == "postgresql":
-        settings_dict.update(HOST="127.0.0.1", PORT=str(_closed_port()))
-        settings_dict["OPTIONS"] = {**settings_dict.get("OPTIONS", {}), "connect_timeout": 2}
-    else:
-        settings_dict["NAME"] = str(tmp_path / "missing-folder" / "db.sqlite3")
+    settings_dict.update(HOST="127.0.0.1", PORT=str(_closed_port()))
+    settings_dict["OPTIONS"] = {**settings_dict.get("OPTIONS", {}), "connect_timeout": 2}
     broken = type(original)(settings_dict, alias="default")
     connections["default"] = broken
     try:
@@ -64,9 +60,9 @@ def test_healthy_with_real_redis(client, redis_url):
     assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
 
 
-def test_503_when_the_database_is_unusable_and_200_again_after(client, tmp_path, filesystem_broker):
+def test_503_when_the_database_is_unusable_and_200_again_after(client, filesystem_broker):
 
-    with _unusable_default_database(tmp_path):
+    with _unusable_default_database():
         down = client.get("/healthz")
     up = client.get("/healthz")
 

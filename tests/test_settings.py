@@ -12,17 +12,20 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from core import env
+from tests.support import database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SECRET = secrets.token_urlsafe(50)
 
 
 def run_python(tmp_path, code: str, **variables: str) -> subprocess.CompletedProcess:
-    """Run `code` after django.setup() with only the given variables set (plus PATH/HOME)."""
+    """Run `code` after django.setup() with only the given variables set (plus PATH/HOME, and
+    this run's database unless DATABASE_URL is given)."""
     environ = {
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),
         "LEADCRM_VAR_DIR": str(tmp_path / "var"),
+        "DATABASE_URL": database_url(),
         "DJANGO_SETTINGS_MODULE": "leadcrm.settings",
         "PYTHONDONTWRITEBYTECODE": "1",
         **variables,
@@ -43,6 +46,7 @@ def run_manage(tmp_path, *args: str, **variables: str) -> subprocess.CompletedPr
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),
         "LEADCRM_VAR_DIR": str(tmp_path / "var"),
+        "DATABASE_URL": database_url(),
         "PYTHONDONTWRITEBYTECODE": "1",
         **variables,
     }
@@ -98,7 +102,12 @@ def settings_of(tmp_path, names: list[str], **variables: str) -> dict:
         (
             {"SECRET_KEY": SECRET, "DATABASE_URL": "mysql://leadcrm@127.0.0.1/leadcrm"},
             "DATABASE_URL must be a URL starting with postgres://, postgresql://, pgsql://, "
-            "sqlite://, got 'mysql://leadcrm@127.0.0.1/leadcrm'",
+            "got 'mysql://leadcrm@127.0.0.1/leadcrm'",
+        ),
+        (
+            {"SECRET_KEY": SECRET, "DATABASE_URL": "sqlite:///var/db.sqlite3"},
+            "DATABASE_URL must be a URL starting with postgres://, postgresql://, pgsql://, "
+            "got 'sqlite:///var/db.sqlite3'",
         ),
         (
             {"SECRET_KEY": SECRET, "SITE_URL": "crm.example.com"},
@@ -141,16 +150,12 @@ def test_manage_py_check_also_stops_on_bad_configuration(tmp_path):
 # --- defaults ----------------------------------------------------------------------------------
 
 
-def test_defaults_are_debug_off_sqlite_and_filesystem_broker(tmp_path):
+def test_defaults_are_debug_off_and_filesystem_broker(tmp_path):
     values = settings_of(
-        tmp_path,
-        ["DEBUG", "DATABASES", "CELERY_BROKER_URL", "SITE_URL", "ALLOWED_HOSTS"],
-        SECRET_KEY=SECRET,
+        tmp_path, ["DEBUG", "CELERY_BROKER_URL", "SITE_URL", "ALLOWED_HOSTS"], SECRET_KEY=SECRET
     )
 
     assert values["DEBUG"] is False
-    assert values["DATABASES"]["default"]["ENGINE"] == "django.db.backends.sqlite3"
-    assert values["DATABASES"]["default"]["NAME"] == str(tmp_path / "var" / "db.sqlite3")
     assert values["CELERY_BROKER_URL"] == "filesystem://"
     assert values["SITE_URL"] == "http://127.0.0.1:8000"
     assert values["ALLOWED_HOSTS"] == ["127.0.0.1", "localhost", "[::1]"]
@@ -160,6 +165,67 @@ def test_debug_needs_no_secret_key(tmp_path):
     values = settings_of(tmp_path, ["DEBUG"], DEBUG="true")
 
     assert values == {"DEBUG": True}
+
+
+# --- the database: DATABASE_URL, else the local PostgreSQL that `make run` runs ------------------
+
+
+def test_a_unix_socket_database_url_puts_the_folder_in_host(tmp_path):
+    values = settings_of(
+        tmp_path,
+        ["DATABASES"],
+        SECRET_KEY=SECRET,
+        DATABASE_URL="postgresql://postgres:@/crm?host=/run/postgresql",
+    )
+
+    database = values["DATABASES"]["default"]
+    assert (database["HOST"], database["PORT"], database["NAME"], database["OPTIONS"]) == (
+        "/run/postgresql",
+        "",
+        "crm",
+        {},
+    )
+
+
+def _leave_postmaster_pid(var_dir: Path, *, pid: int, socket_dir: str) -> None:
+    """The postmaster.pid a running server keeps in its data folder (PostgreSQL's format)."""
+    pgdata = var_dir / "postgres"
+    pgdata.mkdir(parents=True)
+    lines = [str(pid), str(pgdata), "1767225600", "5432", socket_dir, "", "0 0", "ready"]
+    (pgdata / "postmaster.pid").write_text("\n".join(lines) + "\n")
+
+
+def test_without_database_url_the_server_make_run_runs_is_used(tmp_path):
+    # This test's own process stands in for the server's.
+    _leave_postmaster_pid(tmp_path / "var", pid=os.getpid(), socket_dir="/run/leadcrm")
+
+    values = settings_of(tmp_path, ["DATABASES"], SECRET_KEY=SECRET, DATABASE_URL="")
+
+    database = values["DATABASES"]["default"]
+    assert (database["ENGINE"], database["HOST"], database["NAME"], database["USER"]) == (
+        "django.db.backends.postgresql",
+        "/run/leadcrm",
+        "leadcrm",
+        "postgres",
+    )
+
+
+def test_without_database_url_or_a_running_server_start_up_says_what_to_do(tmp_path):
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    _leave_postmaster_pid(tmp_path / "var", pid=ended.pid, socket_dir="/run/leadcrm")
+
+    result = run_python(tmp_path, "print('started')", SECRET_KEY=SECRET, DATABASE_URL="")
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    var = tmp_path.resolve() / "var"
+    assert last_line(result.stderr) == (
+        "django.core.exceptions.ImproperlyConfigured: DATABASE_URL is not set and no local "
+        f"PostgreSQL is running in {var / 'postgres'}: set DATABASE_URL, start `make run` "
+        f"(which runs one), or run the command under `python -m leadcrm.localdb {tmp_path / 'var'}"
+        " -- COMMAND`"
+    )
 
 
 def test_configured_values_are_used(tmp_path):
@@ -259,7 +325,7 @@ print(json.dumps({
 """
 
 
-def test_http_site_url_serves_plain_http_with_debug_off(tmp_path):
+def test_http_site_url_serves_plain_http_with_debug_off(db, tmp_path):
     result = run_python(tmp_path, REQUEST, SECRET_KEY=SECRET, DEBUG="0")
 
     assert result.returncode == 0, result.stderr
@@ -270,7 +336,7 @@ def test_http_site_url_serves_plain_http_with_debug_off(tmp_path):
     }
 
 
-def test_https_site_url_redirects_plain_http_and_sends_hsts(tmp_path):
+def test_https_site_url_redirects_plain_http_and_sends_hsts(db, tmp_path):
     result = run_python(
         tmp_path, REQUEST, SECRET_KEY=SECRET, DEBUG="0", SITE_URL="https://crm.example.com"
     )

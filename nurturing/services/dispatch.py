@@ -80,8 +80,8 @@ def _due_enrollments(*, now, limit: int, lead_ids: list[int] | None) -> list[Enr
     if lead_ids is not None:
         qs = qs.filter(lead_id__in=lead_ids)
     # SKIP LOCKED: two dispatchers (two beats, or a beat and a kick) split the due rows between
-    # them instead of both taking the same ones. On SQLite the IMMEDIATE transaction already
-    # serialises dispatchers, and the unique (enrollment, step) row is the last line of defence.
+    # them instead of both taking the same ones; the unique (enrollment, step) row is the last
+    # line of defence.
     return list(
         qs.select_related("lead", "sequence")
         .order_by("next_due_at", "id")

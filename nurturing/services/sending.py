@@ -95,7 +95,7 @@ def _commits_without_fsync():
     microseconds. The price: if PostgreSQL itself crashes, marks from its last fraction of a
     second (at most 3 x wal_writer_delay) are lost, and emails whose commit mark is lost are
     sent again once their claim expires."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
+    if connection.in_atomic_block:
         yield
         return
     with connection.cursor() as cursor:

@@ -15,6 +15,7 @@ from pytest_django.live_server_helper import LiveServer
 
 from core import hooks
 from events import services
+from tests.support import database_url
 
 
 @pytest.fixture
@@ -55,16 +56,14 @@ def post_segment(client):
 
 
 def wait_for_other_sessions_to_end(timeout: float = 2) -> None:
-    """PostgreSQL only: make sure servers we stopped (or whose workers we killed) have left
-    the test database, so that pytest-django can drop it at the end of the session.
+    """Make sure servers we stopped (or whose workers we killed) have left the test database,
+    so that pytest-django can drop it at the end of the session.
 
     A live-server thread parked on an idle keep-alive socket keeps its connection open even
     after the server stopped; the database is this worker's own, so what is left is ended.
     """
     from django.db import connection
 
-    if connection.vendor != "postgresql":
-        return
     others = (
         "SELECT pid FROM pg_stat_activity "
         "WHERE datname = current_database() AND pid <> pg_backend_pid()"
@@ -173,17 +172,8 @@ class Gunicorn:
             self.process.wait()
 
 
-def database_url() -> str:
-    """The test database (with its xdist suffix) as a DATABASE_URL for a subprocess."""
-    from django.db import connection
-
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
-def gunicorn(transactional_db, postgres, tmp_path):
+def gunicorn(transactional_db, tmp_path):
     """Start gunicorn on the test database: gunicorn(workers=2, env={...}). Stopped after."""
     from django.db import connections
 

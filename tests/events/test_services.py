@@ -111,10 +111,10 @@ def test_validation_and_insert_are_set_based(source, kicks):
 
     assert Event.objects.filter(lead__external_id="u1").count() == 100
     assert PendingEvent.objects.filter(event__lead__external_id="u1").count() == 100
-    # One statement stores the events and queues the linked ones for scoring (PostgreSQL:
-    # a data-modifying WITH; SQLite: a second INSERT).
+    # One statement (a data-modifying WITH) stores the events and queues the linked ones for
+    # scoring.
     inserts = [q for q in queries if q["sql"].startswith(("INSERT INTO", "WITH new AS"))]
-    assert len(inserts) == (1 if connection.vendor == "postgresql" else 2)
+    assert len(inserts) == 1
     assert len(queries) <= 8
 
 
@@ -139,12 +139,8 @@ def test_a_repeated_identify_costs_no_extra_writes(source):
         ingest(source, identify("i1", {"email": "k@example.com", "plan": "pro"}, userId="u1"))
 
     writes = [q["sql"] for q in queries if q["sql"].startswith(("INSERT", "UPDATE", "WITH"))]
-    # The event row itself, and its place in scoring's queue (one statement on PostgreSQL).
-    expected = (
-        ["WITH new AS (INSERT INTO events_event "]
-        if connection.vendor == "postgresql"
-        else ['INSERT INTO "events_event"', "INSERT INTO events_pendingevent ("]
-    )
+    # The event row itself, and its place in scoring's queue, in one statement.
+    expected = ["WITH new AS (INSERT INTO events_event "]
     assert [w[: len(e)] for w, e in zip(writes, expected, strict=False)] == expected
     assert len(writes) == len(expected)
 

@@ -561,7 +561,7 @@ def _race(work, count: int = 2) -> list:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_reps_accepting_the_same_lead_at_once_exactly_one_wins(postgres):
+def test_two_reps_accepting_the_same_lead_at_once_exactly_one_wins():
     reps = [UserFactory(username=f"racer{i}", role="rep") for i in range(2)]
     leads = [LeadFactory(stage=Stage.MQL) for _ in range(5)]
 
@@ -627,7 +627,7 @@ def _second_behind_first(first, second) -> tuple:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_move_waits_for_a_concurrent_one_and_is_checked_against_its_result(postgres):
+def test_a_move_waits_for_a_concurrent_one_and_is_checked_against_its_result():
     reps = [UserFactory(username=f"racer{i}", role="rep") for i in range(2)]
     lead = LeadFactory(stage=Stage.MQL)
 
@@ -652,9 +652,7 @@ def test_a_move_waits_for_a_concurrent_one_and_is_checked_against_its_result(pos
         ({"email": "other@example.com", "external_id": "email-7"}, services.DuplicateExternalId),
     ],
 )
-def test_a_create_losing_the_race_on_a_unique_value_is_a_409_not_a_500(
-    postgres, second_fields, error
-):
+def test_a_create_losing_the_race_on_a_unique_value_is_a_409_not_a_500(second_fields, error):
     marketer = UserFactory(username="m", role="marketer")
 
     # the second insert passes the "already taken?" check (the first is not committed yet) and

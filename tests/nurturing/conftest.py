@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from django.db import connection
 
 from nurturing.models import Sequence, Step
+from tests.support import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 # aiosmtpd logs every SMTP command at INFO.
@@ -189,12 +189,6 @@ class Worker:
         Path(self.log.name).unlink(missing_ok=True)
 
 
-def database_url() -> str:
-    s = connection.settings_dict
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
 @pytest.fixture
 def nurture_queue(settings, redis_url):
     """A Redis queue for this test only, so parallel runs never take each other's tasks."""
@@ -224,7 +218,7 @@ def redis_queue_remove(redis_url: str, queue: str) -> None:
 
 
 @pytest.fixture
-def start_worker(settings, postgres, redis_url, nurture_queue, transactional_db):
+def start_worker(settings, redis_url, nurture_queue, transactional_db):
     """start_worker(smtp_port) -> Worker; every worker started is stopped after the test."""
     workers: list[Worker] = []
 

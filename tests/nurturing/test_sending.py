@@ -317,7 +317,7 @@ def test_lost_claim_never_commits():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_dispatchers_at_once_queue_each_step_once(postgres):
+def test_two_dispatchers_at_once_queue_each_step_once():
     sequence = make_sequence(key="race")
     for _ in range(40):
         enroll(LeadFactory(), sequence)
@@ -345,7 +345,7 @@ def test_two_dispatchers_at_once_queue_each_step_once(postgres):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_rows_locked_by_one_dispatcher_are_skipped_by_the_other(postgres):
+def test_rows_locked_by_one_dispatcher_are_skipped_by_the_other():
     sequence = make_sequence(key="skip")
     first, second = enroll(LeadFactory(), sequence), enroll(LeadFactory(), sequence)
     locked = threading.Event()

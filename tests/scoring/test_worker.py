@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 from django.utils import timezone
 
 from events.models import PendingEvent
@@ -20,18 +20,13 @@ from playbook import scoring as playbook
 from scoring import services, tasks
 from scoring.models import LedgerEntry, RescoreJob, RescoreStatus
 from tests.factories import EventFactory, LeadFactory
+from tests.support import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
-def worker(transactional_db, postgres, queue, redis_url, tmp_path):
+def worker(transactional_db, queue, redis_url, tmp_path):
     """Start `celery worker` consuming only this test's queue; stopped after the test."""
     started = []
 
@@ -39,7 +34,7 @@ def worker(transactional_db, postgres, queue, redis_url, tmp_path):
         connections.close_all()
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url(),
             "REDIS_URL": redis_url,
             "SECRET_KEY": "worker-test",
             "LEADCRM_VAR_DIR": str(tmp_path / "var"),
