@@ -22,6 +22,21 @@ def require_service(name: str, available: bool) -> None:
     pytest.skip(message)
 
 
+def pytest_collection_modifyitems(items):
+    """A test that needs Redis (and so a broker or a worker) must say so with the `services`
+    marker, so that `-m "not services"` gives a quick run with PostgreSQL alone."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "redis_url" in getattr(item, "fixturenames", ())
+        and item.get_closest_marker("services") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests need Redis but lack @pytest.mark.services:\n  " + "\n  ".join(unmarked)
+        )
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # PBKDF2's deliberate slowness (~0.2 s a user) would dominate the suite's run time.

@@ -1,5 +1,8 @@
 """Helpers shared by the tests (no fixtures here: those live in the conftest files)."""
 
+import socket
+import time
+from collections.abc import Callable
 from urllib.parse import quote
 
 
@@ -16,3 +19,30 @@ def database_url(settings_dict: dict | None = None) -> str:
     if host.startswith("/"):
         return f"postgres://{auth}@/{db['NAME']}?host={host}"
     return f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now: bound, then released, by us."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(
+    predicate: Callable[[], object],
+    *,
+    timeout: float,
+    interval: float = 0.2,
+    on_tick: Callable[[], object] | None = None,
+) -> bool:
+    """Poll `predicate` until it is true or `timeout` seconds pass; True when it became true.
+    `on_tick` runs between polls (a beat, a log flush). Waiting, never timing: how long it took
+    is not a test's business (see bench/)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        if on_tick:
+            on_tick()
+        time.sleep(interval)
+    return bool(predicate())

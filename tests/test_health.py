@@ -1,19 +1,13 @@
 """GET /healthz against a real database and a real (or really absent) broker."""
 
-import socket
 from contextlib import contextmanager
 
 import pytest
 from django.db import connections
 
+from tests.support import free_port
+
 pytestmark = pytest.mark.django_db
-
-
-def _closed_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on: bound, then released, by us."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
@@ -24,7 +18,7 @@ def _unusable_default_database():
     """
     original = connections["default"]
     settings_dict = dict(original.settings_dict)
-    settings_dict.update(HOST="127.0.0.1", PORT=str(_closed_port()))
+    settings_dict.update(HOST="127.0.0.1", PORT=str(free_port()))
     settings_dict["OPTIONS"] = {**settings_dict.get("OPTIONS", {}), "connect_timeout": 2}
     broken = type(original)(settings_dict, alias="default")
     connections["default"] = broken
@@ -53,6 +47,7 @@ def test_healthy(client, filesystem_broker):
     assert response.json() == {"status": "ok", "database": "ok", "broker": "ok (filesystem)"}
 
 
+@pytest.mark.services
 def test_healthy_with_real_redis(client, redis_url):
     response = client.get("/healthz")
 
@@ -77,7 +72,7 @@ def test_503_when_the_database_is_unusable_and_200_again_after(client, filesyste
 
 
 def test_broker_down_is_reported_but_the_app_is_still_healthy(client, settings):
-    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{_closed_port()}/0"
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{free_port()}/0"
 
     response = client.get("/healthz")
 

@@ -10,7 +10,8 @@ import requests
 
 from events.models import Event, PendingEvent
 from leads.models import Lead
-from tests.events.conftest import basic, free_port
+from tests.events.conftest import basic
+from tests.support import free_port
 
 pytestmark = pytest.mark.services
 

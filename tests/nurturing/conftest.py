@@ -9,7 +9,6 @@ import email.policy
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,28 +23,11 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from nurturing.models import Sequence, Step
-from tests.support import database_url
+from tests.support import database_url, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 # aiosmtpd logs every SMTP command at INFO.
 logging.getLogger("mail.log").setLevel(logging.WARNING)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(predicate, *, timeout: float, interval: float = 0.2, on_tick=None) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        if on_tick:
-            on_tick()
-        time.sleep(interval)
-    return predicate()
 
 
 @dataclass

@@ -20,7 +20,8 @@ from nurturing import emails, services
 from nurturing.models import Enrollment, EnrollmentStatus, Message, MessageStatus
 from playbook.nurturing import playbook_load
 from tests.factories import LeadFactory
-from tests.nurturing.conftest import SmtpServer, free_port, make_sequence, wait_for
+from tests.nurturing.conftest import SmtpServer, make_sequence
+from tests.support import free_port, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 FINAL = (MessageStatus.SENT, MessageStatus.UNKNOWN)
@@ -45,7 +46,6 @@ def test_lead_identified_as_iql_receives_the_welcome_email(
 ):
     playbook_load()
     worker = start_worker(smtp_server.port)
-    started = time.monotonic()
 
     # The product identifies a new user: ingestion creates the lead at IQL.
     result = events_ingest(
@@ -61,8 +61,8 @@ def test_lead_identified_as_iql_receives_the_welcome_email(
     assert result.accepted == 1
     lead = Lead.objects.get(external_id="u-1001")
 
+    # No beat runs here: the email can only come from the stage-entered hook's task.
     assert wait_for(lambda: smtp_server.sink.snapshot(), timeout=45), worker.output()[-3000:]
-    took = time.monotonic() - started
     [got] = smtp_server.sink.snapshot()
     assert got.rcpt == "new.lead@example.com"
     assert str(got.message["Subject"]) == "Welcome, Nia: here is your download"
@@ -70,7 +70,6 @@ def test_lead_identified_as_iql_receives_the_welcome_email(
         r"<http://testserver/e/unsubscribe/[^/>]+/>", str(got.message["List-Unsubscribe"])
     )
     assert str(got.message["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
-    assert took < 60  # within a minute of creation, with no beat involved
     enrollment = Enrollment.objects.get(lead=lead)
     assert (enrollment.sequence.key, enrollment.last_position) == ("welcome-iql", 1)
     assert Message.objects.get(lead=lead).status == MessageStatus.SENT
@@ -94,7 +93,6 @@ def test_every_due_email_is_delivered_exactly_once_across_kill9s(
         worker.kill9()
         beat()  # queues step 2 for the leads whose step 1 went out
         worker = start_worker(smtp_server.port)
-    restarted = time.monotonic()
 
     # Every email reaches a final state once the claims of the killed workers expire: sent, or
     # in review (its worker died between its commit mark and the server's answer).
@@ -119,7 +117,6 @@ def test_every_due_email_is_delivered_exactly_once_across_kill9s(
     assert delivered, f"not delivered: {expected - set(counts)}"
     assert set(counts) == expected
     assert [key for key, n in counts.items() if n != 1] == []
-    assert time.monotonic() - restarted < 120
     assert set(Message.objects.values_list("status", flat=True)) == {MessageStatus.SENT}
 
 

@@ -15,6 +15,7 @@ from tests.scoring.conftest import ledger_of
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.services
 def test_kicks_within_a_window_make_one_task(queue, redis_url, settings):
     settings.SCORING_KICK_WINDOW_MS = 5000
     client = redis.Redis.from_url(redis_url)
@@ -27,6 +28,7 @@ def test_kicks_within_a_window_make_one_task(queue, redis_url, settings):
     assert queued == {*range(1, 21), 100}
 
 
+@pytest.mark.services
 def test_a_kick_after_the_window_makes_another_task(queue, redis_url, settings):
     settings.SCORING_KICK_WINDOW_MS = 100
     client = redis.Redis.from_url(redis_url)
@@ -39,6 +41,7 @@ def test_a_kick_after_the_window_makes_another_task(queue, redis_url, settings):
     assert client.llen(queue) == 2
 
 
+@pytest.mark.services
 def test_kicked_leads_get_their_fit_rules_checked(queue, default_playbook):
     lead = LeadFactory(title="Founder", company_size=8)
     services.scoring_kick(lead_ids=[lead.pk])
@@ -62,6 +65,7 @@ def test_a_kick_never_raises_when_redis_is_down(settings, caplog):
     assert kick.dirty_leads_pop() == []
 
 
+@pytest.mark.services
 def test_a_kick_never_raises_when_the_broker_refuses(queue, monkeypatch, caplog):
     # The broker itself is outside our control: make publishing fail the way kombu does.
     def refuse(*args, **kwargs):
