@@ -1,3 +1,7 @@
+"""Events in the Django admin: read-only. Sources and their write keys are managed with
+`manage.py create_write_key` / `disable_write_key` (events.services); the event log is
+append-only, and identities are the resolver's."""
+
 from django.contrib import admin
 
 from events.models import Event, Identity, Source
@@ -20,6 +24,12 @@ class SourceAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False  # enabling and disabling stamps disabled_at: the commands do it
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # its events point at it
+
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
@@ -31,6 +41,9 @@ class EventAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False  # append-only
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(Identity)
 class IdentityAdmin(admin.ModelAdmin):
@@ -40,4 +53,7 @@ class IdentityAdmin(admin.ModelAdmin):
     raw_id_fields = ("lead",)
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

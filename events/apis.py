@@ -158,13 +158,6 @@ def segment_api(request, kind: str):
     return JsonResponse(result.as_response())
 
 
-class CanPushEvents(permissions.BasePermission):
-    message = "Only marketers and admins may push events."
-
-    def has_permission(self, request, view):
-        return bool(request.user and request.user.is_authenticated and request.user.sees_all_leads)
-
-
 class PayloadTooLarge(ApiError):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "payload_too_large"
@@ -177,11 +170,12 @@ NATIVE_SOURCE = "api"
 class EventIngestApi(APIView):
     """POST /api/v1/events/: one Segment-shaped event, or a list of them (token auth)."""
 
-    permission_classes = [permissions.IsAuthenticated, CanPushEvents]
+    permission_classes = [permissions.IsAuthenticated]
     parser_classes = [JSONParser]
 
     @extend_schema(request=dict, responses=dict)
     def post(self, request):
+        services.events_push_authorize(actor=request.user)
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

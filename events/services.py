@@ -9,7 +9,9 @@ from functools import partial
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from accounts.models import User
 from core import hooks
+from core.errors import Forbidden
 from events import identity, jsonfast, parsing, pending
 from events.models import Event, EventType, PendingEvent, Source
 from leads.models import Lead
@@ -26,6 +28,13 @@ class IngestResult:
 
     def as_response(self) -> dict:
         return {"accepted": self.accepted, "rejected": self.rejected, "errors": self.errors}
+
+
+def events_push_authorize(*, actor: User) -> None:
+    """Who may push events as a signed-in user (the native API): marketers and admins. A write
+    key is a source's own authority and needs no user."""
+    if not actor.sees_all_leads:
+        raise Forbidden("Only marketers and admins may push events.")
 
 
 def events_ingest(

@@ -1,5 +1,11 @@
+"""Leads in the Django admin. Every save and delete goes through leads.services, so the admin
+runs the API's checks (who may create, edit or delete; owners; duplicates) and writes the
+history row of a new lead (core/admin.py turns a refusal into the form's error)."""
+
 from django.contrib import admin
 
+from core.admin import ServiceModelAdmin, adopt, form_changes, form_values
+from leads import services
 from leads.models import Lead, StageChange
 
 
@@ -14,7 +20,7 @@ class StageChangeInline(admin.TabularInline):
 
 
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):
+class LeadAdmin(ServiceModelAdmin):
     list_display = (
         "email",
         "first_name",
@@ -34,11 +40,30 @@ class LeadAdmin(admin.ModelAdmin):
         "stage",
         "stage_entered_at",
         "score",
+        "temperature",
         "recycle_count",
         "created_at",
         "updated_at",
     )
     inlines = [StageChangeInline]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            saved = services.lead_update(lead=obj, actor=request.user, **form_changes(form))
+        else:
+            saved = services.lead_create(actor=request.user, **form_values(form))
+        adopt(obj, saved)
+
+    def save_formset(self, request, form, formset, change):
+        # The only inline is the read-only history: nothing of it is saved from here.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+    def delete_model(self, request, obj):
+        services.lead_delete(lead=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for lead in queryset:
+            services.lead_delete(lead=lead, actor=request.user)
 
 
 @admin.register(StageChange)

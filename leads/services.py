@@ -70,6 +70,25 @@ def actor_kind(user: User | None) -> Actor:
     return Actor.REP if user.role == Role.REP else Actor.MARKETER
 
 
+def lead_create_authorize(*, actor: User | None) -> None:
+    """Marketers, admins and the system (`actor=None`: ingestion, imports) create leads."""
+    if actor_kind(actor) is Actor.REP:
+        raise Forbidden("A sales rep may not create leads.")
+
+
+def lead_transition_targets(*, lead: Lead, actor: User) -> list[tuple[Stage, lifecycle.Move]]:
+    """The stage moves `actor` may make from the lead's stage (the ones a page offers)."""
+    targets = lifecycle.allowed_targets(from_stage=lead.stage, actor=actor_kind(actor))
+    return [(to, lifecycle.MOVES[(Stage(lead.stage), to)]) for to in targets]
+
+
+def _check_owner(data: dict[str, Any]) -> None:
+    owner = data.get("owner")
+    if owner is not None and not (owner.is_admin or owner.is_rep):
+        message = "A lead's owner must be a sales rep or an admin."
+        raise ApiError(message, code="invalid", fields={"owner": [message]})
+
+
 def _normalise(data: dict[str, Any]) -> dict[str, Any]:
     data = dict(data)
     if "email" in data:
@@ -137,7 +156,9 @@ def _check_rep_may_edit(lead: Lead, actor: User, data: dict[str, Any]) -> None:
 @transaction.atomic
 def lead_create(*, actor: User | None, rule: str = "", **fields: Any) -> Lead:
     """Create a lead at IQL, with its first history row ("" -> IQL)."""
+    lead_create_authorize(actor=actor)
     data = _normalise(fields)
+    _check_owner(data)
     _check_unique(data)
     now = timezone.now()
     lead = Lead(**data, stage=Stage.IQL, stage_entered_at=now)
@@ -163,6 +184,7 @@ def lead_update(*, lead: Lead, actor: User, **fields: Any) -> Lead:
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
     if actor_kind(actor) is Actor.REP:
         _check_rep_may_edit(lead, actor, data)
+    _check_owner(data)
     _check_unique(data, exclude_id=lead.pk)
     for name, value in data.items():
         setattr(lead, name, value)

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from core.errors import ApiError
-from leads import lifecycle, selectors, services
+from leads import selectors, services
 from leads.models import Stage
 
 
@@ -56,9 +56,6 @@ def lead_detail(request, lead_id: int):
         else:
             messages.success(request, f"Moved to {request.POST['to']}.")
         return redirect("leads:detail", lead_id=lead.pk)
-    targets = lifecycle.allowed_targets(
-        from_stage=lead.stage, actor=services.actor_kind(request.user)
-    )
     return render(
         request,
         "leads/lead_detail.html",
@@ -66,6 +63,6 @@ def lead_detail(request, lead_id: int):
             "lead": lead,
             "timeline": selectors.lead_timeline(lead=lead),
             "durations": selectors.lead_stage_durations(lead=lead),
-            "targets": [(t, lifecycle.MOVES[(Stage(lead.stage), t)]) for t in targets],
+            "targets": services.lead_transition_targets(lead=lead, actor=request.user),
         },
     )

@@ -6,6 +6,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from accounts.models import User
 from core import hooks
+from core.errors import Forbidden
 from leads.models import Lead
 from leads.selectors import lead_visible_q
 from nurturing.models import Enrollment, Message, MessageStatus, Sequence, Step, Suppression
@@ -54,8 +55,16 @@ def message_list(*, user: User) -> QuerySet[Message]:
     return qs.filter(lead__in=Lead.objects.filter(lead_visible_q(user)))
 
 
-def message_review_list() -> QuerySet[Message]:
+def message_review_authorize(*, user: User | None) -> None:
+    """Reviewing emails (listing them, settling them) is for marketers and admins; `None` is
+    the system."""
+    if user is not None and not user.sees_all_leads:
+        raise Forbidden("Only marketers and admins review emails.")
+
+
+def message_review_list(*, user: User) -> QuerySet[Message]:
     """Emails whose worker died while the server was answering: maybe sent, never resent."""
+    message_review_authorize(user=user)
     return Message.objects.filter(status=MessageStatus.UNKNOWN).select_related(
         "lead", "step", "enrollment__sequence"
     )

@@ -1,10 +1,12 @@
-"""Django admin for scoring. Rule edits go through scoring.services, so an edit made here is a
-new version with a re-score, exactly like one made through the API."""
+"""Django admin for scoring. Rule and settings edits go through scoring.services, so an edit made
+here is a new version with a re-score, exactly like one made through the API, and is refused to
+a rep as the API refuses it (core/admin.py turns a refusal into the form's error)."""
 
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from core.admin import ServiceModelAdmin
 from scoring import rules, services
 from scoring.models import (
     LedgerEntry,
@@ -84,7 +86,7 @@ class RuleVersionInline(admin.TabularInline):
 
 
 @admin.register(ScoringRule)
-class ScoringRuleAdmin(admin.ModelAdmin):
+class ScoringRuleAdmin(ServiceModelAdmin):
     form = RuleForm
     list_display = ("name", "description", "is_active", "version", "updated_at")
     list_filter = ("is_active", "current_version__kind")
@@ -178,7 +180,7 @@ class SettingsForm(forms.ModelForm):
 
 
 @admin.register(ScoringSettings)
-class ScoringSettingsAdmin(admin.ModelAdmin):
+class ScoringSettingsAdmin(ServiceModelAdmin):
     form = SettingsForm
     list_display = ("__str__", "mql_threshold", "warm_at", "hot_at", "updated_at")
     fields = ("mql_threshold", "warm_at", "hot_at", "pql_conditions")
@@ -196,7 +198,7 @@ class ScoringSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(RescoreJob)
-class RescoreJobAdmin(admin.ModelAdmin):
+class RescoreJobAdmin(ServiceModelAdmin):
     list_display = ("id", "status", "reason", "processed_leads", "total_leads", "created_at")
     list_filter = ("status",)
     actions = ["start_rescore"]

@@ -10,8 +10,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import Forbidden, validated
-from leads.services import Actor, actor_kind
+from core.errors import validated
 from scoring import rules, selectors, services
 from scoring.models import RescoreJob, RuleKind, RuleVersion, ScoringRule
 from scoring.services import RuleInvalid
@@ -333,8 +332,7 @@ class SimulateApi(APIView):
 
     @extend_schema(request=SimulateInput, responses=SimulateOutput)
     def post(self, request):
-        if actor_kind(request.user) is Actor.REP:
-            raise Forbidden("A sales rep may not simulate scoring over every lead.")
+        selectors.scoring_simulate_authorize(user=request.user)
         data = validated(SimulateInput(data=request.data))
         draft = _draft_rules(data.get("rules"))
         try:

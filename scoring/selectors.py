@@ -9,6 +9,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
+from core.errors import Forbidden
 from leads.models import Lead, Stage
 from leads.selectors import lead_get
 from scoring import rules
@@ -121,6 +122,12 @@ def lead_score_timeline_items(lead: Lead, limit: int = 200) -> list[dict[str, An
 
 
 # --- try before publishing ------------------------------------------------------------------
+
+
+def scoring_simulate_authorize(*, user: User) -> None:
+    """A simulation reads every lead, so it is for marketers and admins: a rep sees only theirs."""
+    if user.is_rep:
+        raise Forbidden("A sales rep may not simulate scoring over every lead.")
 
 
 def scoring_simulate(

@@ -1,4 +1,5 @@
 import factory
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from accounts.models import Role, User
@@ -14,6 +15,27 @@ class UserFactory(factory.django.DjangoModelFactory):
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
     role = Role.MARKETER
     password = factory.django.Password("pw-for-tests")
+
+
+class StaffFactory(UserFactory):
+    """A user who may open the admin, with the model permissions in `perms` ("app.codename").
+
+    Django's permissions only open the admin's pages: what the user may change is still the
+    services' decision (a rep is refused whatever their permissions).
+    """
+
+    is_staff = True
+
+    class Meta:
+        skip_postgeneration_save = True
+
+    @factory.post_generation
+    def perms(user, create, extracted, **kwargs):
+        for name in extracted or ():
+            app_label, codename = name.split(".")
+            user.user_permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
 
 
 class LeadFactory(factory.django.DjangoModelFactory):

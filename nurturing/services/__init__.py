@@ -12,6 +12,7 @@ from nurturing.services.enrollments import (
 from nurturing.services.sending import messages_send, suppression_add
 from nurturing.services.sequences import (
     InvalidSequence,
+    require_marketing,
     sequence_create,
     sequence_delete,
     sequence_update,
@@ -34,6 +35,7 @@ __all__ = [
     "message_review_resolve",
     "messages_send",
     "open_record",
+    "require_marketing",
     "sequence_create",
     "sequence_delete",
     "sequence_update",

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User
 from core.errors import Conflict
 from core.publish import publish_on_commit
 from nurturing import selectors
@@ -254,8 +255,9 @@ def in_flight_recover() -> dict[str, int]:
 
 
 @transaction.atomic
-def message_review_resolve(*, message_id: int, delivered: bool) -> Message:
+def message_review_resolve(*, message_id: int, delivered: bool, actor: User | None) -> Message:
     """Settle an email left in review: it was delivered (sent), or it was not (send it now)."""
+    selectors.message_review_authorize(user=actor)
     now = timezone.now()
     rows = Message.objects.filter(pk=message_id, status=MessageStatus.UNKNOWN)
     if delivered:

@@ -437,6 +437,10 @@ def test_native_api_rep_gets_403(rep_client):
     response = rep_client.post("/api/v1/events/", {"type": "track", **track()}, format="json")
 
     assert response.status_code == 403
+    assert response.json() == {
+        "code": "permission_denied",
+        "message": "Only marketers and admins may push events.",
+    }
     assert stored_ids() == []
 
 

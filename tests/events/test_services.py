@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from core import hooks
+from core.errors import Forbidden
 from events import services
 from events.models import Event, Identity, PendingEvent, Source
 from leads.models import Lead, Stage, StageChange
@@ -446,3 +447,19 @@ def test_source_internal_never_takes_a_write_key_sources_name(write_key):
     assert (internal.name, internal.internal) == ("website (internal)", True)
     assert services.source_internal("website") == internal
     assert Source.objects.get(name="website").internal is False
+
+
+# --- who may push events as a signed-in user ---------------------------------------------------
+
+
+def test_rep_may_not_push_events(rep):
+    with pytest.raises(Forbidden) as caught:
+        services.events_push_authorize(actor=rep)
+
+    assert (caught.value.status_code, caught.value.detail.code) == (403, "permission_denied")
+    assert str(caught.value.detail) == "Only marketers and admins may push events."
+
+
+@pytest.mark.parametrize("who", ["marketer", "admin_user"])
+def test_marketers_and_admins_may_push_events(request, who):
+    assert services.events_push_authorize(actor=request.getfixturevalue(who)) is None

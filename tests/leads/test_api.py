@@ -674,7 +674,16 @@ def test_rep_reads_own_lead(rep_client, rep, suffix):
 def test_rep_cannot_create(rep_client):
     response = rep_client.post(LIST, {"email": "a@example.com"}, format="json")
 
-    assert_error(response, 403, "permission_denied")
+    body = assert_error(response, 403, "permission_denied")
+    assert body["message"] == "A sales rep may not create leads."
+    assert Lead.objects.count() == 0
+
+
+def test_rep_is_refused_before_the_body_is_read(rep_client):
+    response = rep_client.post(LIST, {"email": "not an email", "stage": "SQL"}, format="json")
+
+    body = assert_error(response, 403, "permission_denied")
+    assert body["message"] == "A sales rep may not create leads."
     assert Lead.objects.count() == 0
 
 

@@ -117,6 +117,76 @@ def test_create_empty_external_id_is_stored_as_null_so_many_leads_may_lack_one(m
     assert Lead.objects.filter(external_id__isnull=True).count() == 2
 
 
+def test_rep_may_not_create_leads(rep):
+    with pytest.raises(Forbidden) as caught:
+        services.lead_create(actor=rep, email="rep-made@example.com")
+
+    assert (caught.value.status_code, caught.value.detail.code) == (403, "permission_denied")
+    assert str(caught.value.detail) == "A sales rep may not create leads."
+    assert (Lead.objects.count(), StageChange.objects.count()) == (0, 0)
+
+
+@pytest.mark.parametrize("who", ["marketer", "admin_user", None])
+def test_marketers_admins_and_the_system_create_leads(request, who):
+    actor = request.getfixturevalue(who) if who else None
+
+    services.lead_create_authorize(actor=actor)
+    lead = services.lead_create(actor=actor, email="made@example.com")
+
+    assert lead.stage_changes.get().changed_by == actor
+
+
+def test_create_with_a_marketer_as_owner_writes_nothing(marketer):
+    with pytest.raises(ApiError) as caught:
+        services.lead_create(actor=marketer, email="owned@example.com", owner=marketer)
+
+    assert (caught.value.status_code, caught.value.detail.code) == (400, "invalid")
+    assert caught.value.fields == {"owner": ["A lead's owner must be a sales rep or an admin."]}
+    assert (Lead.objects.count(), StageChange.objects.count()) == (0, 0)
+
+
+@pytest.mark.parametrize("owner", ["rep", "admin_user"])
+def test_create_with_a_rep_or_an_admin_as_owner(request, marketer, owner):
+    user = request.getfixturevalue(owner)
+
+    lead = services.lead_create(actor=marketer, email="owned@example.com", owner=user)
+
+    assert Lead.objects.get(pk=lead.pk).owner == user
+
+
+def test_update_to_a_marketer_as_owner_changes_nothing(marketer):
+    lead = LeadFactory(stage=Stage.MQL)
+    before = Lead.objects.filter(pk=lead.pk).values().get()
+
+    with pytest.raises(ApiError) as caught:
+        services.lead_update(lead=lead, actor=marketer, owner=marketer)
+
+    assert caught.value.fields == {"owner": ["A lead's owner must be a sales rep or an admin."]}
+    assert Lead.objects.filter(pk=lead.pk).values().get() == before
+
+
+# --- lead_transition_targets -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("who", "stage", "targets"),
+    [
+        ("rep", Stage.MQL, [Stage.SAL, Stage.DISQUALIFIED]),
+        ("marketer", Stage.MQL, [Stage.PQL, Stage.DISQUALIFIED]),
+        ("admin_user", Stage.MQL, [Stage.PQL, Stage.SAL, Stage.DISQUALIFIED]),
+        ("rep", Stage.DISQUALIFIED, []),
+        ("marketer", Stage.DISQUALIFIED, [Stage.IQL]),
+    ],
+)
+def test_transition_targets_are_the_moves_the_user_may_make(request, who, stage, targets):
+    lead = LeadFactory(stage=stage)
+
+    offered = services.lead_transition_targets(lead=lead, actor=request.getfixturevalue(who))
+
+    assert [to for to, _ in offered] == targets
+    assert [move for _, move in offered] == [lifecycle.MOVES[(stage, to)] for to in targets]
+
+
 # --- lead_update -------------------------------------------------------------------------------
 
 

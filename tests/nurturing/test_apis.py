@@ -357,8 +357,49 @@ def test_rep_cannot_review(rep_client, rep):
     )
 
     assert (listed.status_code, resolved.status_code) == (403, 403)
+    refused = {"code": "permission_denied", "message": "Only marketers and admins review emails."}
+    assert listed.json() == resolved.json() == refused
     unknown.refresh_from_db()
     assert unknown.status == MessageStatus.UNKNOWN
+
+
+def test_rep_resolving_an_email_of_a_lead_they_cannot_see_gets_403(rep_client, other_rep):
+    unknown = message_for(
+        enrollment_for(LeadFactory(owner=other_rep, stage="SAL")), MessageStatus.UNKNOWN
+    )
+
+    response = rep_client.post(
+        f"{MESSAGES}{unknown.pk}/resolve/", {"delivered": True}, format="json"
+    )
+
+    assert response.status_code == 403
+    assert response.json()["message"] == "Only marketers and admins review emails."
+    unknown.refresh_from_db()
+    assert unknown.status == MessageStatus.UNKNOWN
+
+
+def test_anonymous_cannot_resolve(anonymous):
+    unknown = message_for(enrollment_for(LeadFactory()), MessageStatus.UNKNOWN)
+
+    response = anonymous.post(
+        f"{MESSAGES}{unknown.pk}/resolve/", {"delivered": True}, format="json"
+    )
+
+    assert (response.status_code, response.json()["code"]) == (401, "not_authenticated")
+    unknown.refresh_from_db()
+    assert unknown.status == MessageStatus.UNKNOWN
+
+
+def test_admin_reviews_and_resolves(admin_client_api):
+    unknown = message_for(enrollment_for(LeadFactory()), MessageStatus.UNKNOWN)
+
+    listed = admin_client_api.get(f"{MESSAGES}review/")
+    resolved = admin_client_api.post(
+        f"{MESSAGES}{unknown.pk}/resolve/", {"delivered": False}, format="json"
+    )
+
+    assert [m["id"] for m in listed.json()["results"]] == [unknown.pk]
+    assert (resolved.status_code, resolved.json()["status"]) == (200, "queued")
 
 
 def test_rep_sees_only_messages_of_their_leads(rep_client, rep, other_rep):

@@ -9,6 +9,7 @@ from django.core import mail
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.errors import Forbidden
 from leads.models import Lead
 from nurturing import services
 from nurturing.models import (
@@ -278,11 +279,44 @@ def test_review_resolved_as_not_delivered_sends_it():
     message = Message.objects.get()
     Message.objects.filter(pk=message.pk).update(status=MessageStatus.UNKNOWN)
 
-    services.message_review_resolve(message_id=message.pk, delivered=False)
+    services.message_review_resolve(message_id=message.pk, delivered=False, actor=None)
     services.messages_send(message_ids=[message.pk])
 
     assert len(mail.outbox) == 1
     assert Message.objects.get().status == MessageStatus.SENT
+
+
+def test_rep_may_not_settle_an_email_in_review(rep):
+    enroll(LeadFactory(), make_sequence(key="rep-review"))
+    services.due_dispatch()
+    Message.objects.update(status=MessageStatus.UNKNOWN)
+    before = list(Message.objects.values())
+
+    with pytest.raises(Forbidden) as caught:
+        services.message_review_resolve(
+            message_id=Message.objects.get().pk, delivered=True, actor=rep
+        )
+
+    assert (caught.value.status_code, str(caught.value.detail)) == (
+        403,
+        "Only marketers and admins review emails.",
+    )
+    assert list(Message.objects.values()) == before
+
+
+@pytest.mark.parametrize("who", ["marketer", "admin_user"])
+def test_marketers_and_admins_settle_an_email_in_review(request, who):
+    enroll(LeadFactory(), make_sequence(key="settled"))
+    services.due_dispatch()
+    message = Message.objects.get()
+    Message.objects.filter(pk=message.pk).update(status=MessageStatus.UNKNOWN)
+
+    settled = services.message_review_resolve(
+        message_id=message.pk, delivered=True, actor=request.getfixturevalue(who)
+    )
+
+    assert (settled.status, settled.detail) == (MessageStatus.SENT, "confirmed by review")
+    assert mail.outbox == []
 
 
 def test_forgotten_queued_email_is_queued_again(settings, django_capture_on_commit_callbacks):

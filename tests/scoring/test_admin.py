@@ -1,10 +1,12 @@
 """Scoring in the Django admin: edits go through the services (versions, re-scores)."""
 
 import pytest
+from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from accounts.models import User
-from scoring.models import RescoreJob, ScoringRule, ScoringSettings
+from accounts.models import Role, User
+from scoring.models import RescoreJob, RuleVersion, ScoringRule, ScoringSettings
+from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -13,6 +15,21 @@ pytestmark = pytest.mark.django_db
 def superuser_client(client):
     client.force_login(User.objects.create_superuser("root", "root@example.com", "pw-for-tests"))
     return client
+
+
+@pytest.fixture
+def staff_rep_client(client):
+    """A sales rep with every admin permission on scoring: the services refuse."""
+    perms = [
+        f"scoring.{verb}_{model}"
+        for verb in ("view", "add", "change")
+        for model in ("scoringrule", "scoringsettings", "rescorejob")
+    ]
+    client.force_login(StaffFactory(username="staff-rep", role=Role.REP, perms=perms))
+    return client
+
+
+REFUSED = "A sales rep may not change scoring rules or settings."
 
 
 def _form(rule: ScoringRule, **changes) -> dict:
@@ -94,3 +111,66 @@ def test_settings_in_the_admin_refuse_crossed_bands(superuser_client):
     assert response.status_code == 200
     assert "warm_at must be below hot_at." in response.content.decode()
     assert ScoringSettings.objects.count() == 0
+
+
+def test_staff_rep_cannot_edit_a_rule_in_the_admin(staff_rep_client, default_playbook):
+    rule = ScoringRule.objects.get(key="demo-request")
+    versions, jobs = RuleVersion.objects.count(), RescoreJob.objects.count()
+
+    response = staff_rep_client.post(
+        reverse("admin:scoring_scoringrule_change", args=[rule.pk]), _form(rule, points=35)
+    )
+
+    assert response.status_code == 200
+    assert REFUSED in response.content.decode()
+    rule.refresh_from_db()
+    assert (rule.current_version.number, rule.current_version.points) == (1, 30)
+    assert (RuleVersion.objects.count(), RescoreJob.objects.count()) == (versions, jobs)
+
+
+def test_staff_rep_cannot_add_a_rule_in_the_admin(staff_rep_client):
+    response = staff_rep_client.post(
+        reverse("admin:scoring_scoringrule_add"),
+        {
+            "name": "Sneaky",
+            "is_active": "on",
+            "kind": "event",
+            "event_type": "track",
+            "event_name": "Anything",
+            "conditions": "[]",
+            "points": "50",
+            "versions-TOTAL_FORMS": "0",
+            "versions-INITIAL_FORMS": "0",
+        },
+    )
+
+    assert response.status_code == 200
+    assert REFUSED in response.content.decode()
+    assert (ScoringRule.objects.count(), RescoreJob.objects.count()) == (0, 0)
+
+
+def test_staff_rep_cannot_change_scoring_settings_in_the_admin(staff_rep_client):
+    row = ScoringSettings.objects.create(pk=1, mql_threshold=50, warm_at=20, hot_at=60)
+
+    response = staff_rep_client.post(
+        reverse("admin:scoring_scoringsettings_change", args=[row.pk]),
+        {"mql_threshold": "5", "warm_at": "20", "hot_at": "60", "pql_conditions": "[]"},
+    )
+
+    assert response.status_code == 200
+    assert REFUSED in response.content.decode()
+    row.refresh_from_db()
+    assert (row.mql_threshold, RescoreJob.objects.count()) == (50, 0)
+
+
+def test_staff_rep_cannot_start_a_rescore_from_the_admin(staff_rep_client):
+    old = RescoreJob.objects.create(reason="Earlier", total_leads=0)
+
+    response = staff_rep_client.post(
+        reverse("admin:scoring_rescorejob_changelist"),
+        {"action": "start_rescore", "_selected_action": [old.pk]},
+    )
+
+    assert response.status_code == 302
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [REFUSED]
+    assert list(RescoreJob.objects.values_list("pk", "status")) == [(old.pk, old.status)]

@@ -457,4 +457,21 @@ def test_simulate_rejects_a_bad_draft_and_reps(marketer_client, rep_client):
     assert body["fields"]["rules"] == {
         "1": {"event_name": ["Name the event (or the page/screen), at most 255 characters."]}
     }
-    assert_error(by_rep, 403, "permission_denied")
+    body = assert_error(by_rep, 403, "permission_denied")
+    assert body["message"] == "A sales rep may not simulate scoring over every lead."
+
+
+def test_rep_is_refused_a_simulation_before_the_draft_is_read(rep_client):
+    response = rep_client.post(
+        "/api/v1/scoring/simulate/", {"rules": [{"kind": "event", "points": 1}]}, format="json"
+    )
+
+    body = assert_error(response, 403, "permission_denied")
+    assert body["message"] == "A sales rep may not simulate scoring over every lead."
+
+
+def test_admin_simulates(admin_client_api):
+    response = admin_client_api.post("/api/v1/scoring/simulate/", {}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["leads"] == 0
