@@ -1,11 +1,12 @@
 """What earns points: rule definitions, their validation, and their meaning, in pure Python.
 
-No ORM here. The engine (scoring/engine.py) evaluates the same definitions set-based in SQL
-(scoring/sql.py); the functions below are the reference semantics the tests hold the SQL to,
-and they decide what the SQL does not: temperature bands and the next stage.
+No ORM here. The engine (scoring/engine/) evaluates the same definitions set-based in SQL
+(scoring/engine/conditions.py, derive.py, pql.py); the functions below are the reference
+semantics the tests hold the SQL to, and they decide what the SQL does not: temperature bands
+and the next stage.
 
-Comparisons of text ignore the case of ASCII letters only (A-Z): that is what SQLite's lower()
-does, and the PostgreSQL fragments use translate() to do exactly the same.
+Comparisons of text ignore the case of ASCII letters only (A-Z); the SQL uses translate() to do
+exactly the same.
 """
 
 import re

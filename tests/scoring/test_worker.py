@@ -30,7 +30,7 @@ def _database_url() -> str:
 
 
 @pytest.fixture
-def worker(transactional_db, postgres, queue, redis_url, tmp_path):
+def worker(transactional_db, queue, redis_url, tmp_path):
     """Start `celery worker` consuming only this test's queue; stopped after the test."""
     started = []
 
