@@ -32,12 +32,10 @@ from scoring.engine.sql import (
     plus_days,
     select_ids,
 )
-from scoring.rules import PqlCondition
+from scoring.rules import PROMOTABLE, PqlCondition
 
 # The conditions count `track` events (rules.pql_met is given those). A constant of the SQL text.
 _TRACK = f"'{EventType.TRACK.value}'"
-# The stages scoring moves leads out of.
-PROMOTABLE = (Stage.IQL, Stage.MQL)
 
 
 @dataclass(frozen=True)
