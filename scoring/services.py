@@ -28,7 +28,7 @@ from leads.models import Lead, Stage
 from leads.services import Actor, actor_kind, leads_promote
 from scoring import rules, selectors
 from scoring.engine import Scope, derive, ledger, mql, pql, queue, scores, staging
-from scoring.kick import enqueue_on_commit, kick
+from scoring.kick import dirty_leads_pop, enqueue_on_commit, kick
 from scoring.models import RescoreJob, RescoreStatus, RuleVersion, ScoringRule, ScoringSettings
 
 logger = logging.getLogger(__name__)
@@ -381,13 +381,12 @@ def scoring_kick(*, lead_ids: Iterable[int] = ()) -> None:
     kick(lead_ids=lead_ids)
 
 
-def scoring_process(
+def backlog_score(
     *, lead_ids: Iterable[int] = (), budget_seconds: float = 20.0
 ) -> tuple[PassResult, bool]:
-    """Fit checks for `lead_ids` (and those queued by kicks), then event batches until none
-    are left or the budget is spent. Returns what was done and whether work remains."""
-    from scoring.kick import dirty_leads_pop
-
+    """Score what is waiting: fit checks for `lead_ids` (and those queued by kicks), then event
+    batches off the queue until none are left or the budget is spent. Returns what was done and
+    whether work remains (the `scoring.process` task hands that over to a fresh task)."""
     result = PassResult()
     ids = {*lead_ids, *dirty_leads_pop()}
     for chunk in _chunks(sorted(ids), _knob("SCORING_BATCH_SIZE", 10000)):
@@ -420,7 +419,7 @@ def scoring_sweep(*, now: datetime | None = None, budget_seconds: float = 30.0) 
     # A first sweep relinks ids linked within the margin (fit-checks every lead, though).
     relinked = event_services.orphans_relink(since=since or now - margin)
     fit = _fit_sweep(now, since=since)
-    result, more = scoring_process(budget_seconds=budget_seconds)
+    result, more = backlog_score(budget_seconds=budget_seconds)
     from scoring import tasks
 
     if more:
