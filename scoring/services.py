@@ -34,10 +34,6 @@ from scoring.models import RescoreJob, RescoreStatus, RuleVersion, ScoringRule, 
 logger = logging.getLogger(__name__)
 
 
-def _knob(name: str, default):
-    return getattr(settings, name, default)
-
-
 class RuleInvalid(ApiError):
     default_code = "invalid"
     default_detail = "The rule is not valid."
@@ -211,7 +207,7 @@ def events_score_batch(*, limit: int | None = None, now: datetime | None = None)
     touched leads' whole history, so an event that arrives late but happened early takes its
     place among the first N, exactly as a full re-score would decide.
     """
-    limit = limit or _knob("SCORING_BATCH_SIZE", 10000)
+    limit = limit or settings.SCORING_BATCH_SIZE
     with transaction.atomic(), connection.cursor() as cursor:
         now = now or timezone.now()
         thresholds = _settings_locked().thresholds()
@@ -314,7 +310,7 @@ def rescore_chunk(*, job_id: int, cursor: int | None = None, now: datetime | Non
     Returns the job's new cursor, or None when the job is finished, closed, or has already
     moved past `cursor` (another delivery of the same step got there first).
     """
-    chunk = _knob("SCORING_RESCORE_CHUNK", 10000)
+    chunk = settings.SCORING_RESCORE_CHUNK
     with transaction.atomic(), connection.cursor() as db:
         now = now or timezone.now()
         _settings_locked()
@@ -389,10 +385,10 @@ def backlog_score(
     whether work remains (the `scoring.process` task hands that over to a fresh task)."""
     result = PassResult()
     ids = {*lead_ids, *dirty_leads_pop()}
-    for chunk in _chunks(sorted(ids), _knob("SCORING_BATCH_SIZE", 10000)):
+    for chunk in _chunks(sorted(ids), settings.SCORING_BATCH_SIZE):
         result.promoted += leads_fit_refresh(lead_ids=chunk).promoted
     deadline = time.monotonic() + budget_seconds
-    limit = _knob("SCORING_BATCH_SIZE", 10000)
+    limit = settings.SCORING_BATCH_SIZE
     while time.monotonic() < deadline:
         batch = events_score_batch(limit=limit)
         result.events += batch.events
@@ -414,7 +410,7 @@ def scoring_sweep(*, now: datetime | None = None, budget_seconds: float = 30.0) 
     with transaction.atomic():
         last_sweep = _settings_locked().fit_checked_at
     # The last sweep's time, minus a margin for transactions that were still open then.
-    margin = timedelta(seconds=_knob("SCORING_FIT_SWEEP_MARGIN_SECONDS", 600))
+    margin = timedelta(seconds=settings.SCORING_FIT_SWEEP_MARGIN_SECONDS)
     since = None if last_sweep is None else last_sweep - margin
     # A first sweep relinks ids linked within the margin (fit-checks every lead, though).
     relinked = event_services.orphans_relink(since=since or now - margin)
@@ -424,7 +420,7 @@ def scoring_sweep(*, now: datetime | None = None, budget_seconds: float = 30.0) 
 
     if more:
         enqueue_on_commit(tasks.scoring_process)
-    stale = now - timedelta(seconds=_knob("SCORING_RESCORE_STALE_SECONDS", 180))
+    stale = now - timedelta(seconds=settings.SCORING_RESCORE_STALE_SECONDS)
     restarted = 0
     for job in RescoreJob.objects.filter(status__in=[RescoreStatus.PENDING, RescoreStatus.RUNNING]):
         if (job.heartbeat_at or job.created_at) < stale:
@@ -446,7 +442,7 @@ def _fit_sweep(now: datetime, *, since: datetime | None) -> int:
     if since is not None:
         leads = leads.filter(updated_at__gte=since)
     checked, last = 0, 0
-    size = _knob("SCORING_BATCH_SIZE", 10000)
+    size = settings.SCORING_BATCH_SIZE
     while True:
         ids = list(leads.filter(id__gt=last).values_list("id", flat=True)[:size])
         if not ids:
