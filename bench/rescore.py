@@ -253,7 +253,7 @@ def run(args) -> None:
     call_command("migrate", verbosity=0)
     playbook.playbook_load()
     source = Source.objects.create(name="bench", write_key_digest="0" * 64, write_key_prefix="b")
-    chunk = getattr(settings, "SCORING_RESCORE_CHUNK", 10000)
+    chunk = settings.SCORING_RESCORE_CHUNK
     print(f"PostgreSQL {connection.pg_version}; re-score chunk {chunk:,} leads", flush=True)
 
     started = time.perf_counter()

@@ -261,3 +261,15 @@ LOGGING = {
 # Bigger passes read each touched lead's history once for more of its new events; at 10,000
 # the bench's scoring kept up with 6,600 events/s under load, against 4,600 at 2,000.
 SCORING_BATCH_SIZE = env_int("SCORING_BATCH_SIZE", 10000, minimum=1)
+# Leads per re-score chunk, each one transaction: bounds a chunk's memory and lock time.
+SCORING_RESCORE_CHUNK = env_int("SCORING_RESCORE_CHUNK", 10000, minimum=1)
+# The sweep fit-checks leads updated since its last run minus this margin, so that changes
+# committed by transactions still open at that run are not missed.
+SCORING_FIT_SWEEP_MARGIN_SECONDS = env_int("SCORING_FIT_SWEEP_MARGIN_SECONDS", 600, minimum=0)
+# The sweep restarts a re-score whose last heartbeat is older than this (its chain of steps
+# broke). More than a step's 10 s budget, so that a running step is not doubled.
+SCORING_RESCORE_STALE_SECONDS = env_int("SCORING_RESCORE_STALE_SECONDS", 180, minimum=30)
+# Prefix of scoring's Redis keys (the kick's coalescing flag and the kicked lead ids).
+SCORING_KEY_PREFIX = env_str("SCORING_KEY_PREFIX", "leadcrm:scoring:")
+# Kicks within this many milliseconds make one scoring task (which runs when it closes).
+SCORING_KICK_WINDOW_MS = env_int("SCORING_KICK_WINDOW_MS", 500, minimum=1)

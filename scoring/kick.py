@@ -28,11 +28,11 @@ RESCORE_STEP = "scoring.rescore_step"
 
 
 def _prefix() -> str:
-    return getattr(settings, "SCORING_KEY_PREFIX", "leadcrm:scoring:")
+    return settings.SCORING_KEY_PREFIX
 
 
 def _window_ms() -> int:
-    return int(getattr(settings, "SCORING_KICK_WINDOW_MS", 500))
+    return settings.SCORING_KICK_WINDOW_MS
 
 
 @cache
@@ -42,7 +42,7 @@ def _redis_client(url: str) -> redis.Redis:
 
 
 def _redis() -> redis.Redis | None:
-    url = getattr(settings, "REDIS_URL", None)
+    url = settings.REDIS_URL
     return _redis_client(url) if url else None
 
 

@@ -1,11 +1,12 @@
 """What earns points: rule definitions, their validation, and their meaning, in pure Python.
 
-No ORM here. The engine (scoring/engine.py) evaluates the same definitions set-based in SQL
-(scoring/sql.py); the functions below are the reference semantics the tests hold the SQL to,
-and they decide what the SQL does not: temperature bands and the next stage.
+No ORM here. The engine (scoring/engine/) evaluates the same definitions set-based in SQL
+(scoring/engine/conditions.py, derive.py, pql.py); the functions below are the reference
+semantics the tests hold the SQL to, and they decide what the SQL does not: temperature bands
+and the next stage.
 
-Comparisons of text ignore the case of ASCII letters only (A-Z): that is what SQLite's lower()
-does, and the PostgreSQL fragments use translate() to do exactly the same.
+Comparisons of text ignore the case of ASCII letters only (A-Z); the SQL uses translate() to do
+exactly the same.
 """
 
 import re
@@ -14,6 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+
+from leads.lifecycle import FUNNEL, MOVES, MoveKind
+from leads.models import Stage
 
 Scalar = str | int | float | bool
 
@@ -489,12 +493,22 @@ def _count_in_window(events: list[tuple[datetime, str]], cond: PqlCondition, t: 
     return sum(1 for when, name in events if name == cond.event_name and start <= when <= t)
 
 
+# The stages scoring moves leads out of: those the lifecycle advances from (IQL, MQL), in funnel
+# order. Automatic moves only go forward, so a lead in any other stage is left where it is.
+PROMOTABLE: tuple[Stage, ...] = tuple(
+    sorted(
+        {source for (source, _), move in MOVES.items() if move.kind is MoveKind.ADVANCE},
+        key=FUNNEL.index,
+    )
+)
+
+
 def next_stage(*, stage: str, score: int, pql: bool, thresholds: Thresholds) -> str:
     """Where scoring moves a lead: forward only, and only out of IQL / MQL."""
-    if stage in ("IQL", "MQL") and pql:
-        return "PQL"
-    if stage == "IQL" and score >= thresholds.mql_threshold:
-        return "MQL"
+    if stage in PROMOTABLE and pql:
+        return Stage.PQL.value
+    if stage == Stage.IQL and score >= thresholds.mql_threshold:
+        return Stage.MQL.value
     return stage
 
 
@@ -539,4 +553,4 @@ def describe(rule: RuleDef) -> str:
 
 def describe_pql(conditions: Sequence[PqlCondition]) -> str:
     parts = [f"{c.min_count}× {c.event_name} within {c.within_days} days" for c in conditions]
-    return "PQL: " + " and ".join(parts)
+    return f"{Stage.PQL.value}: " + " and ".join(parts)

@@ -13,6 +13,7 @@ from core.errors import Forbidden
 from leads.models import Lead, Stage
 from leads.selectors import lead_get
 from scoring import rules
+from scoring.engine import Scope, derive, pql
 from scoring.models import LedgerEntry, RescoreJob, RuleVersion, ScoringRule, ScoringSettings
 
 
@@ -143,8 +144,6 @@ def scoring_simulate(
     Works chunk by chunk over the leads with the re-score's own SELECTs (so the answer is the
     one a re-score would give), inside a transaction that is always rolled back.
     """
-    from scoring.engine import Engine, Scope
-
     now = now or timezone.now()
     # Draft rules have no ids yet; the derivation tells rules apart by version id.
     draft = [
@@ -154,32 +153,37 @@ def scoring_simulate(
     totals = {"leads": 0, "score_changes": 0, "mql": 0, "pql": 0, "changes": 0}
     changes: list[dict[str, Any]] = []
     with transaction.atomic(), connection.cursor() as cursor:
-        engine = Engine(cursor, connection.vendor, connection.ops.adapt_datetimefield_value)
-        last = 0
-        while True:
-            leads = list(
-                Lead.objects.filter(id__gt=last)
-                .order_by("id")
-                .values_list("id", "email", "stage", "score")[:chunk]
-            )
-            if not leads:
-                break
-            scope = Scope(after=last, upto=leads[-1][0])
-            scores = engine.scores_under(draft, scope, now)
-            pql = set(engine.pql_candidates(scope, thresholds.pql_conditions))
+        for scope, leads in _lead_chunks(chunk):
+            scores = derive.scores_under(cursor, draft, scope, now)
+            to_pql = set(pql.candidates(cursor, scope, thresholds.pql_conditions))
             for lead_id, email, stage, score in leads:
                 new_score = scores.get(lead_id, 0)
                 new_stage = rules.next_stage(
-                    stage=stage, score=new_score, pql=lead_id in pql, thresholds=thresholds
+                    stage=stage, score=new_score, pql=lead_id in to_pql, thresholds=thresholds
                 )
                 _tally(totals, changes, limit, (lead_id, email, stage, score, new_score, new_stage))
-            last = leads[-1][0]
         transaction.set_rollback(True)
     return {
         **totals,
         "changed_leads": changes,
         "changed_leads_truncated": totals["changes"] > limit,
     }
+
+
+def _lead_chunks(size: int):
+    """Every lead as (id, email, stage, score), `size` at a time in id order, each chunk with
+    the scope of its ids."""
+    last = 0
+    while True:
+        leads = list(
+            Lead.objects.filter(id__gt=last)
+            .order_by("id")
+            .values_list("id", "email", "stage", "score")[:size]
+        )
+        if not leads:
+            return
+        yield Scope(after=last, upto=leads[-1][0]), leads
+        last = leads[-1][0]
 
 
 def _tally(totals: dict, changes: list, limit: int, row: tuple) -> None:

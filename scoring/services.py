@@ -28,15 +28,11 @@ from events import services as event_services
 from leads.models import Lead, Stage
 from leads.services import Actor, actor_kind, leads_promote
 from scoring import rules, selectors
-from scoring.engine import Engine, Scope
-from scoring.kick import RESCORE_STEP, SCORING_PROCESS, kick
+from scoring.engine import Scope, derive, ledger, mql, pql, queue, scores, staging
+from scoring.kick import RESCORE_STEP, SCORING_PROCESS, dirty_leads_pop, kick
 from scoring.models import RescoreJob, RescoreStatus, RuleVersion, ScoringRule, ScoringSettings
 
 logger = logging.getLogger(__name__)
-
-
-def _knob(name: str, default):
-    return getattr(settings, name, default)
 
 
 class RuleInvalid(ApiError):
@@ -64,10 +60,6 @@ def _settings_locked() -> ScoringSettings:
         with transaction.atomic():
             ScoringSettings.objects.get_or_create(pk=1)
         return ScoringSettings.objects.select_for_update().get(pk=1)
-
-
-def _engine(cursor) -> Engine:
-    return Engine(cursor, connection.vendor, connection.ops.adapt_datetimefield_value)
 
 
 # --- rules and settings ---------------------------------------------------------------------
@@ -167,47 +159,46 @@ class PassResult:
     promoted: int = 0
 
 
-def _promote(engine: Engine, scope: Scope, thresholds: rules.Thresholds, *, event_ids=None) -> int:
+def _promote(cursor, scope: Scope, thresholds: rules.Thresholds, *, event_ids=None) -> int:
     """Forward moves for leads in scope: IQL -> MQL on the threshold, then IQL/MQL -> PQL
     (with `event_ids`, only where those new events could have met the PQL conditions)."""
     label = f"scoring: MQL threshold {thresholds.mql_threshold}"
     reasons = {
         lead_id: f"Score {score} reached the MQL threshold of {thresholds.mql_threshold}."
-        for lead_id, score in engine.mql_candidates(scope, thresholds.mql_threshold)
+        for lead_id, score in mql.candidates(cursor, scope, thresholds.mql_threshold)
     }
     promoted = leads_promote(reasons=reasons, to=Stage.MQL, rule=label)
     if thresholds.pql_conditions:
         label = "scoring: " + rules.describe_pql(thresholds.pql_conditions)
-        candidates = engine.pql_candidates(scope, thresholds.pql_conditions, event_ids=event_ids)
+        candidates = pql.candidates(cursor, scope, thresholds.pql_conditions, event_ids=event_ids)
         reasons = dict.fromkeys(candidates, "PQL conditions met.")
         promoted += leads_promote(reasons=reasons, to=Stage.PQL, rule=label[:200])
     return promoted
 
 
-def _score_scope(engine: Engine, scope: Scope, now: datetime, *, fit_only: bool = False) -> int:
+def _score_scope(cursor, scope: Scope, now: datetime, *, fit_only: bool = False) -> int:
     """Reconcile the ledger of every lead in scope with the active rules (the full re-score of
     those leads, or only their fit rules), then their scores and stages. Returns promotions."""
-    row = _settings_locked()
-    thresholds = row.thresholds()
+    thresholds = _settings_locked().thresholds()
     active = selectors.rules_active()
-    engine.leads_lock(scope)
-    engine.stage_begin()
+    scores.lock(cursor, scope)
+    staging.begin(cursor)
     if not fit_only:
-        for select in engine.derive_events(active, scope):
-            engine.stage(select)
-    fit = engine.derive_fit(active, scope, now)
+        for select in derive.events(active, scope):
+            staging.add(cursor, select)
+    fit = derive.fit(active, scope, now)
     if fit is not None:
-        engine.stage(fit)
-    engine.stage_done()
+        staging.add(cursor, fit)
+    staging.done(cursor)
     if not fit_only:
-        engine.ledger_delete_missing(scope, fit=False)
-    engine.ledger_delete_missing(scope, fit=True)
-    engine.ledger_insert_new(now)
+        ledger.delete_missing(cursor, scope, fit=False)
+    ledger.delete_missing(cursor, scope, fit=True)
+    ledger.insert_new(cursor, now)
     if not fit_only:
-        engine.ledger_expire(scope, now)
-        engine.pending_drop(scope)
-    engine.scores_refresh(scope, thresholds)
-    return _promote(engine, scope, thresholds)
+        ledger.expire(cursor, scope, now)
+        queue.drop(cursor, scope)
+    scores.refresh(cursor, scope, thresholds)
+    return _promote(cursor, scope, thresholds)
 
 
 def events_score_batch(*, limit: int | None = None, now: datetime | None = None) -> PassResult:
@@ -217,52 +208,51 @@ def events_score_batch(*, limit: int | None = None, now: datetime | None = None)
     touched leads' whole history, so an event that arrives late but happened early takes its
     place among the first N, exactly as a full re-score would decide.
     """
-    limit = limit or _knob("SCORING_BATCH_SIZE", 10000)
+    limit = limit or settings.SCORING_BATCH_SIZE
     with transaction.atomic(), connection.cursor() as cursor:
         now = now or timezone.now()
-        row = _settings_locked()
-        engine = _engine(cursor)
-        if engine.d.pg:
-            # Small, latency-bound statements: parallel workers and JIT compilation cost more
-            # than they save (the id lists make their estimates look big).
-            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-            cursor.execute("SET LOCAL jit = off")
-        batch = engine.pending_pop(limit)
+        thresholds = _settings_locked().thresholds()
+        # Small, latency-bound statements: parallel workers and JIT compilation cost more
+        # than they save (the id lists make their estimates look big).
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        cursor.execute("SET LOCAL jit = off")
+        batch = queue.pop(cursor, limit)
         if not batch:
             return PassResult()
         event_ids = [event_id for event_id, _ in batch]
-        active = selectors.rules_active()
-        # Capped rules re-rank the history of the leads with a new event of theirs; every
-        # other rule only adds the new events' rows. Only leads that get or lose ledger rows
-        # are locked and have their score refreshed.
-        capped_ids = engine.capped_leads(active, event_ids)
-        capped_scope = Scope.of(capped_ids)
-        engine.stage_begin()
-        for select in engine.derive_events(active, capped_scope, event_ids=event_ids):
-            engine.stage(select)
-        engine.stage_done()
-        scope = Scope.of({*engine.staged_leads(), *capped_ids})
-        engine.leads_lock(scope)
-        capped = [r.version_id for r in active if r.max_times is not None]
-        if engine.d.pg:
-            # Scores move by the points this pass adds and removes (see Engine.scores_add).
-            lost = {}
-            if capped and capped_ids:
-                lost = engine.ledger_delete_missing(
-                    capped_scope, fit=False, versions=capped, summed=True
-                )
-            deltas = engine.ledger_insert_new(now, summed=True)
-            for lead_id, points in lost.items():
-                deltas[lead_id] = deltas.get(lead_id, 0) - points
-            engine.scores_add(deltas, row.thresholds())
-        else:
-            if capped and capped_ids:
-                engine.ledger_delete_missing(capped_scope, fit=False, versions=capped)
-            engine.ledger_insert_new(now)
-            engine.scores_refresh(scope, row.thresholds())
-        promoted = _promote(engine, scope, row.thresholds(), event_ids=event_ids)
+        scope = _events_ledger_update(cursor, event_ids, now, thresholds)
+        promoted = _promote(cursor, scope, thresholds, event_ids=event_ids)
     leads = len({lead_id for _, lead_id in batch})
     return PassResult(leads=leads, events=len(batch), promoted=promoted)
+
+
+def _events_ledger_update(
+    cursor, event_ids: list[int], now: datetime, thresholds: rules.Thresholds
+) -> Scope:
+    """The ledger rows and scores the new events change; returns the leads they changed.
+
+    Capped rules re-rank the history of the leads with a new event of theirs; every other rule
+    only adds the new events' rows. Only leads that get or lose ledger rows are locked, and
+    their scores move by the points this pass adds and removes (see engine.scores.add).
+    """
+    active = selectors.rules_active()
+    capped_ids = derive.capped_leads(cursor, active, event_ids)
+    capped_scope = Scope.of(capped_ids)
+    staging.begin(cursor)
+    for select in derive.events(active, capped_scope, event_ids=event_ids):
+        staging.add(cursor, select)
+    staging.done(cursor)
+    scope = Scope.of({*staging.leads(cursor), *capped_ids})
+    scores.lock(cursor, scope)
+    capped = [r.version_id for r in active if r.max_times is not None]
+    lost = {}
+    if capped and capped_ids:
+        lost = ledger.delete_missing_points(cursor, capped_scope, fit=False, versions=capped)
+    deltas = ledger.insert_new_points(cursor, now)
+    for lead_id, points in lost.items():
+        deltas[lead_id] = deltas.get(lead_id, 0) - points
+    scores.add(cursor, deltas, thresholds)
+    return scope
 
 
 def leads_fit_refresh(*, lead_ids: Iterable[int], now: datetime | None = None) -> PassResult:
@@ -271,7 +261,7 @@ def leads_fit_refresh(*, lead_ids: Iterable[int], now: datetime | None = None) -
     if not scope.ids:
         return PassResult()
     with transaction.atomic(), connection.cursor() as cursor:
-        promoted = _score_scope(_engine(cursor), scope, now or timezone.now(), fit_only=True)
+        promoted = _score_scope(cursor, scope, now or timezone.now(), fit_only=True)
     return PassResult(leads=len(scope.ids), promoted=promoted)
 
 
@@ -282,15 +272,15 @@ def points_expire(*, now: datetime | None = None, batch: int = 5000) -> PassResu
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
             at = now or timezone.now()
-            row, engine = _settings_locked(), _engine(cursor)
-            lead_ids = engine.expiring_leads(at, batch)
+            thresholds = _settings_locked().thresholds()
+            lead_ids = ledger.expiring_leads(cursor, at, batch)
             if not lead_ids:
                 return result
             scope = Scope.of(lead_ids)
-            engine.leads_lock(scope)
-            engine.ledger_expire(scope, at)
-            engine.scores_refresh(scope, row.thresholds())
-            result.promoted += _promote(engine, scope, row.thresholds())
+            scores.lock(cursor, scope)
+            ledger.expire(cursor, scope, at)
+            scores.refresh(cursor, scope, thresholds)
+            result.promoted += _promote(cursor, scope, thresholds)
             result.leads += len(lead_ids)
 
 
@@ -319,7 +309,7 @@ def rescore_chunk(*, job_id: int, cursor: int | None = None, now: datetime | Non
     Returns the job's new cursor, or None when the job is finished, closed, or has already
     moved past `cursor` (another delivery of the same step got there first).
     """
-    chunk = _knob("SCORING_RESCORE_CHUNK", 10000)
+    chunk = settings.SCORING_RESCORE_CHUNK
     with transaction.atomic(), connection.cursor() as db:
         now = now or timezone.now()
         _settings_locked()
@@ -340,7 +330,7 @@ def rescore_chunk(*, job_id: int, cursor: int | None = None, now: datetime | Non
             job.status, job.finished_at = RescoreStatus.DONE, now
             job.save()
             return None
-        job.promoted += _score_scope(_engine(db), Scope(after=job.cursor, upto=ids[-1]), now)
+        job.promoted += _score_scope(db, Scope(after=job.cursor, upto=ids[-1]), now)
         job.status, job.cursor = RescoreStatus.RUNNING, ids[-1]
         job.processed_leads += len(ids)
         job.save()
@@ -386,19 +376,18 @@ def scoring_kick(lead_ids: Iterable[int] = ()) -> None:
     kick(lead_ids=lead_ids)
 
 
-def scoring_process(
+def backlog_score(
     *, lead_ids: Iterable[int] = (), budget_seconds: float = 20.0
 ) -> tuple[PassResult, bool]:
-    """Fit checks for `lead_ids` (and those queued by kicks), then event batches until none
-    are left or the budget is spent. Returns what was done and whether work remains."""
-    from scoring.kick import dirty_leads_pop
-
+    """Score what is waiting: fit checks for `lead_ids` (and those queued by kicks), then event
+    batches off the queue until none are left or the budget is spent. Returns what was done and
+    whether work remains (the `scoring.process` task hands that over to a fresh task)."""
     result = PassResult()
     ids = {*lead_ids, *dirty_leads_pop()}
-    for chunk in _chunks(sorted(ids), _knob("SCORING_BATCH_SIZE", 10000)):
+    for chunk in _chunks(sorted(ids), settings.SCORING_BATCH_SIZE):
         result.promoted += leads_fit_refresh(lead_ids=chunk).promoted
     deadline = time.monotonic() + budget_seconds
-    limit = _knob("SCORING_BATCH_SIZE", 10000)
+    limit = settings.SCORING_BATCH_SIZE
     while time.monotonic() < deadline:
         batch = events_score_batch(limit=limit)
         result.events += batch.events
@@ -420,15 +409,15 @@ def scoring_sweep(*, now: datetime | None = None, budget_seconds: float = 30.0) 
     with transaction.atomic():
         last_sweep = _settings_locked().fit_checked_at
     # The last sweep's time, minus a margin for transactions that were still open then.
-    margin = timedelta(seconds=_knob("SCORING_FIT_SWEEP_MARGIN_SECONDS", 600))
+    margin = timedelta(seconds=settings.SCORING_FIT_SWEEP_MARGIN_SECONDS)
     since = None if last_sweep is None else last_sweep - margin
     # A first sweep relinks ids linked within the margin (fit-checks every lead, though).
     relinked = event_services.orphans_relink(since=since or now - margin)
     fit = _fit_sweep(now, since=since)
-    result, more = scoring_process(budget_seconds=budget_seconds)
+    result, more = backlog_score(budget_seconds=budget_seconds)
     if more:
         publish_on_commit(SCORING_PROCESS)
-    stale = now - timedelta(seconds=_knob("SCORING_RESCORE_STALE_SECONDS", 180))
+    stale = now - timedelta(seconds=settings.SCORING_RESCORE_STALE_SECONDS)
     restarted = 0
     for job in RescoreJob.objects.filter(status__in=[RescoreStatus.PENDING, RescoreStatus.RUNNING]):
         if (job.heartbeat_at or job.created_at) < stale:
@@ -450,7 +439,7 @@ def _fit_sweep(now: datetime, *, since: datetime | None) -> int:
     if since is not None:
         leads = leads.filter(updated_at__gte=since)
     checked, last = 0, 0
-    size = _knob("SCORING_BATCH_SIZE", 10000)
+    size = settings.SCORING_BATCH_SIZE
     while True:
         ids = list(leads.filter(id__gt=last).values_list("id", flat=True)[:size])
         if not ids:

@@ -27,7 +27,7 @@ _TASK = {
 def scoring_process(lead_ids=()):
     """Score unscored events (and fit-check kicked leads); hand over to a fresh task if the
     backlog outlasts one task's time budget."""
-    result, more = services.scoring_process(lead_ids=lead_ids)
+    result, more = services.backlog_score(lead_ids=lead_ids)
     if more:
         publish_on_commit(SCORING_PROCESS)
     return {"events": result.events, "promoted": result.promoted, "more": more}

@@ -9,7 +9,7 @@ from leads.models import Lead
 from nurturing import emails
 from nurturing.models import Enrollment, Message, MessageStatus
 from playbook import scoring as scoring_playbook
-from scoring.services import scoring_process
+from scoring.services import backlog_score
 from tests.factories import LeadFactory
 from tests.nurturing.conftest import make_sequence
 
@@ -42,7 +42,7 @@ def scored(settings):
     scoring_playbook.playbook_load()
 
     def score_of(lead) -> int:
-        scoring_process(lead_ids=[lead.pk])
+        backlog_score(lead_ids=[lead.pk])
         return Lead.objects.get(pk=lead.pk).score
 
     return score_of

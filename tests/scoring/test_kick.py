@@ -46,7 +46,7 @@ def test_kicked_leads_get_their_fit_rules_checked(queue, default_playbook):
     lead = LeadFactory(title="Founder", company_size=8)
     services.scoring_kick(lead_ids=[lead.pk])
 
-    result, more = services.scoring_process()
+    result, more = services.backlog_score()
 
     lead.refresh_from_db()
     assert (result.events, more) == (0, False)

@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand
 
 from leads.models import Lead
 from playbook import demo
-from scoring.services import scoring_process
+from scoring.services import backlog_score
 
 
 class Command(BaseCommand):
@@ -14,7 +14,7 @@ class Command(BaseCommand):
         call_command("load_playbook")
         created = demo.demo_leads_ensure()
         # Score the demo activity now, so the first page a visitor opens shows real scores.
-        scoring_process(
+        backlog_score(
             lead_ids=Lead.objects.filter(email__endswith=".example").values_list("pk", flat=True)
         )
         self.stdout.write(f"Demo data: {created} new leads.")
