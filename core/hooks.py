@@ -77,6 +77,15 @@ condition (a rep owns the lead) is built in; apps above nurturing (a sales hand-
 partners) register theirs. Registered by: nobody else yet.
 """
 
+lead_rep_scope: Hook[[Any], Q] = Hook("lead_rep_scope")
+"""Which leads a sales rep sees besides their own (the argument is the `accounts.models.User`).
+
+Called by `leads.selectors.lead_visible_q` for a rep whenever a rep's leads are read (inside the
+reading request or the service's transaction); each receiver returns a `Q` over `Lead`, and the
+rep sees their own leads OR any of these. With no receiver a rep sees only their own leads.
+Registered by: handoff (the unassigned pool, in pool mode).
+"""
+
 events_recorded: Hook[[list[int]], None] = Hook("events_recorded")
 """New events were linked to leads: an ingestion request, or a lead's tracked email activity.
 
@@ -90,5 +99,6 @@ ALL_HOOKS: tuple[Hook[..., Any], ...] = (
     lead_stage_entered,
     lead_timeline_items,
     nurture_pause_conditions,
+    lead_rep_scope,
     events_recorded,
 )

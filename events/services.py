@@ -33,7 +33,7 @@ class IngestResult:
 def events_push_authorize(*, actor: User) -> None:
     """Who may push events as a signed-in user (the native API): marketers and admins. A write
     key is a source's own authority and needs no user."""
-    if not actor.sees_all_leads:
+    if not actor.does_marketing:
         raise Forbidden("Only marketers and admins may push events.")
 
 

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "events",
     "scoring",
     "nurturing",
+    "handoff",
     "playbook",
 ]
 

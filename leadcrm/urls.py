@@ -4,15 +4,17 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from events.urls import api_urlpatterns as events_api
 from events.urls import segment_urlpatterns
+from handoff.urls import api_urlpatterns as handoff_api
 from leadcrm.health import healthz
 from leads.urls import api_urlpatterns as leads_api
 from nurturing.urls import api_urlpatterns as nurturing_api
 from scoring.urls import api_urlpatterns as scoring_api
 
-api_v1 = [*leads_api, *events_api, *scoring_api, *nurturing_api]
+api_v1 = [*handoff_api, *leads_api, *events_api, *scoring_api, *nurturing_api]
 
 urlpatterns = [
     path("", include("leads.urls")),
+    path("", include("handoff.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("e/", include("nurturing.urls")),
     path("admin/", admin.site.urls),

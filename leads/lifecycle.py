@@ -14,6 +14,7 @@ class Actor(StrEnum):
     SYSTEM = "system"  # a scoring rule or a background job
     MARKETER = "marketer"
     REP = "rep"
+    MANAGER = "manager"  # a sales manager: the sales moves, on any rep's lead
     ADMIN = "admin"
 
 
@@ -47,8 +48,8 @@ class MoveNeedsReason(Exception):
 
 
 _MARKETING = frozenset({Actor.SYSTEM, Actor.MARKETER, Actor.ADMIN})
-_SALES = frozenset({Actor.REP, Actor.ADMIN})
-_PEOPLE = frozenset({Actor.REP, Actor.MARKETER, Actor.ADMIN})
+_SALES = frozenset({Actor.REP, Actor.MANAGER, Actor.ADMIN})
+_PEOPLE = frozenset({Actor.REP, Actor.MANAGER, Actor.MARKETER, Actor.ADMIN})
 
 MOVES: dict[tuple[Stage, Stage], Move] = {
     (Stage.IQL, Stage.MQL): Move(MoveKind.ADVANCE, _MARKETING),

@@ -15,10 +15,14 @@ HANDOFF_STAGES = (Stage.MQL, Stage.PQL)
 
 
 def lead_visible_q(user: User) -> Q:
-    """Marketers and admins see every lead; a rep sees their own and the unowned hand-off queue."""
+    """Marketers, managers and admins see every lead; a rep sees their own, and what the
+    `lead_rep_scope` hook adds (the hand-off's unassigned pool, in pool mode)."""
     if user.sees_all_leads:
         return Q()
-    return Q(owner=user) | Q(owner__isnull=True, stage__in=HANDOFF_STAGES)
+    visible = Q(owner=user)
+    for extra in hooks.lead_rep_scope.call(user):
+        visible |= extra
+    return visible
 
 
 def lead_list(*, user: User) -> QuerySet[Lead]:

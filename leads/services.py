@@ -67,6 +67,8 @@ def actor_kind(user: User | None) -> Actor:
         return Actor.SYSTEM
     if user.is_admin:
         return Actor.ADMIN
+    if user.role == Role.MANAGER:
+        return Actor.MANAGER
     return Actor.REP if user.role == Role.REP else Actor.MARKETER
 
 
@@ -243,6 +245,16 @@ def _record_change(
     _stage_entered([lead.pk])
 
 
+def _check_rep_owns(lead: Lead, actor: User | None, move: lifecycle.Move) -> None:
+    """A rep acts only on leads assigned to them; the one move on a lead nobody owns is
+    accepting it (claiming it from the pool, where the hand-off lets reps see the pool)."""
+    if actor is None or actor_kind(actor) is not Actor.REP or lead.owner_id == actor.pk:
+        return
+    if lead.owner_id is None and move.kind is lifecycle.MoveKind.ACCEPT:
+        return
+    raise TransitionForbidden("A sales rep may act only on leads assigned to them.")
+
+
 @transaction.atomic
 def lead_transition(
     *, lead_id: int, to: str, actor: User | None, reason: str = "", rule: str = ""
@@ -265,6 +277,7 @@ def lead_transition(
         raise TransitionForbidden(str(exc)) from exc
     except lifecycle.MoveNeedsReason as exc:
         raise ReasonRequired(str(exc), fields={"reason": ["This field is required."]}) from exc
+    _check_rep_owns(lead, actor, move)
     _record_change(lead=lead, to=to, actor=actor, rule=rule, reason=reason, move=move)
     return lead
 

@@ -58,7 +58,7 @@ def message_list(*, user: User) -> QuerySet[Message]:
 def message_review_authorize(*, user: User | None) -> None:
     """Reviewing emails (listing them, settling them) is for marketers and admins; `None` is
     the system."""
-    if user is not None and not user.sees_all_leads:
+    if user is not None and not user.does_marketing:
         raise Forbidden("Only marketers and admins review emails.")
 
 

@@ -126,9 +126,11 @@ def lead_score_timeline_items(lead: Lead, limit: int = 200) -> list[dict[str, An
 
 
 def scoring_simulate_authorize(*, user: User) -> None:
-    """A simulation reads every lead, so it is for marketers and admins: a rep sees only theirs."""
+    """Simulating draft rules is marketing's (marketers and admins)."""
     if user.is_rep:
         raise Forbidden("A sales rep may not simulate scoring over every lead.")
+    if not user.does_marketing:
+        raise Forbidden("Only marketers and admins simulate scoring rules.")
 
 
 def scoring_simulate(

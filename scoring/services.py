@@ -41,8 +41,11 @@ class RuleInvalid(ApiError):
 
 
 def _forbid_reps(actor: User | None) -> None:
+    """Rules and settings are marketing's (marketers and admins); `None` is the system."""
     if actor is not None and actor_kind(actor) is Actor.REP:
         raise Forbidden("A sales rep may not change scoring rules or settings.")
+    if actor is not None and not actor.does_marketing:
+        raise Forbidden("Only marketers and admins change scoring rules or settings.")
 
 
 def _parse(data: Mapping[str, Any], **ids) -> rules.RuleDef:

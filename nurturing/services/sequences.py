@@ -22,7 +22,7 @@ class InvalidSequence(ApiError):
 
 def require_marketing(actor: User | None) -> None:
     """Sequences are marketing's: sales reps read them but never change them."""
-    if actor is not None and not actor.sees_all_leads:
+    if actor is not None and not actor.does_marketing:
         raise Forbidden("Only marketers and admins may change nurture sequences.")
 
 

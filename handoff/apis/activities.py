@@ -1,0 +1,3 @@
+"""The hand-off API: activities."""
+
+urlpatterns: list = []

@@ -1,0 +1,19 @@
+from django.apps import AppConfig
+
+
+class HandoffConfig(AppConfig):
+    """The sales hand-off: routing MQL/PQL leads to reps, the rep's decisions, response SLAs,
+    activities and tasks. It sits above scoring and nurturing (a merge moves their rows)."""
+
+    name = "handoff"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from core import hooks
+        from handoff import selectors
+        from handoff.selectors.timeline import handoff_timeline_items
+
+        # In pool mode a rep sees the unassigned pool besides their own leads.
+        hooks.lead_rep_scope.register(selectors.rep_pool_scope)
+        # Assignments, SLA breaches, activities, tasks, rejections and merges on the timeline.
+        hooks.lead_timeline_items.register(handoff_timeline_items)

@@ -1,0 +1,22 @@
+"""Reads of the sales hand-off, scoped by who asks."""
+
+from typing import Any
+
+from django.db.models import Q
+
+from handoff.models import HandoffSettings, Mode
+from leads.models import Stage
+
+
+def handoff_settings() -> HandoffSettings:
+    """The one settings row (created with the defaults on first read)."""
+    row, _ = HandoffSettings.objects.get_or_create(pk=1)
+    return row
+
+
+def rep_pool_scope(user: Any) -> Q:
+    """A `core.hooks.lead_rep_scope` receiver: in pool mode a rep also sees the unassigned
+    MQL/PQL leads (the pool they claim from); in assign mode only their own."""
+    if handoff_settings().mode != Mode.POOL:
+        return Q(pk__in=[])
+    return Q(owner__isnull=True, stage__in=[Stage.MQL, Stage.PQL])

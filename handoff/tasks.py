@@ -1,0 +1,38 @@
+"""Celery tasks of the hand-off: thin, idempotent (each re-reads the database), acks_late."""
+
+from celery import shared_task
+
+from handoff.services import routing, sla
+
+# Task names, published by name (core.publish) from services that must not import this module.
+ROUTE_LEADS = "handoff.route_leads"
+ROUTE_POOL = "handoff.route_pool"
+SLA_CHECK = "handoff.sla_check"
+NOTIFY_ASSIGNED = "handoff.notify_assigned"
+
+_TASK = {"acks_late": True, "reject_on_worker_lost": True}
+
+
+@shared_task(name=ROUTE_LEADS, **_TASK)
+def route_leads(lead_ids: list[int]) -> int:
+    """Route these leads (they became MQL/PQL, or were taken back); returns how many were
+    assigned. Leads already owned, or no longer MQL/PQL, are left alone."""
+    return routing.leads_route(lead_ids=lead_ids)
+
+
+@shared_task(name=ROUTE_POOL, **_TASK)
+def route_pool() -> int:
+    """Periodic (and after capacity frees up): assign waiting pool leads, oldest first."""
+    return routing.pool_route()
+
+
+@shared_task(name=SLA_CHECK, **_TASK)
+def sla_check() -> dict:
+    """Periodic, every minute: mark breaches, escalate, take back leads past reassign time."""
+    return sla.sla_check()
+
+
+@shared_task(name=NOTIFY_ASSIGNED, **_TASK)
+def notify_assigned(assignment_id: int) -> bool:
+    """Email the rep about a new assignment (once: the row records that it was sent)."""
+    return routing.assignment_notify(assignment_id=assignment_id)
