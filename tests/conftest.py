@@ -61,6 +61,19 @@ def marketer(db):
 
 
 @pytest.fixture
+def pool_mode(db):
+    """The hand-off in pool mode: no routing, any rep claims from the shared pool."""
+    from handoff.models import HandoffSettings, Mode
+
+    HandoffSettings.objects.update_or_create(pk=1, defaults={"mode": Mode.POOL})
+
+
+@pytest.fixture
+def manager(db):
+    return UserFactory(username="manager", role=Role.MANAGER)
+
+
+@pytest.fixture
 def rep(db):
     return UserFactory(username="rep", role=Role.REP)
 
@@ -84,6 +97,11 @@ def _client_for(user) -> APIClient:
 @pytest.fixture
 def marketer_client(marketer):
     return _client_for(marketer)
+
+
+@pytest.fixture
+def manager_client(manager):
+    return _client_for(manager)
 
 
 @pytest.fixture

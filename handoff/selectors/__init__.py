@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Exists, Q
 
 from handoff.models import HandoffSettings, Mode
 from leads.models import Stage
@@ -16,7 +16,7 @@ def handoff_settings() -> HandoffSettings:
 
 def rep_pool_scope(user: Any) -> Q:
     """A `core.hooks.lead_rep_scope` receiver: in pool mode a rep also sees the unassigned
-    MQL/PQL leads (the pool they claim from); in assign mode only their own."""
-    if handoff_settings().mode != Mode.POOL:
-        return Q(pk__in=[])
-    return Q(owner__isnull=True, stage__in=[Stage.MQL, Stage.PQL])
+    MQL/PQL leads (the pool they claim from); in assign mode only their own. The mode is read
+    inside the same statement (no query of its own; no settings row means the default mode)."""
+    pool_mode = Exists(HandoffSettings.objects.filter(pk=1, mode=Mode.POOL))
+    return Q(pool_mode, owner__isnull=True, stage__in=[Stage.MQL, Stage.PQL])

@@ -7,6 +7,8 @@ from django.db import transaction
 
 from core import hooks
 from events.selectors import event_timeline_items
+from handoff.selectors import rep_pool_scope
+from handoff.selectors.timeline import handoff_timeline_items
 from nurturing import tasks as nurture_tasks
 from nurturing.selectors import nurture_timeline_items
 from scoring.selectors import lead_score_timeline_items
@@ -19,7 +21,9 @@ def test_every_hook_has_the_receivers_the_readme_lists():
         event_timeline_items,
         lead_score_timeline_items,
         nurture_timeline_items,
+        handoff_timeline_items,
     }
+    assert hooks.lead_rep_scope.receivers() == (rep_pool_scope,)
     assert hooks.events_recorded.receivers() == (scoring_kick,)
     assert hooks.nurture_pause_conditions.receivers() == ()
 

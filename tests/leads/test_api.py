@@ -136,7 +136,9 @@ def test_list_query_count_does_not_grow_with_leads(marketer_client, django_asser
     assert {row["owner_name"] for row in response.json()["results"]} == {r.username for r in reps}
 
 
-def test_rep_list_with_token_auth_query_count_does_not_grow(rep, django_assert_max_num_queries):
+def test_rep_list_with_token_auth_query_count_does_not_grow(
+    rep, pool_mode, django_assert_max_num_queries
+):
     for _ in range(20):
         LeadFactory(owner=rep, stage=Stage.SAL)
         LeadFactory(stage=Stage.MQL)
@@ -557,7 +559,7 @@ def test_get_on_transition_is_405_json(marketer_client):
 
 
 def test_timeline_lists_stage_changes_newest_first(marketer_client, rep_client, rep):
-    lead = LeadFactory(stage=Stage.MQL)
+    lead = LeadFactory(stage=Stage.MQL, owner=rep)  # assigned to the rep
     rep_client.post(detail(lead.pk, "transition/"), {"to": "SAL"}, format="json")
 
     response = marketer_client.get(detail(lead.pk, "timeline/"))
@@ -627,7 +629,7 @@ def test_anonymous_gets_401_on_every_lead_endpoint(anonymous, method, suffix, bo
 # --- roles: rep and other rep ----------------------------------------------------------------
 
 
-def test_rep_lists_own_leads_and_the_unowned_handoff_queue(rep_client, rep, other_rep):
+def test_rep_lists_own_leads_and_the_unowned_handoff_queue(rep_client, rep, other_rep, pool_mode):
     visible = [
         LeadFactory(owner=rep, stage=Stage.SAL),
         LeadFactory(owner=rep, stage=Stage.DISQUALIFIED),
@@ -640,6 +642,15 @@ def test_rep_lists_own_leads_and_the_unowned_handoff_queue(rep_client, rep, othe
     LeadFactory(stage=Stage.SQL)
 
     assert sorted(ids(rep_client.get(LIST))) == sorted(lead.pk for lead in visible)
+
+
+def test_in_assign_mode_a_rep_lists_only_the_leads_assigned_to_them(rep_client, rep, other_rep):
+    mine = [LeadFactory(owner=rep, stage=Stage.SAL), LeadFactory(owner=rep, stage=Stage.MQL)]
+    LeadFactory(stage=Stage.MQL)  # waiting in the unassigned pool: routing hands it out
+    LeadFactory(stage=Stage.PQL)
+    LeadFactory(owner=other_rep, stage=Stage.MQL)
+
+    assert sorted(ids(rep_client.get(LIST))) == sorted(lead.pk for lead in mine)
 
 
 @pytest.mark.parametrize(("method", "suffix", "body"), LEAD_ENDPOINTS)
@@ -730,7 +741,7 @@ def test_rep_may_put_back_the_lead_they_read_with_editable_changes(rep_client, r
     assert (lead.title, lead.email, lead.owner) == ("Head of Data", "keep@example.com", rep)
 
 
-def test_rep_cannot_edit_a_handoff_lead_before_accepting_it(rep_client):
+def test_rep_cannot_edit_a_handoff_lead_before_accepting_it(rep_client, pool_mode):
     lead = LeadFactory(stage=Stage.MQL)
     before = snapshot(lead.pk)
 
@@ -741,7 +752,7 @@ def test_rep_cannot_edit_a_handoff_lead_before_accepting_it(rep_client):
 
 
 def test_rep_accepts_from_the_handoff_queue_and_other_rep_then_loses_sight(
-    rep_client, other_rep_client, rep
+    rep_client, other_rep_client, rep, pool_mode
 ):
     lead = LeadFactory(stage=Stage.PQL)
     assert other_rep_client.get(detail(lead.pk)).status_code == 200

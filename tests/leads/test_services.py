@@ -29,8 +29,14 @@ NEEDS_REASON = [(frm, to) for (frm, to), move in LEGAL if move.needs_reason]
 
 
 @pytest.fixture
-def actors(admin_user, marketer, rep):
-    return {Actor.SYSTEM: None, Actor.ADMIN: admin_user, Actor.MARKETER: marketer, Actor.REP: rep}
+def actors(admin_user, marketer, manager, rep):
+    return {
+        Actor.SYSTEM: None,
+        Actor.ADMIN: admin_user,
+        Actor.MARKETER: marketer,
+        Actor.MANAGER: manager,
+        Actor.REP: rep,
+    }
 
 
 def _snapshot(lead_id: int) -> tuple:
@@ -342,7 +348,11 @@ def test_delete_by_rep_is_forbidden_and_deletes_nothing(rep, marketer):
 def test_every_legal_move_changes_stage_and_writes_one_history_row(actors, frm, to, actor_kind):
     user = actors[actor_kind]
     rule = "test rule" if user is None else ""
-    lead = LeadFactory(stage=frm, stage_entered_at=datetime(2024, 1, 1, tzinfo=UTC))
+    # A rep acts on leads assigned to them; accepting is also how a rep claims an unowned one.
+    owner = (
+        user if actor_kind is Actor.REP and lifecycle.MOVES[(frm, to)].kind != "accept" else None
+    )
+    lead = LeadFactory(stage=frm, stage_entered_at=datetime(2024, 1, 1, tzinfo=UTC), owner=owner)
 
     moved = services.lead_transition(
         lead_id=lead.pk, to=to, actor=user, reason="  because  ", rule=rule
@@ -435,6 +445,33 @@ def test_move_by_the_wrong_actor_is_forbidden_and_changes_nothing(actors, frm, t
 
     assert caught.value.status_code == 403
     assert caught.value.detail.code == "transition_forbidden"
+    assert _snapshot(lead.pk) == before
+
+
+@pytest.mark.parametrize(
+    ("frm", "to"),
+    [(frm, to) for (frm, to), move in LEGAL if move.kind != "accept" and Actor.REP in move.actors],
+)
+def test_rep_cannot_move_a_lead_assigned_to_someone_else_or_to_nobody(rep, other_rep, frm, to):
+    for owner in (other_rep, None):
+        lead = LeadFactory(stage=frm, owner=owner)
+        before = _snapshot(lead.pk)
+
+        with pytest.raises(services.TransitionForbidden) as caught:
+            services.lead_transition(lead_id=lead.pk, to=to, actor=rep, reason="because")
+
+        assert caught.value.detail == "A sales rep may act only on leads assigned to them."
+        assert _snapshot(lead.pk) == before
+
+
+@pytest.mark.parametrize(("frm", "to"), [(Stage.MQL, Stage.SAL), (Stage.PQL, Stage.SAL)])
+def test_rep_cannot_accept_a_lead_assigned_to_another_rep(rep, other_rep, frm, to):
+    lead = LeadFactory(stage=frm, owner=other_rep)
+    before = _snapshot(lead.pk)
+
+    with pytest.raises(services.TransitionForbidden):
+        services.lead_transition(lead_id=lead.pk, to=to, actor=rep)
+
     assert _snapshot(lead.pk) == before
 
 

@@ -106,7 +106,7 @@ def test_marketer_sees_every_lead_in_the_list(marketer, rep, other_rep):
     assert "3 leads" in html
 
 
-def test_rep_sees_own_and_handoff_leads_only(rep, other_rep):
+def test_rep_sees_own_and_handoff_leads_only(rep, other_rep, pool_mode):
     mine = LeadFactory(email="mine@example.com", owner=rep, stage=Stage.SAL)
     queue = LeadFactory(email="queue@example.com", stage=Stage.MQL)
     LeadFactory(email="theirs@example.com", owner=other_rep, stage=Stage.SQL)
