@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from events.urls import api_urlpatterns as events_api
 from events.urls import segment_urlpatterns
-from leadcrm.health import healthz
+from core.health import healthz
 from leads.urls import api_urlpatterns as leads_api
 from nurturing.urls import api_urlpatterns as nurturing_api
 from scoring.urls import api_urlpatterns as scoring_api
