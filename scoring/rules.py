@@ -220,7 +220,9 @@ def _parse_condition(kind: RuleKind, raw: Any, errors: list[str]) -> Condition |
         return None
     name, op_raw, value = raw.get("field"), raw.get("operator"), raw.get("value")
     problem = _field_error(kind, name)
-    if problem is None and op_raw not in Operator._value2member_map_:
+    if problem is None and (
+        not isinstance(op_raw, str) or op_raw not in Operator._value2member_map_
+    ):
         problem = f"Unknown operator {op_raw!r}: use one of {', '.join(Operator)}."
     # With no problem so far both are texts; the isinstance() calls only tell the type checker.
     if problem is None and isinstance(name, str) and isinstance(op_raw, str):
@@ -260,7 +262,8 @@ def rule_parse(data: Mapping[str, Any], *, rule_id: int = 0, version_id: int = 0
     """Validate a rule definition (as the API receives it) into a RuleDef, or raise RuleError."""
     errors: dict[str, list[str]] = {}
     kind_raw = data.get("kind")
-    if kind_raw not in RuleKind._value2member_map_ or not isinstance(kind_raw, str):
+    # The type first: a list or an object is unhashable, and the lookup would raise.
+    if not isinstance(kind_raw, str) or kind_raw not in RuleKind._value2member_map_:
         raise RuleError({"kind": ["Must be 'event' or 'attribute'."]})
     kind = RuleKind(kind_raw)
     points = _int_in(data, "points", errors, low=-MAX_POINTS, high=MAX_POINTS, optional=False)
