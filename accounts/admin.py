@@ -8,5 +8,6 @@ from accounts.models import User
 class LeadcrmUserAdmin(UserAdmin):
     list_display = ("username", "email", "first_name", "last_name", "role", "is_superuser")
     list_filter = ("role", "is_superuser", "is_active")
-    fieldsets = (*UserAdmin.fieldsets, ("leadcrm", {"fields": ("role",)}))
+    # UserAdmin sets fieldsets; the stubs type them as ModelAdmin's (None by default).
+    fieldsets = (*(UserAdmin.fieldsets or ()), ("leadcrm", {"fields": ("role",)}))
     add_fieldsets = (*UserAdmin.add_fieldsets, ("leadcrm", {"fields": ("role",)}))

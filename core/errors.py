@@ -4,6 +4,8 @@ Services raise `ApiError` subclasses (or Django's ValidationError); DRF's own er
 reshaped here so every 4xx has a machine-readable `code` and a human `message`.
 """
 
+from typing import Any
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -14,9 +16,12 @@ from rest_framework.views import exception_handler
 class ApiError(exceptions.APIException):
     """A domain error with a stable code. Subclass per meaning, raise from services."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    # Annotated so that subclasses may use any status (the stubs infer Literal[400] otherwise).
+    status_code: int = status.HTTP_400_BAD_REQUEST
     default_code = "bad_request"
     default_detail = "Bad request."
+    # Always one message (a text, never a list or dict), so `detail.code` is our code.
+    detail: exceptions.ErrorDetail
 
     def __init__(self, message: str | None = None, *, code: str | None = None, fields=None):
         super().__init__(message or self.default_detail, code or self.default_code)
@@ -74,10 +79,10 @@ def _first_message(fields) -> str:
 
 def api_exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
-        fields = (
+        messages = (
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
-        exc = exceptions.ValidationError(fields)
+        exc = exceptions.ValidationError(messages)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -86,7 +91,7 @@ def api_exception_handler(exc, context):
     response = exception_handler(exc, context)
     if response is None:
         return None
-    body = {"code": _DEFAULT_CODES.get(response.status_code, "error")}
+    body: dict[str, Any] = {"code": _DEFAULT_CODES.get(response.status_code, "error")}
     if isinstance(exc, ApiError):
         body.update(code=str(exc.detail.code), message=str(exc.detail))
         if exc.fields:

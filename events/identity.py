@@ -122,16 +122,16 @@ def orphans_relink(*, since, chunk: int = 1000) -> int:
     """Link waiting events whose ids became known at or after `since`: the periodic catch-up
     for a link that was lost between an ingest's commit and its after-commit step (a crash,
     a killed worker), when an identify committed concurrently with the events' request."""
-    users, anons = set(), set()
+    users: set[str] = set()
+    anons: set[str] = set()
     recent = Identity.objects.filter(created_at__gte=since).values_list("kind", "value")
     for kind, value in recent.iterator(chunk_size=chunk):
         (users if kind == USER else anons).add(value)
     # Leads created through the REST API with an external_id have no Identity row.
-    users |= set(
-        Lead.objects.filter(created_at__gte=since, external_id__isnull=False).values_list(
-            "external_id", flat=True
-        )
-    )
+    external_ids = Lead.objects.filter(
+        created_at__gte=since, external_id__isnull=False
+    ).values_list("external_id", flat=True)
+    users |= {value for value in external_ids if value is not None}  # none is, by the filter
     linked = 0
     users_list, anons_list = sorted(users), sorted(anons)
     for start in range(0, max(len(users_list), len(anons_list)), chunk):
@@ -199,16 +199,15 @@ def _load(identifies: list[Message], aliases: list[Message]) -> _Batch:
     anon_map = {value: pk for kind, value, pk in rows if kind == ANONYMOUS}
     missing = [value for value in user_ids if value not in user_map]
     if missing:
-        user_map.update(
-            Lead.objects.filter(external_id__in=missing).values_list("external_id", "pk")
-        )
+        found = Lead.objects.filter(external_id__in=missing).values_list("external_id", "pk")
+        user_map.update((value, pk) for value, pk in found if value is not None)  # all, by `in`
     wanted = Q(pk__in=set(user_map.values()) | set(anon_map.values()))
     if emails:
         wanted |= Q(email_lower__in=emails)
     # Read without a lock: scoring holds leads locked for a whole pass, and an identify that
     # changes nothing (SDKs repeat identify on every visit) must not wait for it. The few
     # changes there are go out as UPDATEs; traits are merged in SQL, not read-modify-written.
-    leads = {
+    leads: dict[int, Lead] = {
         lead.pk: lead
         for lead in Lead.objects.alias(email_lower=Lower("email")).filter(wanted).order_by("pk")
     }

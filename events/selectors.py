@@ -36,11 +36,12 @@ def _title(event: Event) -> str:
         return event.name
     if event.type in (EventType.PAGE, EventType.SCREEN):
         return f"Viewed {event.type} {event.name}".rstrip()
-    return {
+    titles: dict[str, str] = {
         EventType.IDENTIFY: "Identified",
         EventType.GROUP: f"Joined group {event.group_id}",
         EventType.ALIAS: f"Alias {event.previous_id} → {event.user_id}",
-    }[event.type]
+    }
+    return titles[event.type]
 
 
 def event_timeline_items(lead: Lead) -> list[dict[str, Any]]:

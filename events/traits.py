@@ -7,6 +7,7 @@ traits. The event row keeps the traits exactly as sent, so nothing is lost eithe
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db import models
 
 from leads.models import Lead
 
@@ -22,8 +23,17 @@ _TEXT_TRAITS = {
     "country": "country",
 }
 _SIZE_TRAITS = ("company_size", "companySize")
+
+
+def _max_length(name: str) -> int:
+    field = Lead._meta.get_field(name)
+    if not isinstance(field, models.CharField) or field.max_length is None:
+        raise TypeError(f"Lead.{name} is not a text column with a maximum length.")
+    return field.max_length
+
+
 _MAX_LENGTH = {
-    name: Lead._meta.get_field(name).max_length
+    name: _max_length(name)
     for name in ("email", "first_name", "last_name", "title", "phone", "country", "company_name")
 }
 _MAX_SIZE = 2**31 - 1

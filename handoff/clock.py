@@ -69,14 +69,13 @@ def _zones() -> frozenset[str]:
 
 
 def _days(value: object) -> frozenset[int]:
-    ok = (
-        isinstance(value, list)
-        and value
-        and all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 6 for d in value)
-    )
-    if not ok:
+    if not isinstance(value, list) or not value or not all(map(_is_weekday, value)):
         raise InvalidHours("business_hours.days must be a non-empty list of 0 (Monday) to 6.")
-    return frozenset(value)  # type: ignore[arg-type]
+    return frozenset(int(day) for day in value)
+
+
+def _is_weekday(day: object) -> bool:
+    return isinstance(day, int) and not isinstance(day, bool) and 0 <= day <= 6
 
 
 def _clock_time(value: object, name: str) -> time:

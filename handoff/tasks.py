@@ -1,5 +1,7 @@
 """Celery tasks of the hand-off: thin, idempotent (each re-reads the database), acks_late."""
 
+from typing import Any
+
 from celery import shared_task
 
 from handoff.services import routing, sla
@@ -10,7 +12,7 @@ ROUTE_POOL = "handoff.route_pool"
 SLA_CHECK = "handoff.sla_check"
 NOTIFY_ASSIGNED = "handoff.notify_assigned"
 
-_TASK = {"acks_late": True, "reject_on_worker_lost": True}
+_TASK: dict[str, Any] = {"acks_late": True, "reject_on_worker_lost": True}
 
 
 @shared_task(name=ROUTE_LEADS, **_TASK)

@@ -6,6 +6,7 @@ needed. DEBUG is off unless asked for.
 """
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -181,7 +182,7 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # A task not acknowledged within this time is delivered again. Short, so that a killed
     # worker's acks_late tasks come back within minutes; every task is idempotent for this.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 120, minimum=10)
     }
 else:

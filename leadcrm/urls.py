@@ -2,10 +2,10 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from core.health import healthz
 from events.urls import api_urlpatterns as events_api
 from events.urls import segment_urlpatterns
 from handoff.urls import api_urlpatterns as handoff_api
-from leadcrm.health import healthz
 from leads.urls import api_urlpatterns as leads_api
 from nurturing.urls import api_urlpatterns as nurturing_api
 from scoring.urls import api_urlpatterns as scoring_api

@@ -1,11 +1,14 @@
 """REST API for leads: thin views over leads.services and leads.selectors."""
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from accounts.auth import request_user
 from core.errors import validated
 from leads import selectors, services
 from leads.filters import LeadFilter
@@ -92,7 +95,10 @@ class LeadInput(serializers.ModelSerializer):
             "do_not_contact_reason",
         ]
         # Uniqueness (case-insensitive) is the service's job, which answers 409.
-        extra_kwargs = {"email": {"validators": []}, "external_id": {"validators": []}}
+        extra_kwargs: dict[str, dict[str, Any]] = {
+            "email": {"validators": []},
+            "external_id": {"validators": []},
+        }
 
     # Read-only on this endpoint; sending a different value is an error, not silently dropped.
     # Echoing the current value back (GET, edit, PUT) is fine.
@@ -156,10 +162,10 @@ class LeadViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no real user
             return Lead.objects.none()
-        return selectors.lead_list(user=self.request.user)
+        return selectors.lead_list(user=request_user(self.request))
 
     def get_object(self):
-        return selectors.lead_get(user=self.request.user, lead_id=self.kwargs["pk"])
+        return selectors.lead_get(user=request_user(self.request), lead_id=self.kwargs["pk"])
 
     def get_serializer_class(self):
         return LeadInput if self.action in ("create", "update", "partial_update") else LeadOutput

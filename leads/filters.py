@@ -18,4 +18,4 @@ class LeadFilter(django_filters.FilterSet):
 
     class Meta:
         model = Lead
-        fields = []
+        fields: list[str] = []

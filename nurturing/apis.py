@@ -4,12 +4,15 @@ Marketers and admins write; sales reps read sequences, and enrollments and email
 leads they may see.
 """
 
+from typing import Any
+
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from accounts.auth import request_user
 from core.errors import validated
 from leads.models import Lead, Stage
 from leads.selectors import lead_get
@@ -51,7 +54,7 @@ class StepInput(serializers.ModelSerializer):
             "send_if_score_below",
             "send_unless_event",
         ]
-        validators = []  # the (sequence, position) clash is the service's 409
+        validators: list[object] = []  # the (sequence, position) clash is the service's 409
 
 
 class SequenceOutput(serializers.ModelSerializer):
@@ -101,7 +104,8 @@ class SequenceInput(serializers.ModelSerializer):
             "exit_stages",
             "exit_on_sales_accept",
         ]
-        extra_kwargs = {"key": {"validators": []}}  # uniqueness is the service's 409
+        # Uniqueness is the service's 409.
+        extra_kwargs: dict[str, dict[str, Any]] = {"key": {"validators": []}}
 
 
 class SequenceViewSet(viewsets.ModelViewSet):
@@ -227,7 +231,7 @@ class EnrollmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no real user
             return Enrollment.objects.none()
-        return selectors.enrollment_list(user=self.request.user)
+        return selectors.enrollment_list(user=request_user(self.request))
 
     @extend_schema(request=EnrollmentInput, responses={201: EnrollmentOutput})
     def create(self, request):
@@ -293,7 +297,7 @@ class MessageViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no real user
             return Message.objects.none()
-        return selectors.message_list(user=self.request.user)
+        return selectors.message_list(user=request_user(self.request))
 
     @extend_schema(responses=MessageOutput(many=True))
     @action(detail=False, methods=["get"])

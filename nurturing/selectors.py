@@ -72,7 +72,8 @@ def message_review_list(*, user: User) -> QuerySet[Message]:
 
 # --- Timeline ----------------------------------------------------------------------------------
 
-_MESSAGE_TITLES = {
+# Keyed by the status as stored (a plain str on a loaded row).
+_MESSAGE_TITLES: dict[str, str] = {
     MessageStatus.SENT: "Email sent",
     MessageStatus.SKIPPED: "Email skipped",
     MessageStatus.CANCELLED: "Email cancelled",

@@ -65,7 +65,8 @@ class Mailer:
 
     def __init__(self) -> None:
         self.backend = mail.mailers.default
-        self.smtp = isinstance(self.backend, SmtpBackend)
+        # The SMTP backend, whose connection we drive ourselves (see the module docstring).
+        self.smtp = self.backend if isinstance(self.backend, SmtpBackend) else None
 
     def __enter__(self) -> "Mailer":
         return self
@@ -78,27 +79,30 @@ class Mailer:
             self.backend.close()
         except (OSError, smtplib.SMTPException):
             # The connection is already broken; there is nothing left to tidy up.
-            self.backend.connection = None
+            if self.smtp is not None:
+                self.smtp.connection = None
 
     def _abort(self) -> None:
         """Drop the connection without a word. Mid-DATA a QUIT would be read as body text and
         waited on for a whole timeout; a broken connection has nothing left to say."""
-        conn, self.backend.connection = self.backend.connection, None
+        if self.smtp is None:
+            return
+        conn, self.smtp.connection = self.smtp.connection, None
         if conn is not None:
             conn.close()  # smtplib's close() only closes the socket
 
     def send(self, message: EmailMessage, *, commit: Callable[[], bool]) -> str:
         """Send `message`; returns the server's final answer. See the module docstring."""
-        if not self.smtp:
+        if self.smtp is None:
             if not commit():
                 raise NotCommitted
             self.backend.send_messages([message])
             return "accepted by " + type(self.backend).__module__
-        return self._send_smtp(message, commit)
+        return self._send_smtp(self.smtp, message, commit)
 
-    def _open(self) -> smtplib.SMTP:
+    def _open(self, smtp: SmtpBackend) -> smtplib.SMTP:
         try:
-            self.backend.open()
+            smtp.open()
         except smtplib.SMTPResponseException as exc:
             # A refused login or STARTTLS is the sender's problem, never the recipient's.
             self.close()
@@ -106,17 +110,22 @@ class Mailer:
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
             raise Transient(str(exc) or type(exc).__name__) from exc
-        conn = self.backend.connection
+        conn = smtp.connection
+        if conn is None:
+            # open() failed silently (a fail_silently mailer): as if it had raised.
+            raise Transient("could not connect to the mail server")
         if conn.sock is not None:
             # The body and the final "." go out as two writes; without NODELAY, Nagle holds the
             # dot until the server acknowledges the body, which it delays: ~40 ms per email.
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return conn
 
-    def _send_smtp(self, message: EmailMessage, commit: Callable[[], bool]) -> str:
-        conn = self._open()
-        sender = self.backend.prep_address(message.from_email)
-        recipients = [self.backend.prep_address(addr) for addr in message.recipients()]
+    def _send_smtp(
+        self, smtp: SmtpBackend, message: EmailMessage, commit: Callable[[], bool]
+    ) -> str:
+        conn = self._open(smtp)
+        sender = smtp.prep_address(message.from_email)
+        recipients = [smtp.prep_address(addr) for addr in message.recipients()]
         data = message.message(policy=email.policy.SMTP).as_bytes()
         try:
             self._envelope(conn, sender, recipients)

@@ -173,7 +173,7 @@ def _activity(lead: Lead, *, final: str, days_ago: int) -> None:
     from events.services import events_ingest, source_internal
 
     start = timezone.now() - timedelta(days=days_ago)
-    messages = []
+    messages: list[dict[str, str | None]] = []
     for call, name, times in _ACTIVITY[Stage(final)]:
         for _ in range(times):
             at = start + timedelta(hours=6 * (len(messages) + 1))
@@ -190,7 +190,7 @@ def _activity(lead: Lead, *, final: str, days_ago: int) -> None:
 
 
 def _walk(lead: Lead, path: list[str], owner: User | None, marketer: User) -> None:
-    current = Stage.IQL
+    current: str = Stage.IQL
     for stage in path:
         if lifecycle.is_forward(current, stage) and stage in (Stage.MQL, Stage.PQL):
             services.lead_promote(lead_id=lead.pk, to=stage, rule="demo playbook")

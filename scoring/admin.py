@@ -172,7 +172,7 @@ class SettingsForm(forms.ModelForm):
         cleaned = super().clean()
         if not self.errors:
             try:
-                rules.thresholds_parse(cleaned)
+                rules.thresholds_parse(self.cleaned_data)
             except rules.RuleError as exc:
                 for field, problems in exc.fields.items():
                     self.add_error(field if field in self.fields else None, problems)

@@ -4,6 +4,8 @@ Everyone signed in may read rules, settings and re-score jobs; marketers and adm
 (services answer 403 to a rep). A lead's score breakdown follows the lead's visibility.
 """
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.generics import get_object_or_404
@@ -66,7 +68,7 @@ class RuleOutput(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
     def get_description(self, rule: ScoringRule) -> str:
-        return rules.describe(rule.current_version.as_def())
+        return rules.describe(rule.version.as_def())
 
 
 class RuleInput(serializers.Serializer):
@@ -84,7 +86,7 @@ class RuleInput(serializers.Serializer):
 
 
 # What a full replacement (PUT) means for the fields it leaves out.
-_BLANK = {
+_BLANK: dict[str, Any] = {
     "event_type": "",
     "event_name": "",
     "conditions": [],

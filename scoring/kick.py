@@ -13,6 +13,7 @@ scores whatever was accepted meanwhile, and re-checks leads changed since its la
 import logging
 from collections.abc import Iterable
 from functools import cache
+from typing import cast
 
 import redis
 from django.conf import settings
@@ -77,7 +78,9 @@ def dirty_leads_pop(limit: int = 50000) -> list[int]:
     if client is None:
         return []
     try:
-        popped = client.spop(_prefix() + "dirty-leads", limit) or []
+        # SPOP with a count answers a list of members (a set over RESP3); redis-py's annotation
+        # leaves the list out, as if a count made no difference.
+        popped = cast(Iterable[bytes | str], client.spop(_prefix() + "dirty-leads", limit) or [])
     except publish.BROKER_ERRORS as exc:
         logger.warning("Could not read queued lead ids (%s); the sweep re-checks them.", exc)
         return []

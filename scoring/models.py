@@ -36,6 +36,14 @@ class ScoringRule(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def version(self) -> "RuleVersion":
+        """The current version. Only rule_create leaves it unset, for a moment inside its
+        transaction (a version needs the rule's id), so a rule read back always has one."""
+        if self.current_version is None:
+            raise RuleVersion.DoesNotExist(f"Rule {self.pk} has no current version.")
+        return self.current_version
+
 
 class RuleVersion(models.Model):
     """One immutable definition of a rule. Ledger rows point at the version that earned them."""

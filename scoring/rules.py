@@ -220,14 +220,17 @@ def _parse_condition(kind: RuleKind, raw: Any, errors: list[str]) -> Condition |
         return None
     name, op_raw, value = raw.get("field"), raw.get("operator"), raw.get("value")
     problem = _field_error(kind, name)
-    if problem is None and op_raw not in Operator._value2member_map_:
+    if problem is None and (
+        not isinstance(op_raw, str) or op_raw not in Operator._value2member_map_
+    ):
         problem = f"Unknown operator {op_raw!r}: use one of {', '.join(Operator)}."
-    if problem is None:
+    # With no problem so far both are texts; the isinstance() calls only tell the type checker.
+    if problem is None and isinstance(name, str) and isinstance(op_raw, str):
         problem = _value_error(kind, name, Operator(op_raw), value)
-    if problem:
-        errors.append(f"{name or '?'}: {problem}")
-        return None
-    return Condition(field=name, operator=Operator(op_raw), value=_freeze(value))
+        if problem is None:
+            return Condition(field=name, operator=Operator(op_raw), value=_freeze(value))
+    errors.append(f"{name or '?'}: {problem}")
+    return None
 
 
 def _parse_conditions(kind: RuleKind, raw: Any, errors: dict) -> tuple[Condition, ...]:
@@ -259,7 +262,8 @@ def rule_parse(data: Mapping[str, Any], *, rule_id: int = 0, version_id: int = 0
     """Validate a rule definition (as the API receives it) into a RuleDef, or raise RuleError."""
     errors: dict[str, list[str]] = {}
     kind_raw = data.get("kind")
-    if kind_raw not in RuleKind._value2member_map_:
+    # The type first: a list or an object is unhashable, and the lookup would raise.
+    if not isinstance(kind_raw, str) or kind_raw not in RuleKind._value2member_map_:
         raise RuleError({"kind": ["Must be 'event' or 'attribute'."]})
     kind = RuleKind(kind_raw)
     points = _int_in(data, "points", errors, low=-MAX_POINTS, high=MAX_POINTS, optional=False)
@@ -297,7 +301,8 @@ def pql_parse(raw: Any) -> tuple[PqlCondition, ...]:
         return ()
     if not isinstance(raw, list) or len(raw) > MAX_CONDITIONS:
         raise RuleError({"pql_conditions": [f"Must be a list of at most {MAX_CONDITIONS}."]})
-    parsed, problems = [], []
+    parsed: list[PqlCondition] = []
+    problems: list[str] = []
     for item in raw:
         errors: dict[str, list[str]] = {}
         name = item.get("event_name") if isinstance(item, Mapping) else None
@@ -306,7 +311,7 @@ def pql_parse(raw: Any) -> tuple[PqlCondition, ...]:
         source = item if isinstance(item, Mapping) else {}
         count = _int_in(source, "min_count", errors, low=1, high=MAX_TIMES, optional=False)
         days = _int_in(source, "within_days", errors, low=1, high=MAX_DAYS, optional=False)
-        if errors:
+        if errors or not isinstance(name, str):  # a name that is not a text is in `errors`
             problems.extend(f"{key}: {msgs[0]}" for key, msgs in errors.items())
             continue
         parsed.append(PqlCondition(event_name=name.strip(), min_count=count, within_days=days))
@@ -377,7 +382,12 @@ def _equals(value: Any, target: Scalar) -> bool:
         return isinstance(value, bool) and value is target
     if _is_number(target):
         return _is_number(value) and value == target
-    return isinstance(value, str) and ascii_lower(value) == ascii_lower(target)
+    # `target` is a text here (a Scalar that is neither bool nor number).
+    return (
+        isinstance(value, str)
+        and isinstance(target, str)
+        and ascii_lower(value) == ascii_lower(target)
+    )
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ def rules_active() -> list[rules.RuleDef]:
     """The current versions of the active rules, as pure definitions."""
     rows = ScoringRule.objects.filter(is_active=True, current_version__isnull=False)
     rows = rows.select_related("current_version").order_by("id")
-    return [row.current_version.as_def(name=row.name) for row in rows]
+    return [row.version.as_def(name=row.name) for row in rows]
 
 
 def rule_list(*, kind: str | None = None, is_active: bool | None = None) -> QuerySet:

@@ -109,7 +109,7 @@ def rule_update(
     """
     _forbid_reps(actor)
     rule = ScoringRule.objects.select_for_update().get(pk=rule_id)
-    current = RuleVersion.objects.get(pk=rule.current_version_id)
+    current = rule.version
     was_active, scoring_changed = rule.is_active, False
     if definition is not None:
         ruledef = _parse({**current.as_def().definition(), **definition})
@@ -306,7 +306,9 @@ def rescore_start(*, actor: User | None, reason: str) -> RescoreJob:
     return job
 
 
-def rescore_chunk(*, job_id: int, cursor: int | None = None, now: datetime | None = None):
+def rescore_chunk(
+    *, job_id: int, cursor: int | None = None, now: datetime | None = None
+) -> int | None:
     """Re-score the next chunk of leads of an open job, in one transaction.
 
     Returns the job's new cursor, or None when the job is finished, closed, or has already
@@ -347,14 +349,15 @@ def rescore_step(*, job_id: int, cursor: int, budget_seconds: float = 10.0) -> i
     """
     deadline = time.monotonic() + budget_seconds
     while True:
-        cursor = rescore_chunk(job_id=job_id, cursor=cursor)
-        if cursor is None or time.monotonic() >= deadline:
-            return cursor
+        next_cursor = rescore_chunk(job_id=job_id, cursor=cursor)
+        if next_cursor is None or time.monotonic() >= deadline:
+            return next_cursor
+        cursor = next_cursor
 
 
 def rescore_run(*, job_id: int) -> RescoreJob:
     """The whole job in this process (management command, benchmark, tests)."""
-    cursor = RescoreJob.objects.get(pk=job_id).cursor
+    cursor: int | None = RescoreJob.objects.get(pk=job_id).cursor
     while cursor is not None:
         cursor = rescore_chunk(job_id=job_id, cursor=cursor)
     return RescoreJob.objects.get(pk=job_id)

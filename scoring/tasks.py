@@ -2,6 +2,7 @@
 run finds nothing left to do), acknowledged late so a killed worker's task runs again."""
 
 import logging
+from typing import Any
 
 from celery import shared_task
 from django.db import OperationalError
@@ -12,7 +13,7 @@ from scoring.kick import RESCORE_STEP, SCORING_PROCESS
 
 logger = logging.getLogger(__name__)
 
-_TASK = {
+_TASK: dict[str, Any] = {
     "acks_late": True,
     "reject_on_worker_lost": True,
     # Deadlocks, serialisation failures and dropped connections are transient: try again soon.

@@ -8,7 +8,7 @@ never in Celery countdowns. The send state machine itself is in nurturing/servic
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -92,7 +92,7 @@ def _due_enrollments(*, now, limit: int, lead_ids: list[int] | None) -> list[Enr
 
 @dataclass
 class _Chunk:
-    now: object
+    now: datetime
     messages: list[Message] = field(default_factory=list)
     enrollments: list[Enrollment] = field(default_factory=list)
 
@@ -162,6 +162,8 @@ def _dispatch_one(chunk: _Chunk, enrollment: Enrollment, steps: list[Step], supp
         return
     step = remaining[0]
     skip = _condition_says_no(step, enrollment)
+    # _due_enrollments selected the enrollment by next_due_at <= now, so it is set.
+    assert enrollment.next_due_at is not None
     chunk.messages.append(
         Message(
             enrollment=enrollment,

@@ -129,7 +129,7 @@ def _entry_kinds(leads: list[Lead]) -> dict[int, str]:
     """How each lead entered its current stage: RECYCLED when its last history row is a
     recycle into that stage, else NEW. One query for all of them."""
     last = leads_last_stage_change(lead_ids=[lead.pk for lead in leads])
-    kinds = {}
+    kinds: dict[int, str] = {}
     for lead in leads:
         from_stage, to_stage = last.get(lead.pk, ("", ""))
         move = lifecycle.MOVES.get((Stage(from_stage), Stage(to_stage))) if from_stage else None

@@ -18,6 +18,7 @@ import logging
 import time
 import uuid
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
@@ -36,6 +37,9 @@ from nurturing.models import (
 )
 from nurturing.services.dispatch import lease, stop_reason
 from nurturing.services.enrollments import lead_enrollments_exit
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +132,16 @@ def _mine(message_ids, token: uuid.UUID, *statuses: str):
     return Message.objects.filter(pk__in=ids, claim_token=token, status__in=statuses)
 
 
-def _load(message_ids: list[int], token: uuid.UUID) -> dict[int, Message]:
+class _SendChecks(TypedDict):
+    lead_paused: bool
+    suppressed: bool
+
+
+# A claimed email as _load reads it: the send-time checks come with it, as annotations.
+type LoadedMessage = WithAnnotations[Message, _SendChecks]
+
+
+def _load(message_ids: list[int], token: uuid.UUID) -> dict[int, LoadedMessage]:
     """Our claimed emails with everything the send-time checks need, fresh, in one query."""
     suppressed = Suppression.objects.annotate(lower=Lower("email")).filter(
         lower=Lower(OuterRef("lead__email"))
@@ -191,7 +204,7 @@ def _mark_sent(message_id: int, token: uuid.UUID, response: str) -> None:
         cursor.execute(_SENT_SQL, params)
 
 
-def _send_one(mailer: transport.Mailer, message: Message, token: uuid.UUID) -> str:
+def _send_one(mailer: transport.Mailer, message: LoadedMessage, token: uuid.UUID) -> str:
     if message.lead_paused:
         # A rep or partner took the lead over: hold the email until they let go.
         _release([message.pk], token, "held: lead is owned")
@@ -210,7 +223,7 @@ def _send_one(mailer: transport.Mailer, message: Message, token: uuid.UUID) -> s
     return _deliver(mailer, message, email, subject, token)
 
 
-def _send_blocker(message: Message) -> str:
+def _send_blocker(message: LoadedMessage) -> str:
     """Do-not-contact and unsubscribes are checked again here, at send time."""
     lead = message.lead
     if message.enrollment.status == EnrollmentStatus.EXITED:

@@ -116,7 +116,9 @@ def _column_condition(expr: str, numeric: bool, cond: Condition) -> Fragment:
     """The lead column (or expression) `expr` meets `cond`: any of its values (OR)."""
     if not numeric and cond.operator is Operator.IN:
         marks = ", ".join(["%s"] * len(cond.values))
-        return Fragment(f"{_lower(expr)} IN ({marks})", [ascii_lower(v) for v in cond.values])
+        # rule_parse lets only texts be compared with a text column; str() is for the types.
+        texts = [ascii_lower(str(v)) for v in cond.values]
+        return Fragment(f"{_lower(expr)} IN ({marks})", texts)
     return join([_column_one(expr, numeric, cond.operator, v) for v in cond.values], " OR ")
 
 

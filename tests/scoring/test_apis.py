@@ -461,6 +461,31 @@ def test_simulate_rejects_a_bad_draft_and_reps(marketer_client, rep_client):
     assert body["message"] == "A sales rep may not simulate scoring over every lead."
 
 
+@pytest.mark.parametrize(
+    ("rule", "field"),
+    [
+        ({"kind": [], "points": 1}, "kind"),
+        ({"kind": {"a": 1}, "points": 1}, "kind"),
+        (
+            {
+                "kind": "event",
+                "event_name": "X",
+                "points": 1,
+                "conditions": [{"field": "plan", "operator": [], "value": "pro"}],
+            },
+            "conditions",
+        ),
+    ],
+)
+def test_a_draft_rule_with_a_list_where_text_belongs_is_a_400_not_a_500(
+    marketer_client, rule, field
+):
+    response = marketer_client.post("/api/v1/scoring/simulate/", {"rules": [rule]}, format="json")
+
+    body = assert_error(response, 400, "invalid", {"rules"})
+    assert list(body["fields"]["rules"]["0"]) == [field]
+
+
 def test_rep_is_refused_a_simulation_before_the_draft_is_read(rep_client):
     response = rep_client.post(
         "/api/v1/scoring/simulate/", {"rules": [{"kind": "event", "points": 1}]}, format="json"
