@@ -14,8 +14,9 @@ Each step is one set-based statement: a conditional UPDATE ... RETURNING (only r
 marked) that also writes one `SlaNotice` per row changed (unique per assignment and kind). So
 two beats, or a job run twice or concurrently, mark and escalate once. Rows are locked with
 SKIP LOCKED: a row another transaction holds (a rep accepting right now, a second job) is left
-for that transaction or the next minute, and the job never waits, so it never deadlocks with
-the rep's decisions (which lock the lead, then its assignment: the take-back locks both first).
+for that transaction or the next minute, and the job never waits for a lock (every row it
+changes it has locked itself), so it cannot deadlock with the rep's decisions, which lock the
+lead and then its assignment (the take-back locks both, skipping either when held).
 
 The marks are the timeline's record (selectors/timeline.py shows `*_breached_at` and the
 take-back). The emails go out from the task handoff.sla_notify after the commit, to the rep and
@@ -61,6 +62,8 @@ noticed AS (
 
 # `due` lists the rows and locks them, skipping what another transaction holds; the UPDATE
 # repeats the condition on the locked (current) row: a row already marked is never marked again.
+# `id = ANY(ARRAY(...))`: the rows are fetched by primary key, not by a join that would read
+# every pending row.
 MARK_ACCEPT_BREACHES = f"""
 WITH due AS (
     SELECT id FROM handoff_assignment
@@ -68,8 +71,8 @@ WITH due AS (
     FOR UPDATE SKIP LOCKED
 ), marked AS (
     UPDATE handoff_assignment AS a SET accept_breached_at = %(now)s
-    FROM due
-    WHERE a.id = due.id AND a.status = 'pending' AND a.accept_breached_at IS NULL
+    WHERE a.id = ANY(ARRAY(SELECT id FROM due))
+        AND a.status = 'pending' AND a.accept_breached_at IS NULL
     RETURNING a.id
 ), {_NOTICES}
 SELECT (SELECT count(*) FROM marked), ARRAY(SELECT id FROM noticed ORDER BY id)
@@ -83,28 +86,30 @@ WITH due AS (
     FOR UPDATE SKIP LOCKED
 ), marked AS (
     UPDATE handoff_assignment AS a SET touch_breached_at = %(now)s
-    FROM due
-    WHERE a.id = due.id AND a.status = 'accepted' AND a.first_touched_at IS NULL
-        AND a.touch_breached_at IS NULL
+    WHERE a.id = ANY(ARRAY(SELECT id FROM due))
+        AND a.status = 'accepted' AND a.first_touched_at IS NULL AND a.touch_breached_at IS NULL
     RETURNING a.id
 ), {_NOTICES}
 SELECT (SELECT count(*) FROM marked), ARRAY(SELECT id FROM noticed ORDER BY id)
 """
 
 # `accept_due_at <= now` is implied (the reassign deadline follows the accept deadline) but lets
-# the planner use the partial index on pending rows by accept_due_at. The lead is locked too,
-# before the assignment is changed: the rep's decisions lock the lead first.
+# the planner use the partial index on pending rows by accept_due_at. The leads are locked too
+# (skipping those someone holds: a rep deciding right now), as their owner changes.
 TAKE_BACK = f"""
 WITH due AS (
-    SELECT a.id FROM handoff_assignment AS a JOIN leads_lead AS l ON l.id = a.lead_id
-    WHERE a.status = 'pending' AND a.accept_due_at <= %(now)s AND a.reassign_due_at <= %(now)s
-    FOR UPDATE OF a, l SKIP LOCKED
+    SELECT id, lead_id FROM handoff_assignment
+    WHERE status = 'pending' AND accept_due_at <= %(now)s AND reassign_due_at <= %(now)s
+    FOR UPDATE SKIP LOCKED
+), held AS (
+    SELECT id FROM leads_lead WHERE id = ANY(ARRAY(SELECT lead_id FROM due))
+    FOR UPDATE SKIP LOCKED
 ), marked AS (
     UPDATE handoff_assignment AS a
     SET status = 'reassigned', ended_at = %(now)s,
         accept_breached_at = coalesce(a.accept_breached_at, %(now)s)
-    FROM due
-    WHERE a.id = due.id AND a.status = 'pending'
+    WHERE a.id = ANY(ARRAY(SELECT due.id FROM due JOIN held ON held.id = due.lead_id))
+        AND a.status = 'pending'
     RETURNING a.id, a.lead_id, a.rep_id
 ), {_NOTICES}
 SELECT ARRAY(SELECT lead_id FROM marked ORDER BY lead_id),
