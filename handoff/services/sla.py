@@ -144,12 +144,13 @@ def _requeue(now: datetime) -> list[int]:
         return sorted(row[0] for row in cursor.fetchall())
 
 
-def _take_back(now: datetime) -> tuple[list[int], list[int]]:
-    """Assignments past their reassign deadline end; their leads lose the rep. Returns the
-    leads released and the notices written."""
+def _take_back(now: datetime) -> tuple[int, list[int], list[int]]:
+    """Assignments past their reassign deadline end; their leads lose the rep (unless a manager
+    gave a lead to someone else meanwhile). Returns how many assignments ended, the leads
+    released and the notices written."""
     lead_ids, rep_ids, notices = _run(TAKE_BACK, now=now, kind=SlaNoticeKind.REASSIGNED.value)
     released = leads_owner_release(owners=dict(zip(lead_ids, rep_ids, strict=True)))
-    return released, notices
+    return len(lead_ids), released, notices
 
 
 @transaction.atomic
@@ -162,7 +163,7 @@ def sla_check(*, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     accept, accept_notices = _run(MARK_ACCEPT_BREACHES, now=now, kind=SlaNoticeKind.ACCEPT.value)
     touch, touch_notices = _run(MARK_TOUCH_BREACHES, now=now, kind=SlaNoticeKind.TOUCH.value)
-    released, taken_notices = _take_back(now)
+    taken, released, taken_notices = _take_back(now)
     requeued = _requeue(now)
     _publish_in_chunks(
         SLA_NOTIFY, [*accept_notices, *touch_notices, *taken_notices], NOTICES_PER_TASK
@@ -172,7 +173,7 @@ def sla_check(*, now: datetime | None = None) -> dict:
     return {
         "accept_breaches": accept,
         "touch_breaches": touch,
-        "reassigned": len(released),
+        "reassigned": taken,
         "notices_requeued": len(requeued),
     }
 

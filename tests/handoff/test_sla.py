@@ -192,15 +192,20 @@ def test_a_job_that_missed_both_deadlines_marks_the_breach_and_takes_the_lead_ba
     assert [name for name, _ in published] == ["handoff.sla_notify", "handoff.route_leads"]
 
 
-def test_a_lead_a_manager_gave_to_someone_else_keeps_its_new_owner(published):
+def test_a_lead_a_manager_gave_to_someone_else_keeps_its_new_owner(
+    published, django_capture_on_commit_callbacks
+):
     row = pending()
     other = UserFactory(username="other_rep", role="rep")
     Lead.objects.filter(pk=row.lead_id).update(owner=other)
 
-    sla.sla_check(now=row.reassign_due_at)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = sla.sla_check(now=row.reassign_due_at)
 
+    assert result["reassigned"] == 1
     assert Assignment.objects.get(pk=row.pk).status == AssignmentStatus.REASSIGNED
     assert Lead.objects.get(pk=row.lead_id).owner_id == other.pk
+    assert [name for name, _ in published] == ["handoff.sla_notify"]  # not routed: it is owned
 
 
 def test_accepted_leads_are_never_taken_back(published):
