@@ -308,3 +308,48 @@ class Merge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.merged_email} into lead {self.lead_id}"
+
+
+class SlaNoticeKind(models.TextChoices):
+    ACCEPT = "accept", "Accept deadline missed"
+    TOUCH = "touch", "First-touch deadline missed"
+    REASSIGNED = "reassigned", "Taken back after the reassign deadline"
+
+
+class SlaNotice(models.Model):
+    """One escalation email about an assignment (to its rep and the sales managers).
+
+    The SLA job writes it in the same transaction as the breach mark it announces (unique per
+    assignment and kind: one email a breach, however often the job runs). A task sends it;
+    `sent_at` is claimed by a conditional update just before the SMTP server is asked to accept
+    the message, so two deliveries of the task send it once. `error` says why it was given up
+    (a refusal, nobody to send to, an answer lost after the claim).
+    """
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="sla_notices")
+    kind = models.CharField(max_length=12, choices=SlaNoticeKind.choices)
+    created_at = models.DateTimeField()
+    queued_at = models.DateTimeField(help_text="Last handed to the email task.")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "kind"], name="sla_notice_once"),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=[k.value for k in SlaNoticeKind]),
+                name="sla_notice_kind_valid",
+            ),
+        ]
+        indexes = [
+            # The SLA job re-queues notices whose task was lost: unsent ones, by last queueing.
+            models.Index(
+                fields=["queued_at"],
+                name="sla_notice_unsent",
+                condition=models.Q(sent_at__isnull=True, error=""),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} notice for assignment {self.assignment_id}"

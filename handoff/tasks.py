@@ -11,6 +11,7 @@ ROUTE_LEADS = "handoff.route_leads"
 ROUTE_POOL = "handoff.route_pool"
 SLA_CHECK = "handoff.sla_check"
 NOTIFY_ASSIGNED = "handoff.notify_assigned"
+SLA_NOTIFY = sla.SLA_NOTIFY
 
 _TASK: dict[str, Any] = {"acks_late": True, "reject_on_worker_lost": True}
 
@@ -38,3 +39,10 @@ def sla_check() -> dict:
 def notify_assigned(assignment_id: int) -> bool:
     """Email the rep about a new assignment (once: the row records that it was sent)."""
     return routing.assignment_notify(assignment_id=assignment_id)
+
+
+@shared_task(name=SLA_NOTIFY, **_TASK)
+def sla_notify(notice_ids: list[int]) -> int:
+    """Send these SLA escalation emails, each once (claimed just before the SMTP server accepts
+    it); what fails for a passing reason is queued again by the SLA job a few minutes later."""
+    return sla.sla_notices_send(notice_ids=notice_ids)

@@ -25,4 +25,13 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Hand-off SLAs: marks missed accept and first-touch deadlines (once each: a conditional
+    # update), queues their escalation emails (rep + managers), takes back leads past their
+    # reassign deadline and routes them again. Every minute: deadlines are kept to the minute.
+    # `expires`: a backlog of ticks piled up while no worker ran collapses into one.
+    "handoff-sla-check": {
+        "task": "handoff.sla_check",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
 }

@@ -3,7 +3,7 @@
 import json
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -208,6 +208,31 @@ def lead_mark_do_not_contact(*, lead_id: int, reason: str) -> bool:
         do_not_contact=True, do_not_contact_reason=reason.strip(), updated_at=timezone.now()
     )
     return updated == 1
+
+
+# Clears the owner only where it is still the one expected (one statement for any number).
+_OWNERS_RELEASE = """
+UPDATE leads_lead AS l SET owner_id = NULL, updated_at = %s
+FROM unnest(%s::bigint[], %s::bigint[]) AS t(lead_id, owner_id)
+WHERE l.id = t.lead_id AND l.owner_id = t.owner_id
+RETURNING l.id
+"""
+
+
+@transaction.atomic
+def leads_owner_release(*, owners: dict[int, int]) -> list[int]:
+    """A system write (the hand-off took leads back from a rep who missed a deadline): these
+    leads become unowned, so routing may give them to someone else and nurturing resumes.
+
+    `owners` maps a lead's id to the owner it is taken from; a lead whose owner has changed
+    since (a manager reassigned it) keeps its new owner. The stage does not change. Returns
+    the ids of the leads released, sorted. Callers that must never wait lock the rows first.
+    """
+    if not owners:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(_OWNERS_RELEASE, [timezone.now(), list(owners), list(owners.values())])
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 @transaction.atomic

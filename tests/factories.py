@@ -101,3 +101,28 @@ class EventFactory(factory.django.DjangoModelFactory):
             from events.models import PendingEvent
 
             PendingEvent.objects.get_or_create(event=obj)
+
+
+from datetime import timedelta  # noqa: E402 (kept with the factory that uses it)
+
+
+class SlaAssignmentFactory(factory.django.DjangoModelFactory):
+    """A lead handed to a rep as routing opens it: pending, the lead MQL and owned by the rep,
+    accept due in 60 minutes and reassign 120 after that. Tests set the clocks they test."""
+
+    class Meta:
+        model = "handoff.Assignment"
+        skip_postgeneration_save = True
+
+    lead = factory.SubFactory(LeadFactory, stage=Stage.MQL)
+    rep = factory.SubFactory(UserFactory, role=Role.REP)
+    assigned_at = factory.LazyFunction(timezone.now)
+    accept_due_at = factory.LazyAttribute(lambda a: a.assigned_at + timedelta(minutes=60))
+    reassign_due_at = factory.LazyAttribute(lambda a: a.accept_due_at + timedelta(minutes=120))
+
+    @factory.post_generation
+    def owned(assignment, create, extracted, **kwargs):
+        """The rep owns the lead while the assignment is open (`owned=False`: leave it)."""
+        if create and extracted is not False and assignment.status in ("pending", "accepted"):
+            Lead.objects.filter(pk=assignment.lead_id).update(owner=assignment.rep)
+            assignment.lead.owner = assignment.rep

@@ -10,8 +10,8 @@ from leads.models import Lead
 from nurturing import services, transport
 from nurturing.models import Enrollment, EnrollmentStatus, Message, MessageStatus, Suppression
 from tests.factories import LeadFactory
-from tests.nurturing.conftest import SmtpServer, make_sequence
-from tests.support import free_port
+from tests.nurturing.conftest import make_sequence
+from tests.support import SmtpServer, free_port
 
 pytestmark = pytest.mark.django_db
 

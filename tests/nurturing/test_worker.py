@@ -20,8 +20,8 @@ from nurturing import emails, services
 from nurturing.models import Enrollment, EnrollmentStatus, Message, MessageStatus
 from playbook.nurturing import playbook_load
 from tests.factories import LeadFactory
-from tests.nurturing.conftest import SmtpServer, make_sequence
-from tests.support import free_port, wait_for
+from tests.nurturing.conftest import make_sequence
+from tests.support import SmtpServer, free_port, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 FINAL = (MessageStatus.SENT, MessageStatus.UNKNOWN)
