@@ -149,7 +149,7 @@ def _assignment(
 def _backdate(lead: Lead, row: Assignment) -> None:
     """The lead's history at the assignment's times: created, MQL, then SAL when accepted.
     Seeding only: real history rows are never rewritten."""
-    times = [row.assigned_at - 2 * M, row.assigned_at - M, row.decided_at]
+    times = [row.assigned_at - 2 * M, row.assigned_at - M, row.decided_at or row.assigned_at]
     changes = list(lead.stage_changes.order_by("changed_at", "id"))
     for change, at in zip(changes, times, strict=False):
         change.changed_at = at
@@ -160,11 +160,13 @@ def _backdate(lead: Lead, row: Assignment) -> None:
 
 
 def _accepted(row: Assignment, case: SlaCase, clock: _Clock) -> None:
+    assert case.accepted_after is not None  # called only for the cases that were accepted
     row.status = AssignmentStatus.ACCEPTED
-    row.decided_at = row.assigned_at + case.accepted_after
-    row.first_touch_due_at = row.decided_at + clock.touch
+    decided = row.assigned_at + case.accepted_after
+    row.decided_at = decided
+    row.first_touch_due_at = decided + clock.touch
     if case.touched_after is not None:
-        row.first_touched_at = row.decided_at + case.touched_after
+        row.first_touched_at = decided + case.touched_after
     if row.first_touched_at is None or row.first_touched_at >= row.first_touch_due_at:
         row.touch_breached_at = row.first_touch_due_at + M
 

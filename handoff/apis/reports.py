@@ -31,7 +31,9 @@ class SlaRepOutput(SlaMetricsOutput):
 
 
 class SlaSourceOutput(SlaMetricsOutput):
-    source = serializers.CharField()
+    # A declared field named like Field.source: DRF's metaclass takes it out of the class
+    # attributes, so the serializer's own `source` is untouched; the stubs cannot know that.
+    source = serializers.CharField()  # type: ignore[assignment]
 
 
 # Built with type(): "from", a Python keyword, is one of its field names.
