@@ -138,3 +138,14 @@ def queue(redis_url, settings):
     _forget_cached_queues()
     client = redis.Redis.from_url(redis_url)
     client.delete(name, f"_kombu.binding.{name}", *client.keys(f"{name}:*"))
+
+
+@pytest.fixture
+def published(monkeypatch) -> list:
+    """(task name, args) of every task published by name (core.publish); the broker is not
+    under test. Run on-commit callbacks (django_capture_on_commit_callbacks) to see those."""
+    from core import publish
+
+    sent: list = []
+    monkeypatch.setattr(publish, "publish", lambda name, *args, **kw: sent.append((name, args)))
+    return sent
