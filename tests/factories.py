@@ -101,3 +101,38 @@ class EventFactory(factory.django.DjangoModelFactory):
             from events.models import PendingEvent
 
             PendingEvent.objects.get_or_create(event=obj)
+
+
+def _handoff_deadline(start, minutes_field: str):
+    """`minutes_field` of the hand-off settings after `start`, in their business time."""
+    from handoff import clock
+    from handoff.selectors import handoff_settings
+
+    row = handoff_settings()
+    return clock.deadline(start, getattr(row, minutes_field), clock.hours_parse(row.business_hours))
+
+
+class AssignmentFactory(factory.django.DjangoModelFactory):
+    """A lead handed to a rep as routing's `assignment_open` leaves it: PENDING, the lead (MQL by
+    default) owned by the rep, the accept and reassign deadlines from handoff.clock with the
+    settings' business hours. `owned=False` leaves the lead's owner alone."""
+
+    class Meta:
+        model = "handoff.Assignment"
+        skip_postgeneration_save = True
+
+    lead = factory.SubFactory(LeadFactory, stage=Stage.MQL)
+    rep = factory.SubFactory(UserFactory, role=Role.REP)
+    assigned_at = factory.LazyFunction(timezone.now)
+    accept_due_at = factory.LazyAttribute(
+        lambda a: _handoff_deadline(a.assigned_at, "accept_within_minutes")
+    )
+    reassign_due_at = factory.LazyAttribute(
+        lambda a: _handoff_deadline(a.accept_due_at, "reassign_after_minutes")
+    )
+
+    @factory.post_generation
+    def owned(assignment, create, extracted, **kwargs):
+        if create and extracted is not False:
+            Lead.objects.filter(pk=assignment.lead_id).update(owner=assignment.rep)
+            assignment.lead.owner = assignment.rep
