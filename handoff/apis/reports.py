@@ -18,16 +18,19 @@ DEFAULT_DAYS = 30
 
 
 def _instant(raw: str, name: str, *, end: bool) -> datetime:
-    """An ISO datetime as given, or an ISO date as the start of that day (for `to`: the start of
-    the next day, so the day is included), in the site's time zone."""
-    moment = parse_datetime(raw)
-    if moment is not None:
-        return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
-    day = parse_date(raw)
-    if day is None:
+    """An ISO date as the start of that day (for `to`: of the next day, so the day is
+    included), or an ISO datetime as given, in the site's time zone when it names none."""
+    try:
+        day = parse_date(raw)
+        moment = None if day else parse_datetime(raw)
+    except ValueError:
+        day = moment = None
+    if day is not None:
+        return _day_start(day + timedelta(days=1) if end else day)
+    if moment is None:
         message = "An ISO 8601 date (2026-01-31) or date and time."
         raise ApiError(f"{name}: {message}", code="invalid", fields={name: [message]})
-    return _day_start(day + timedelta(days=1) if end else day)
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
 
 
 def _day_start(day: date) -> datetime:
