@@ -13,7 +13,7 @@ from accounts.models import User
 from core import hooks
 from core.errors import Forbidden
 from events import identity, jsonfast, parsing, pending
-from events.models import Event, EventType, PendingEvent, Source
+from events.models import Event, EventType, Identity, PendingEvent, Source
 from leads.models import Lead
 
 WRITE_KEY_PREFIX = "wk_"
@@ -328,3 +328,17 @@ def lead_event_record(
     pending.events_queue_for_scoring(event_ids=[event.pk])
     hooks.events_recorded.call_on_commit([lead.pk])
     return True
+
+
+# --- Merging duplicates (the hand-off merges; it decides who may) --------------------------------
+
+
+def events_move_to_lead(*, from_lead_id: int, to_lead_id: int) -> int:
+    """Give one lead's events to another; their scoring queue rows (keyed by event) follow.
+    The caller re-scores the kept lead. Returns how many events moved."""
+    return Event.objects.filter(lead_id=from_lead_id).update(lead_id=to_lead_id)
+
+
+def identities_move_to_lead(*, from_lead_id: int, to_lead_id: int) -> int:
+    """Give one lead's userIds and anonymousIds to another, so later events join the kept lead."""
+    return Identity.objects.filter(lead_id=from_lead_id).update(lead_id=to_lead_id)

@@ -173,6 +173,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "StageEnum": "leads.models.Stage",
         "TriggerKindEnum": "nurturing.models.TriggerKind",
+        # Two choice sets share the field name `kind`: each gets its own name.
+        "ActivityKindEnum": "handoff.models.ActivityKind",
+        "RuleKindEnum": "scoring.models.RuleKind",
     },
 }
 

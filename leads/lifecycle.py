@@ -71,6 +71,12 @@ MOVES: dict[tuple[Stage, Stage], Move] = {
     ),
 }
 
+# Sales hands back an MQL lead it was assigned but never accepted: the lead stays MQL, yet it
+# re-enters MQL as a recycle (an MQL -> MQL history row, recycle_count + 1, owner cleared), so
+# that nurturing starts its re-engagement sequence. Not in MOVES: the generic transition offers
+# no move to the stage a lead is in; only leads.services.lead_return_to_nurture makes it.
+RETURN_TO_NURTURE = Move(MoveKind.RECYCLE, _SALES, needs_reason=True)
+
 # Forward order of the qualification funnel; automatic moves only ever go up this list.
 FUNNEL = (Stage.IQL, Stage.MQL, Stage.PQL, Stage.SAL, Stage.SQL, Stage.CUSTOMER)
 
@@ -96,3 +102,28 @@ def is_forward(from_stage: str, to_stage: str) -> bool:
 
 def allowed_targets(*, from_stage: str, actor: Actor) -> list[Stage]:
     return [to for (frm, to), move in MOVES.items() if frm == from_stage and actor in move.actors]
+
+
+def recycle_move(from_stage: str) -> Move | None:
+    """The move that returns a lead at `from_stage` to nurture (MQL), or None if there is none."""
+    if from_stage == Stage.MQL:
+        return RETURN_TO_NURTURE
+    move = MOVES.get((Stage(from_stage), Stage.MQL)) if from_stage in Stage.values else None
+    return move if move is not None and move.kind is MoveKind.RECYCLE else None
+
+
+def check_recycle(*, from_stage: str, actor: Actor, reason: str = "") -> Move:
+    """`check_move` for returning a lead to nurture (PQL, SAL, SQL -> MQL, and MQL -> MQL)."""
+    move = recycle_move(from_stage)
+    if move is None:
+        raise IllegalMove(f"A lead at {from_stage} cannot be returned to nurture.")
+    if actor not in move.actors:
+        raise MoveNotAllowed(f"A {actor} cannot return a lead at {from_stage} to nurture.")
+    if move.needs_reason and not reason.strip():
+        raise MoveNeedsReason("Returning a lead to nurture needs a reason.")
+    return move
+
+
+def is_recycle(from_stage: str, to_stage: str) -> bool:
+    """Whether a history row (from, to) returned the lead to nurture."""
+    return to_stage == Stage.MQL and bool(from_stage) and recycle_move(from_stage) is not None

@@ -3,12 +3,13 @@
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import User
 from core import hooks
+from leads import lifecycle
 from leads.models import Lead, Stage, StageChange
 
 HANDOFF_STAGES = (Stage.MQL, Stage.PQL)
@@ -25,6 +26,19 @@ def lead_visible_q(user: User) -> Q:
     return visible
 
 
+def lead_returned_to_nurture_q() -> Q:
+    """Leads sales handed back to nurture (rejected or recycled into MQL), still where they were
+    put: the history row of their current stage entry is a recycle. One EXISTS, no query."""
+    recycle_froms = [stage for stage in Stage.values if lifecycle.recycle_move(stage)]
+    entry = StageChange.objects.filter(
+        lead_id=OuterRef("pk"),
+        changed_at__gte=OuterRef("stage_entered_at"),
+        to_stage=Stage.MQL,
+        from_stage__in=recycle_froms,
+    )
+    return Q(Exists(entry), stage=Stage.MQL)
+
+
 def lead_list(*, user: User) -> QuerySet[Lead]:
     return Lead.objects.filter(lead_visible_q(user)).select_related("owner")
 
@@ -39,6 +53,13 @@ def lead_get(*, user: User, lead_id: int) -> Lead:
 
 def lead_stage_history(*, lead: Lead) -> QuerySet[StageChange]:
     return lead.stage_changes.select_related("changed_by").order_by("changed_at", "id")
+
+
+def lead_stage_entry(*, lead: Lead) -> StageChange | None:
+    """The history row of the lead's latest entry into its current stage (who or which rule
+    moved it there), or None."""
+    rows = lead.stage_changes.filter(to_stage=lead.stage).select_related("changed_by")
+    return rows.order_by("-changed_at", "-id").first()
 
 
 def leads_last_stage_change(*, lead_ids) -> dict[int, tuple[str, str]]:

@@ -4,7 +4,9 @@ import json
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Value
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from accounts.models import Role, User
@@ -292,18 +294,45 @@ def lead_transition(
     if actor is None and not rule:
         raise ValueError("an automatic move must name its rule")
     lead = Lead.objects.select_for_update().get(pk=lead_id)
+    move = _move_checked(
+        lifecycle.check_move,
+        from_stage=lead.stage,
+        to_stage=to,
+        actor=actor_kind(actor),
+        reason=reason,
+    )
+    _check_rep_owns(lead, actor, move)
+    _record_change(lead=lead, to=to, actor=actor, rule=rule, reason=reason, move=move)
+    return lead
+
+
+def _move_checked(check, **kwargs) -> lifecycle.Move:
+    """A lifecycle check, its refusals turned into the API's errors."""
     try:
-        move = lifecycle.check_move(
-            from_stage=lead.stage, to_stage=to, actor=actor_kind(actor), reason=reason
-        )
+        return check(**kwargs)
     except lifecycle.IllegalMove as exc:
         raise IllegalTransition(str(exc)) from exc
     except lifecycle.MoveNotAllowed as exc:
         raise TransitionForbidden(str(exc)) from exc
     except lifecycle.MoveNeedsReason as exc:
         raise ReasonRequired(str(exc), fields={"reason": ["This field is required."]}) from exc
+
+
+@transaction.atomic
+def lead_return_to_nurture(*, lead_id: int, actor: User, reason: str) -> Lead:
+    """Hand a lead back to marketing's nurture: MQL, owner cleared, recycle_count + 1.
+
+    From PQL, SAL or SQL this is the lifecycle's recycle; from MQL (an assigned lead sales never
+    accepted) it is `lifecycle.RETURN_TO_NURTURE`, an MQL -> MQL history row. Either way the
+    history row records a recycle and the stage hook fires, so nurturing enrolls the lead as a
+    recycled entry (the re-engagement sequence). A rep may return only a lead assigned to them.
+    """
+    lead = Lead.objects.select_for_update().get(pk=lead_id)
+    move = _move_checked(
+        lifecycle.check_recycle, from_stage=lead.stage, actor=actor_kind(actor), reason=reason
+    )
     _check_rep_owns(lead, actor, move)
-    _record_change(lead=lead, to=to, actor=actor, rule=rule, reason=reason, move=move)
+    _record_change(lead=lead, to=Stage.MQL, actor=actor, rule="", reason=reason, move=move)
     return lead
 
 
@@ -443,3 +472,57 @@ def leads_update_identified(*, changes: dict[int, dict[str, Any]]) -> set[int]:
 def _traits_merged(added: dict[str, Any]):
     """The lead's traits with `added` merged in (top-level keys), as an UPDATE value."""
     return RawSQL("COALESCE(traits, '{}'::jsonb) || %s::jsonb", [json.dumps(added)])
+
+
+# --- Merging duplicates (the hand-off merges; it decides who may) ------------------------------
+
+# Contact and company fields a merge copies from the merged lead where the kept lead has none.
+_MERGE_FILLS = (
+    "first_name",
+    "last_name",
+    "title",
+    "phone",
+    "country",
+    "company_name",
+    "company_domain",
+    "company_size",
+    "external_id",
+)
+
+
+def stage_changes_move_to_lead(*, from_lead_id: int, to_lead_id: int) -> int:
+    """Give `from_lead_id`'s history rows to `to_lead_id`, each reason saying where it came from
+    (the rows keep their times; the kept lead's own stage is unchanged). Returns how many."""
+    prefix = Value(f"(merged from lead {from_lead_id}) ")
+    rows = StageChange.objects.filter(lead_id=from_lead_id)
+    return rows.update(lead_id=to_lead_id, reason=Concat(prefix, F("reason")))
+
+
+@transaction.atomic
+def lead_absorb(*, lead_id: int, other_id: int) -> list[str]:
+    """The last step of merging `other_id` into `lead_id`: delete the other lead, and fill the
+    kept lead's blank fields (and traits it lacks) from it. Returns the fields filled.
+
+    The caller has moved the other's rows first (anything left goes with it) and decided who
+    may merge. The other is deleted before its values are written, so its external_id is free.
+    """
+    keep = Lead.objects.select_for_update().get(pk=lead_id)
+    other = Lead.objects.select_for_update().get(pk=other_id)
+    filled = [
+        name
+        for name in _MERGE_FILLS
+        if _blank(getattr(keep, name)) and not _blank(getattr(other, name))
+    ]
+    values = {name: getattr(other, name) for name in filled}
+    traits = {**other.traits, **keep.traits}
+    other.delete()
+    if traits != keep.traits:
+        values["traits"] = traits
+        filled.append("traits")
+    if values:
+        Lead.objects.filter(pk=lead_id).update(**values, updated_at=timezone.now())
+    return filled
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value == ""

@@ -30,7 +30,14 @@ from leads.services import Actor, actor_kind, leads_promote
 from scoring import rules, selectors
 from scoring.engine import Scope, derive, ledger, mql, pql, queue, scores, staging
 from scoring.kick import RESCORE_STEP, SCORING_PROCESS, dirty_leads_pop, kick
-from scoring.models import RescoreJob, RescoreStatus, RuleVersion, ScoringRule, ScoringSettings
+from scoring.models import (
+    LedgerEntry,
+    RescoreJob,
+    RescoreStatus,
+    RuleVersion,
+    ScoringRule,
+    ScoringSettings,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -285,6 +292,39 @@ def points_expire(*, now: datetime | None = None, batch: int = 5000) -> PassResu
             scores.refresh(cursor, scope, thresholds)
             result.promoted += _promote(cursor, scope, thresholds)
             result.leads += len(lead_ids)
+
+
+# --- merging duplicates (the hand-off merges; it decides who may) ---------------------------
+
+
+def scoring_turn_take() -> None:
+    """Take scoring's turn (lock its settings row) in the caller's transaction.
+
+    For a writer outside scoring that locks leads and then re-scores them (a merge): taking the
+    turn first keeps the order every scoring pass locks in (settings, then leads), so the two
+    cannot deadlock."""
+    _settings_locked()
+
+
+def ledger_move_to_lead(*, from_lead_id: int, to_lead_id: int) -> int:
+    """Give one lead's ledger rows to another (its scoring queue rows follow its events).
+
+    A fit rule counts once per lead: the moved lead's fit rows for versions the kept lead also
+    has are dropped. The kept lead's score is stale until `lead_rescore`. Returns rows moved.
+    """
+    rows = LedgerEntry.objects.filter(lead_id=from_lead_id)
+    kept_fit = LedgerEntry.objects.filter(lead_id=to_lead_id, event__isnull=True)
+    rows.filter(event__isnull=True, version_id__in=kept_fit.values("version_id")).delete()
+    return rows.update(lead_id=to_lead_id)
+
+
+def lead_rescore(*, lead_id: int, now: datetime | None = None) -> PassResult:
+    """A full re-score of one lead from its events and fields, in one transaction: its ledger
+    reconciled with the active rules, its score, band and forward stage moves (after a merge
+    gave it another lead's events and ledger rows)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        promoted = _score_scope(cursor, Scope.of([lead_id]), now or timezone.now())
+    return PassResult(leads=1, promoted=promoted)
 
 
 # --- full re-score --------------------------------------------------------------------------

@@ -158,3 +158,14 @@ def smtp_mailer(settings, smtp_server):
         }
     }
     return smtp_server
+
+
+@pytest.fixture
+def published(monkeypatch) -> list:
+    """(task name, args) of every task published by name (core.publish); the broker is not
+    under test. Run on-commit callbacks (django_capture_on_commit_callbacks) to see those."""
+    from core import publish
+
+    sent: list = []
+    monkeypatch.setattr(publish, "publish", lambda name, *args, **kw: sent.append((name, args)))
+    return sent

@@ -103,12 +103,20 @@ class EventFactory(factory.django.DjangoModelFactory):
             PendingEvent.objects.get_or_create(event=obj)
 
 
-from datetime import timedelta  # noqa: E402 (kept with the factory that uses it)
+def _handoff_deadline(start, minutes_field: str):
+    """`minutes_field` of the hand-off settings after `start`, in their business time."""
+    from handoff import clock
+    from handoff.selectors import handoff_settings
+
+    row = handoff_settings()
+    return clock.deadline(start, getattr(row, minutes_field), clock.hours_parse(row.business_hours))
 
 
-class SlaAssignmentFactory(factory.django.DjangoModelFactory):
-    """A lead handed to a rep as routing opens it: pending, the lead MQL and owned by the rep,
-    accept due in 60 minutes and reassign 120 after that. Tests set the clocks they test."""
+class AssignmentFactory(factory.django.DjangoModelFactory):
+    """A lead handed to a rep as routing's `assignment_open` leaves it: PENDING, the lead (MQL by
+    default) owned by the rep while the assignment is open, the accept and reassign deadlines
+    from handoff.clock with the settings' business hours. Tests set the clocks they test;
+    `owned=False` leaves the lead's owner alone."""
 
     class Meta:
         model = "handoff.Assignment"
@@ -117,8 +125,12 @@ class SlaAssignmentFactory(factory.django.DjangoModelFactory):
     lead = factory.SubFactory(LeadFactory, stage=Stage.MQL)
     rep = factory.SubFactory(UserFactory, role=Role.REP)
     assigned_at = factory.LazyFunction(timezone.now)
-    accept_due_at = factory.LazyAttribute(lambda a: a.assigned_at + timedelta(minutes=60))
-    reassign_due_at = factory.LazyAttribute(lambda a: a.accept_due_at + timedelta(minutes=120))
+    accept_due_at = factory.LazyAttribute(
+        lambda a: _handoff_deadline(a.assigned_at, "accept_within_minutes")
+    )
+    reassign_due_at = factory.LazyAttribute(
+        lambda a: _handoff_deadline(a.accept_due_at, "reassign_after_minutes")
+    )
 
     @factory.post_generation
     def owned(assignment, create, extracted, **kwargs):

@@ -209,3 +209,41 @@ def redis_queue_remove(redis_url: str, queue: str) -> None:
     for member in client.smembers("_kombu.binding.celery"):
         if member.endswith(queue.encode()):
             client.srem("_kombu.binding.celery", member)
+
+
+def race(work: Callable[[int], object], count: int = 2) -> list:
+    """Run `work(i)` in `count` threads released together by a barrier; what each returned or
+    raised, by i. Each thread closes its own database connections (use a transactional test)."""
+    from django.db import connections
+
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[i] = work(i)
+        except Exception as exc:  # noqa: BLE001 - the outcome under test, kept for asserting
+            results[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
+
+
+def assert_error(response, status: int, code: str, fields: set[str] | None = None) -> dict:
+    """An API refusal: the status, JSON with a machine `code` and a human `message` (and
+    exactly these `fields`, if given). Returns the body."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert body["code"] == code, body
+    assert isinstance(body["message"], str) and body["message"]
+    if fields is not None:
+        assert set(body.get("fields", {})) == fields, body
+    return body

@@ -5,8 +5,10 @@ from nurturing.services.enrollments import (
     EnrollmentRefused,
     enrollment_create,
     enrollment_exit,
+    enrollments_move_to_lead,
     lead_enrollments_exit,
     leads_stage_entered,
+    messages_move_to_lead,
     triggers_match,
 )
 from nurturing.services.sending import messages_send, suppression_add
@@ -29,10 +31,12 @@ __all__ = [
     "due_dispatch",
     "enrollment_create",
     "enrollment_exit",
+    "enrollments_move_to_lead",
     "in_flight_recover",
     "lead_enrollments_exit",
     "leads_stage_entered",
     "message_review_resolve",
+    "messages_move_to_lead",
     "messages_send",
     "open_record",
     "require_marketing",

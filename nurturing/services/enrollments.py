@@ -19,6 +19,7 @@ from nurturing.models import (
     SALES_STAGES,
     Enrollment,
     EnrollmentStatus,
+    Message,
     Sequence,
     StageEntry,
     Suppression,
@@ -122,6 +123,26 @@ def lead_enrollments_exit(*, lead_id: int, reason: str) -> int:
     return enrollments_end(Enrollment.objects.filter(lead_id=lead_id), reason=reason)
 
 
+# --- Merging duplicates (the hand-off merges; it decides who may) ------------------------------
+
+
+def enrollments_move_to_lead(*, from_lead_id: int, to_lead_id: int) -> int:
+    """Give one lead's enrollments to another. A lead is active in a sequence at most once: the
+    moved lead's active enrollments in sequences the kept lead is active in end first
+    ("merged"). Move the emails too (`messages_move_to_lead`). Returns how many moved."""
+    kept_active = Enrollment.objects.filter(lead_id=to_lead_id, status=EnrollmentStatus.ACTIVE)
+    clashing = Enrollment.objects.filter(
+        lead_id=from_lead_id, sequence_id__in=kept_active.values("sequence_id")
+    )
+    enrollments_end(clashing, reason=f"merged into lead {to_lead_id}")
+    return Enrollment.objects.filter(lead_id=from_lead_id).update(lead_id=to_lead_id)
+
+
+def messages_move_to_lead(*, from_lead_id: int, to_lead_id: int) -> int:
+    """Give one lead's nurture emails to another (with `enrollments_move_to_lead`)."""
+    return Message.objects.filter(lead_id=from_lead_id).update(lead_id=to_lead_id)
+
+
 # --- Triggers ----------------------------------------------------------------------------------
 
 
@@ -132,8 +153,7 @@ def _entry_kinds(leads: list[Lead]) -> dict[int, str]:
     kinds: dict[int, str] = {}
     for lead in leads:
         from_stage, to_stage = last.get(lead.pk, ("", ""))
-        move = lifecycle.MOVES.get((Stage(from_stage), Stage(to_stage))) if from_stage else None
-        recycled = to_stage == lead.stage and move and move.kind is lifecycle.MoveKind.RECYCLE
+        recycled = to_stage == lead.stage and lifecycle.is_recycle(from_stage, to_stage)
         kinds[lead.pk] = StageEntry.RECYCLED if recycled else StageEntry.NEW
     return kinds
 

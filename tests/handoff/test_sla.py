@@ -9,7 +9,7 @@ from handoff.models import Assignment, AssignmentStatus, SlaNotice
 from handoff.selectors.timeline import handoff_timeline_items
 from handoff.services import sla
 from leads.models import Lead, Stage
-from tests.factories import SlaAssignmentFactory, UserFactory
+from tests.factories import AssignmentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ def published(monkeypatch):
 
 
 def pending(**fields) -> Assignment:
-    return SlaAssignmentFactory(
+    return AssignmentFactory(
         assigned_at=T0,
         accept_due_at=T0 + timedelta(hours=1),
         reassign_due_at=T0 + timedelta(hours=3),
@@ -38,7 +38,7 @@ def pending(**fields) -> Assignment:
 
 
 def accepted(**fields) -> Assignment:
-    return SlaAssignmentFactory(
+    return AssignmentFactory(
         assigned_at=T0,
         accept_due_at=T0 + timedelta(hours=1),
         reassign_due_at=T0 + timedelta(hours=3),

@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from handoff.models import Assignment, AssignmentStatus, SlaNotice
 from handoff.services import sla
 from leads.models import Lead
-from tests.factories import SlaAssignmentFactory, UserFactory
+from tests.factories import AssignmentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,7 +46,7 @@ def in_thread(target, *args) -> threading.Thread:
 
 
 def make(rep, *, accept_h: float, reassign_h: float, **fields) -> Assignment:
-    return SlaAssignmentFactory(
+    return AssignmentFactory(
         rep=rep,
         assigned_at=T0,
         accept_due_at=T0 + timedelta(hours=accept_h),

@@ -12,7 +12,7 @@ from accounts.models import Role
 from handoff import sla_emails, tasks
 from handoff.models import HandoffSettings, SlaNotice
 from handoff.services import sla
-from tests.factories import SlaAssignmentFactory, UserFactory
+from tests.factories import AssignmentFactory, UserFactory
 from tests.support import free_port
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # Monday 10:00 in Berlin
@@ -37,7 +37,7 @@ def notice(kind="accept", **fields) -> SlaNotice:
         "accept_due_at": T0 + timedelta(hours=1),
         "reassign_due_at": T0 + timedelta(hours=3),
     }
-    row = SlaAssignmentFactory(**{**defaults, **fields})
+    row = AssignmentFactory(**{**defaults, **fields})
     return SlaNotice.objects.create(assignment=row, kind=kind, created_at=T0, queued_at=T0)
 
 

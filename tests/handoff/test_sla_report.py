@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.models import Role
 from handoff.models import AssignmentStatus
 from handoff.selectors.reports_sla import InvalidPeriod, sla_period
-from tests.factories import SlaAssignmentFactory, UserFactory
+from tests.factories import AssignmentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +19,7 @@ H, M = timedelta(hours=1), timedelta(minutes=1)
 
 
 def assign(rep, source, *, at=T, status=AssignmentStatus.PENDING, **fields):
-    return SlaAssignmentFactory(
+    return AssignmentFactory(
         rep=rep,
         lead__source=source,
         assigned_at=at,

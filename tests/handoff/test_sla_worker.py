@@ -14,7 +14,7 @@ from core.publish import publish
 from handoff.models import Assignment, AssignmentStatus, SlaNotice
 from handoff.sla_emails import when
 from leads.models import Lead
-from tests.factories import SlaAssignmentFactory, UserFactory
+from tests.factories import AssignmentFactory, UserFactory
 from tests.support import Worker, database_url, redis_queue_remove, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -50,7 +50,7 @@ def test_two_beats_on_a_real_worker_escalate_each_breach_once_by_email(sla_worke
     now = timezone.now()
 
     def make(name, **fields):
-        return SlaAssignmentFactory(rep=rep, lead__first_name=name, lead__company_name="", **fields)
+        return AssignmentFactory(rep=rep, lead__first_name=name, lead__company_name="", **fields)
 
     late = make(
         "Late", assigned_at=now - 2 * HOUR, accept_due_at=now - HOUR, reassign_due_at=now + HOUR
