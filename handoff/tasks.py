@@ -1,5 +1,7 @@
 """Celery tasks of the hand-off: thin, idempotent (each re-reads the database), acks_late."""
 
+import smtplib
+
 from celery import shared_task
 
 from handoff.services import routing, sla
@@ -32,7 +34,17 @@ def sla_check() -> dict:
     return sla.sla_check()
 
 
-@shared_task(name=NOTIFY_ASSIGNED, **_TASK)
+# Retried on what a later attempt may get past (the SMTP server down or answering 4xx); the
+# send's claim is given back before each retry, so the email still goes out once. Backoff
+# capped below the broker's visibility timeout (a longer countdown gets the task redelivered).
+@shared_task(
+    name=NOTIFY_ASSIGNED,
+    autoretry_for=(smtplib.SMTPException, OSError),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=5,
+    **_TASK,
+)
 def notify_assigned(assignment_id: int) -> bool:
     """Email the rep about a new assignment (once: the row records that it was sent)."""
     return routing.assignment_notify(assignment_id=assignment_id)
