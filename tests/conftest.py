@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 from accounts.models import Role
 from leadcrm.celery import app as celery_app
 from tests.factories import UserFactory
+from tests.support import SmtpServer
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -138,3 +139,23 @@ def queue(redis_url, settings):
     _forget_cached_queues()
     client = redis.Redis.from_url(redis_url)
     client.delete(name, f"_kombu.binding.{name}", *client.keys(f"{name}:*"))
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on a free 127.0.0.1 port, keeping what it receives."""
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_mailer(settings, smtp_server):
+    """Point this process's default mailer at the aiosmtpd server."""
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": smtp_server.port, "timeout": 5},
+        }
+    }
+    return smtp_server

@@ -1,9 +1,28 @@
 """Helpers shared by the tests (no fixtures here: those live in the conftest files)."""
 
+import email
+import email.policy
+import logging
+import os
+import signal
 import socket
+import subprocess
+import sys
+import tempfile
+import threading
 import time
+import uuid
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import quote
+
+from aiosmtpd.controller import Controller
+
+ROOT = Path(__file__).resolve().parents[1]
+# aiosmtpd logs every SMTP command at INFO.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 def database_url(settings_dict: dict | None = None) -> str:
@@ -46,3 +65,128 @@ def wait_for(
             on_tick()
         time.sleep(interval)
     return bool(predicate())
+
+
+# --- A real SMTP server (aiosmtpd) and Celery worker subprocesses ------------------------------
+
+
+@dataclass
+class Received:
+    rcpt: str
+    message: email.message.EmailMessage
+    at: float
+    raw: bytes = b""
+
+
+@dataclass
+class SmtpSink:
+    """An aiosmtpd handler that keeps what it accepts and refuses listed recipients (550)."""
+
+    refuse: set[str] = field(default_factory=set)
+    received: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            for rcpt in envelope.rcpt_tos:
+                self.received.append(Received(rcpt, message, time.time(), envelope.content))
+        return "250 2.0.0 Accepted"
+
+    def snapshot(self) -> list[Received]:
+        with self.lock:
+            return list(self.received)
+
+    def counts(self) -> Counter:
+        """Deliveries per (recipient, subject): 1 everywhere means exactly once."""
+        return Counter((r.rcpt, str(r.message["Subject"])) for r in self.snapshot())
+
+
+class SmtpServer:
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self.sink = SmtpSink()
+        self.controller = None
+
+    def start(self) -> "SmtpServer":
+        self.controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+class Worker:
+    """A `celery worker` subprocess on the test database and a queue of this test's own."""
+
+    def __init__(self, *, queue: str, env: dict[str, str], concurrency: int = 2):
+        self.queue = queue
+        self.env = env
+        self.concurrency = concurrency
+        self.proc: subprocess.Popen | None = None
+        # Outlives this method: the subprocess writes to it until stop(), which closes it.
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            prefix="celery-worker-", suffix=".log", delete=False
+        )
+
+    def start(self) -> "Worker":
+        cmd = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "leadcrm",
+            "worker",
+            "-Q",
+            self.queue,
+            "-c",
+            str(self.concurrency),
+            "-P",
+            "prefork",
+            "-n",
+            f"{self.queue}-{uuid.uuid4().hex[:6]}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-l",
+            "INFO",
+        ]
+        # A session of its own, so that kill -9 reaches the pool processes too.
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def kill9(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+        self.log.close()
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
+
+    def remove_log(self) -> None:
+        Path(self.log.name).unlink(missing_ok=True)
