@@ -45,6 +45,8 @@ def sla_check() -> dict:
     max_retries=5,
     **_TASK,
 )
-def notify_assigned(assignment_id: int) -> bool:
-    """Email the rep about a new assignment (once: the row records that it was sent)."""
-    return routing.assignment_notify(assignment_id=assignment_id)
+def notify_assigned(assignment_ids: list[int] | int) -> int:
+    """Email the reps about these new assignments (each once: the row records that it was
+    sent); returns how many emails went out. Takes one id too."""
+    ids = assignment_ids if isinstance(assignment_ids, list) else [assignment_ids]
+    return routing.assignments_notify(assignment_ids=ids)

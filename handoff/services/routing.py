@@ -23,6 +23,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.core import mail
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -51,6 +52,9 @@ ROUTING_LOCK = 0x68616E646F6666
 NOTIFY_GRACE = timedelta(minutes=2)
 NOTIFY_GIVE_UP = timedelta(days=1)
 NOTIFY_CATCH_UP_LIMIT = 500
+# Assignment emails per notify task (one SMTP connection each): small enough that a worker's
+# threads share out a big routing pass, large enough to spare a connection per email.
+NOTIFY_BATCH = 25
 
 _LEAD_FIELDS = ("pk", "country", "company_size", "source", "stage", "score")
 
@@ -184,30 +188,39 @@ def _deadlines(now: datetime) -> tuple[datetime, datetime]:
     return accept_due, clock.deadline(accept_due, row.reassign_after_minutes, hours)
 
 
-def _assignments_open(picks: list[tuple[int, int, int]], *, now: datetime) -> list[Assignment]:
-    """Set-based: one insert of assignments, one owner UPDATE per rep (the leads are locked)."""
+# One statement each for a whole chunk: the assignments (from parallel arrays) and the owners.
+_INSERT_ASSIGNMENTS = """
+    INSERT INTO handoff_assignment
+        (lead_id, rep_id, rule_id, status, assigned_at, accept_due_at, reassign_due_at)
+    SELECT lead_id, rep_id, rule_id, %s, %s, %s, %s
+    FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS t(lead_id, rep_id, rule_id)
+    RETURNING id
+"""
+_SET_OWNERS = """
+    UPDATE leads_lead SET owner_id = t.rep_id, updated_at = %s
+    FROM unnest(%s::bigint[], %s::bigint[]) AS t(lead_id, rep_id)
+    WHERE leads_lead.id = t.lead_id AND leads_lead.owner_id IS NULL
+"""
+
+
+def _assignments_open(picks: list[tuple[int, int, int]], *, now: datetime) -> list[int]:
+    """Set-based `assignment_open` for routing's picks (lead, rep, rule); the leads are
+    locked by the caller. Returns the new assignments' ids."""
     if not picks:
         return []
     accept_due, reassign_due = _deadlines(now)
-    rows = Assignment.objects.bulk_create(
-        Assignment(
-            lead_id=lead_id,
-            rep_id=rep_id,
-            rule_id=rule_id,
-            assigned_at=now,
-            accept_due_at=accept_due,
-            reassign_due_at=reassign_due,
+    lead_ids, rep_ids, rule_ids = (list(column) for column in zip(*picks, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_ASSIGNMENTS,
+            [AssignmentStatus.PENDING.value, now, accept_due, reassign_due]
+            + [lead_ids, rep_ids, rule_ids],
         )
-        for lead_id, rep_id, rule_id in picks
-    )
-    by_rep: dict[int, list[int]] = {}
-    for lead_id, rep_id, _ in picks:
-        by_rep.setdefault(rep_id, []).append(lead_id)
-    for rep_id, lead_ids in by_rep.items():
-        Lead.objects.filter(pk__in=lead_ids).update(owner_id=rep_id, updated_at=now)
-    for row in rows:
-        broker.publish_on_commit(NOTIFY_ASSIGNED, row.pk)
-    return rows
+        ids = [row[0] for row in cursor.fetchall()]
+        cursor.execute(_SET_OWNERS, [now, lead_ids, rep_ids])
+    for start in range(0, len(ids), NOTIFY_BATCH):
+        broker.publish_on_commit(NOTIFY_ASSIGNED, ids[start : start + NOTIFY_BATCH])
+    return ids
 
 
 def assignment_open(
@@ -230,7 +243,7 @@ def assignment_open(
     )
     lead.owner = rep
     lead.save(update_fields=["owner", "updated_at"])
-    broker.publish_on_commit(NOTIFY_ASSIGNED, assignment.pk)
+    broker.publish_on_commit(NOTIFY_ASSIGNED, [assignment.pk])
     return assignment
 
 
@@ -291,27 +304,48 @@ def lead_assign(*, lead_id: int, owner_id: int, actor: User) -> Assignment:
 
 
 def assignment_notify(*, assignment_id: int) -> bool:
-    """Email the rep about a pending assignment, once: the send is claimed first by setting
-    `notified_at` where it is still empty. A failed send gives the claim back and raises (the
-    task retries). Returns False when there was nothing to send (sent already, decided, gone,
-    or the rep has no email address)."""
+    """Email the rep about a pending assignment, once (see assignments_notify)."""
+    return assignments_notify(assignment_ids=[assignment_id]) == 1
+
+
+def assignments_notify(*, assignment_ids: list[int]) -> int:
+    """Email each rep about their pending assignments, each once, over one SMTP connection.
+
+    Each send is claimed first by setting `notified_at` where it is still empty (a task that
+    runs twice sends nothing twice). A failed send gives its claim back and raises: the task
+    retries, and what was sent stays sent. Nothing to send (sent already, decided, gone, the
+    rep without an email address) is skipped. Returns how many emails went out.
+    """
+    hours, sent = _hours(), 0
+    mailer = mail.mailers.default
+    try:
+        for assignment_id in assignment_ids:
+            sent += _notify_one(assignment_id, hours=hours, mailer=mailer)
+    finally:
+        mailer.close()
+    return sent
+
+
+def _notify_one(assignment_id: int, *, hours, mailer) -> int:
     now = timezone.now()
     claimed = Assignment.objects.filter(
         pk=assignment_id, notified_at__isnull=True, status=AssignmentStatus.PENDING
     ).update(notified_at=now)
     if not claimed:
-        return False
+        return 0
     assignment = Assignment.objects.select_related("lead", "rep").get(pk=assignment_id)
     if not assignment.rep.email:
         logger.warning("handoff: rep %s has no email address", assignment.rep_id)
-        return False
+        return 0
+    message = emails.assignment_email(assignment, hours=hours)
     try:
-        emails.assignment_email(assignment, hours=_hours()).send()
+        mailer.open()  # once: kept open for the rest of the batch
+        mailer.send_messages([message])
     except Exception:
-        # Give the claim back so that a retry sends it; the error goes to the task.
+        # Give the claim back so that the retry sends it; the error goes to the task.
         Assignment.objects.filter(pk=assignment_id, notified_at=now).update(notified_at=None)
         raise
-    return True
+    return 1
 
 
 def _hours() -> clock.BusinessHours | None:
@@ -329,6 +363,6 @@ def _notifications_catch_up() -> int:
             assigned_at__gt=now - NOTIFY_GIVE_UP,
         ).values_list("pk", flat=True)[:NOTIFY_CATCH_UP_LIMIT]
     )
-    for assignment_id in ids:
-        broker.publish(NOTIFY_ASSIGNED, assignment_id)
+    for start in range(0, len(ids), NOTIFY_BATCH):
+        broker.publish(NOTIFY_ASSIGNED, ids[start : start + NOTIFY_BATCH])
     return len(ids)

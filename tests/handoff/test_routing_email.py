@@ -10,6 +10,7 @@ from accounts.models import Role
 from core import publish
 from handoff.models import Assignment, AssignmentStatus, HandoffSettings
 from handoff.services import routing
+from handoff.tasks import notify_assigned
 from leads.models import Stage
 from tests.factories import LeadFactory, UserFactory
 
@@ -107,4 +108,25 @@ def test_lost_email_tasks_are_queued_again_by_pool_route(monkeypatch, assignment
         assigned_at=timezone.now() - routing.NOTIFY_GRACE * 2
     )
     routing.pool_route()
-    assert sent == [("handoff.notify_assigned", (assignment.pk,))]
+    assert sent == [("handoff.notify_assigned", ([assignment.pk],))]
+
+
+def test_a_batch_goes_over_one_connection_each_email_once(smtp_mailer):
+    reps = [
+        UserFactory(username=f"r{n}", email=f"r{n}@example.com", role=Role.REP) for n in range(3)
+    ]
+    ids = [routing.assignment_open(lead=LeadFactory(stage=Stage.MQL), rep=rep).pk for rep in reps]
+
+    assert routing.assignments_notify(assignment_ids=ids) == 3
+    assert routing.assignments_notify(assignment_ids=ids) == 0  # the task ran twice
+
+    assert sorted(r.rcpt for r in smtp_mailer.sink.snapshot()) == [
+        "r0@example.com",
+        "r1@example.com",
+        "r2@example.com",
+    ]
+
+
+def test_the_task_takes_one_id_or_a_list(smtp_mailer, assignment):
+    assert notify_assigned(assignment.pk) == 1
+    assert notify_assigned([assignment.pk]) == 0
