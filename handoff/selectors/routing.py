@@ -138,11 +138,17 @@ def lapsed_reps(*, lead_ids) -> dict[int, set[int]]:
     return lapsed
 
 
-def routable_q() -> Q:
-    """Leads waiting to be routed: MQL/PQL, nobody owns them, no open assignment, contact
-    allowed, and not sent back to nurture by a rep's rejection (a REJECTED latest assignment)
-    unless a rule has advanced the lead since (IQL -> MQL/PQL, MQL -> PQL)."""
-    open_assignment = Assignment.objects.filter(lead_id=OuterRef("pk"), status__in=OPEN_STATUSES)
+def _sent_back_to_nurture() -> tuple[Exists, Exists]:
+    """Leads a rep sent back to nurture, not to be routed again until a rule advances them:
+    the latest stage change recycled the lead to MQL, or its latest assignment ended as
+    REJECTED with no advance (IQL -> MQL/PQL, MQL -> PQL) since."""
+    later_change = StageChange.objects.filter(lead_id=OuterRef("lead_id"), id__gt=OuterRef("id"))
+    recycled = StageChange.objects.filter(
+        ~Exists(later_change),
+        lead_id=OuterRef("pk"),
+        to_stage=Stage.MQL,
+        from_stage__in=[Stage.PQL, Stage.SAL, Stage.SQL],
+    )
     later = Assignment.objects.filter(lead_id=OuterRef("lead_id"), id__gt=OuterRef("id"))
     advanced = StageChange.objects.filter(
         _ADVANCES, lead_id=OuterRef("lead_id"), changed_at__gt=OuterRef("rejected_at")
@@ -152,9 +158,18 @@ def routable_q() -> Q:
         .annotate(rejected_at=Coalesce("decided_at", "ended_at", "assigned_at"))
         .filter(~Exists(later), ~Exists(advanced))
     )
+    return Exists(recycled), Exists(rejected)
+
+
+def routable_q() -> Q:
+    """Leads waiting to be routed (the pool): MQL/PQL, nobody owns them, no open assignment,
+    contact allowed, and not sent back to nurture by a rep (see _sent_back_to_nurture)."""
+    open_assignment = Assignment.objects.filter(lead_id=OuterRef("pk"), status__in=OPEN_STATUSES)
+    recycled, rejected = _sent_back_to_nurture()
     return Q(
         ~Exists(open_assignment),
-        ~Exists(rejected),
+        ~recycled,
+        ~rejected,
         owner__isnull=True,
         stage__in=HANDOFF_STAGES,
         do_not_contact=False,

@@ -388,6 +388,22 @@ def test_rejected_back_to_nurture_is_not_routed_until_a_rule_advances_it():
     assert route([lead]) == 1
 
 
+def test_recycled_back_to_nurture_is_not_routed_until_a_rule_advances_it():
+    rep = make_rep("rep")
+    make_rule([rep], is_default=True)
+    [lead] = waiting(1, stage=Stage.SAL, owner=rep)
+    lead_services.lead_transition(
+        lead_id=lead.pk, to=Stage.MQL, actor=rep, reason="not this quarter"
+    )
+    assert owners([lead]) == [None]
+    assert route([lead]) == 0
+    assert routing.pool_route() == 0
+
+    lead_services.lead_promote(lead_id=lead.pk, to=Stage.PQL, rule="pql: 3 projects")
+
+    assert route([lead]) == 1
+
+
 # --- an assignment ----------------------------------------------------------------------------
 
 
