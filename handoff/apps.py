@@ -12,8 +12,11 @@ class HandoffConfig(AppConfig):
         from core import hooks
         from handoff import selectors
         from handoff.selectors.timeline import handoff_timeline_items
+        from handoff.services.routing import stage_entered_hook
 
         # In pool mode a rep sees the unassigned pool besides their own leads.
         hooks.lead_rep_scope.register(selectors.rep_pool_scope)
         # Assignments, SLA breaches, activities, tasks, rejections and merges on the timeline.
         hooks.lead_timeline_items.register(handoff_timeline_items)
+        # A lead that becomes MQL/PQL is routed: the task is queued after the move commits.
+        hooks.lead_stage_entered.register(stage_entered_hook)

@@ -1,10 +1,11 @@
 """Celery tasks of the hand-off: thin, idempotent (each re-reads the database), acks_late."""
 
+import smtplib
 from typing import Any
 
 from celery import shared_task
 
-from handoff.services import routing, sla
+from handoff.services import decisions, routing, sla
 
 # Task names, published by name (core.publish) from services that must not import this module.
 ROUTE_LEADS = "handoff.route_leads"
@@ -18,8 +19,11 @@ _TASK: dict[str, Any] = {"acks_late": True, "reject_on_worker_lost": True}
 
 @shared_task(name=ROUTE_LEADS, **_TASK)
 def route_leads(lead_ids: list[int]) -> int:
-    """Route these leads (they became MQL/PQL, or were taken back); returns how many were
-    assigned. Leads already owned, or no longer MQL/PQL, are left alone."""
+    """These leads entered a stage (or were taken back): first their open assignments follow
+    moves made elsewhere (a rep's SAL through the generic transition: accepted; a recycle or a
+    disqualification: released), then the MQL/PQL ones nobody owns are routed. Returns how many
+    were assigned."""
+    decisions.assignments_sync(lead_ids=lead_ids)
     return routing.leads_route(lead_ids=lead_ids)
 
 
@@ -35,10 +39,22 @@ def sla_check() -> dict:
     return sla.sla_check()
 
 
-@shared_task(name=NOTIFY_ASSIGNED, **_TASK)
-def notify_assigned(assignment_id: int) -> bool:
-    """Email the rep about a new assignment (once: the row records that it was sent)."""
-    return routing.assignment_notify(assignment_id=assignment_id)
+# Retried on what a later attempt may get past (the SMTP server down or answering 4xx); the
+# send's claim is given back before each retry, so the email still goes out once. Backoff
+# capped below the broker's visibility timeout (a longer countdown gets the task redelivered).
+@shared_task(
+    name=NOTIFY_ASSIGNED,
+    autoretry_for=(smtplib.SMTPException, OSError),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=5,
+    **_TASK,
+)
+def notify_assigned(assignment_ids: list[int] | int) -> int:
+    """Email the reps about these new assignments (each once: the row records that it was
+    sent); returns how many emails went out. Takes one id too."""
+    ids = assignment_ids if isinstance(assignment_ids, list) else [assignment_ids]
+    return routing.assignments_notify(assignment_ids=ids)
 
 
 @shared_task(name=SLA_NOTIFY, **_TASK)

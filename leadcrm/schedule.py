@@ -34,4 +34,13 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Hand-off routing: assign the unassigned pool's leads (oldest first) to reps with room, in
+    # assign mode. Catches what nothing publishes: reps whose away ended by itself
+    # (away_until passed), route_leads tasks lost while the broker was down, and assignment
+    # emails whose task was lost. Every minute: a lead is to be routed within a minute.
+    "handoff-route-pool": {
+        "task": "handoff.route_pool",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
 }

@@ -172,6 +172,7 @@ SPECTACULAR_SETTINGS = {
     # One name for the stage choices wherever they appear (lead output, transition input).
     "ENUM_NAME_OVERRIDES": {
         "StageEnum": "leads.models.Stage",
+        "SourceEnum": "leads.models.SourceChannel",
         "TriggerKindEnum": "nurturing.models.TriggerKind",
         # Two choice sets share the field name `kind`: each gets its own name.
         "ActivityKindEnum": "handoff.models.ActivityKind",

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.urls import api_urlpatterns as accounts_api
 from core.health import healthz
 from events.urls import api_urlpatterns as events_api
 from events.urls import segment_urlpatterns
@@ -10,7 +11,7 @@ from leads.urls import api_urlpatterns as leads_api
 from nurturing.urls import api_urlpatterns as nurturing_api
 from scoring.urls import api_urlpatterns as scoring_api
 
-api_v1 = [*handoff_api, *leads_api, *events_api, *scoring_api, *nurturing_api]
+api_v1 = [*accounts_api, *handoff_api, *leads_api, *events_api, *scoring_api, *nurturing_api]
 
 urlpatterns = [
     path("", include("leads.urls")),

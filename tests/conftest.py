@@ -143,6 +143,7 @@ def queue(redis_url, settings):
 
 @pytest.fixture
 def smtp_server():
+    """A real SMTP server (aiosmtpd) on a free 127.0.0.1 port, keeping what it receives."""
     server = SmtpServer().start()
     yield server
     server.stop()

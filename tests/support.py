@@ -2,6 +2,7 @@
 
 import email
 import email.policy
+import json
 import logging
 import os
 import signal
@@ -67,7 +68,7 @@ def wait_for(
     return bool(predicate())
 
 
-# --- A real SMTP server (aiosmtpd) and real Celery workers --------------------------------------
+# --- A real SMTP server (aiosmtpd) and Celery worker subprocesses ------------------------------
 
 
 @dataclass
@@ -125,27 +126,46 @@ class SmtpServer:
             self.controller = None
 
 
-class Worker:
-    """A `celery worker` subprocess on the test database and a queue of this test's own."""
+# `celery worker` whose own published tasks (no explicit queue) go to the queue it consumes.
+_WORKER_OWN_QUEUE = (
+    "import sys; from leadcrm.celery import app; "
+    "app.conf.task_default_queue = sys.argv[1]; app.worker_main(sys.argv[2:])"
+)
 
-    def __init__(self, *, queue: str, env: dict[str, str], concurrency: int = 2):
+
+class Worker:
+    """A `celery worker` subprocess on the test database and a queue of this test's own.
+
+    `publishes_to_queue`: tasks the worker queues itself (a task that publishes the next one)
+    go to that queue too, instead of Celery's default queue that nobody consumes in a test.
+    """
+
+    def __init__(
+        self,
+        *,
+        queue: str,
+        env: dict[str, str],
+        concurrency: int = 2,
+        publishes_to_queue: bool = False,
+    ):
         self.queue = queue
         self.env = env
         self.concurrency = concurrency
+        self.publishes_to_queue = publishes_to_queue
         self.proc: subprocess.Popen | None = None
         # Outlives this method: the subprocess writes to it until stop(), which closes it.
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
             prefix="celery-worker-", suffix=".log", delete=False
         )
 
+    def _command(self) -> list[str]:
+        if self.publishes_to_queue:
+            return [sys.executable, "-c", _WORKER_OWN_QUEUE, self.queue, "worker"]
+        return [sys.executable, "-m", "celery", "-A", "leadcrm", "worker"]
+
     def start(self) -> "Worker":
         cmd = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "leadcrm",
-            "worker",
+            *self._command(),
             "-Q",
             self.queue,
             "-c",
@@ -190,6 +210,40 @@ class Worker:
 
     def remove_log(self) -> None:
         Path(self.log.name).unlink(missing_ok=True)
+
+
+# `celery beat` with some of leadcrm/schedule.py's entries, each at a test's own interval,
+# sending to the given queue: argv = queue, schedule file, JSON {entry name: seconds}.
+_BEAT = (
+    "import json, sys; from leadcrm.celery import app; from leadcrm.schedule import BEAT_SCHEDULE; "
+    "every = json.loads(sys.argv[3]); "
+    "app.conf.beat_schedule = {n: {**BEAT_SCHEDULE[n], 'schedule': s} for n, s in every.items()}; "
+    "app.conf.task_default_queue = sys.argv[1]; "
+    "app.start(['beat', '-s', sys.argv[2], '-l', 'INFO', '--max-interval', '1'])"
+)
+
+
+class Beat(Worker):
+    """A `celery beat` subprocess running the named entries of leadcrm/schedule.py (the real
+    task names and options) every `every[name]` seconds instead of their production rate, so
+    a test need not wait a minute. Stopped like a worker."""
+
+    def __init__(self, *, queue: str, env: dict[str, str], every: dict[str, float], state: Path):
+        super().__init__(queue=queue, env=env)
+        self.every = every
+        self.state = state
+
+    def start(self) -> "Beat":
+        cmd = [sys.executable, "-c", _BEAT, self.queue, str(self.state), json.dumps(self.every)]
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
 
 
 def redis_queue_remove(redis_url: str, queue: str) -> None:

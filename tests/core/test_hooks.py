@@ -9,6 +9,7 @@ from core import hooks
 from events.selectors import event_timeline_items
 from handoff.selectors import rep_pool_scope
 from handoff.selectors.timeline import handoff_timeline_items
+from handoff.services.routing import stage_entered_hook
 from nurturing import tasks as nurture_tasks
 from nurturing.selectors import nurture_timeline_items
 from scoring.selectors import lead_score_timeline_items
@@ -16,7 +17,10 @@ from scoring.services import scoring_kick
 
 
 def test_every_hook_has_the_receivers_the_readme_lists():
-    assert hooks.lead_stage_entered.receivers() == (nurture_tasks.stage_entered_hook,)
+    assert hooks.lead_stage_entered.receivers() == (
+        nurture_tasks.stage_entered_hook,
+        stage_entered_hook,
+    )
     assert set(hooks.lead_timeline_items.receivers()) == {
         event_timeline_items,
         lead_score_timeline_items,

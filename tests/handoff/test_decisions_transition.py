@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from handoff import tasks
 from handoff.models import Assignment, AssignmentStatus
 from handoff.services import decisions
 from handoff.tasks import ROUTE_POOL
@@ -131,3 +132,19 @@ def test_open_assignments_in_line_with_their_leads_are_left_alone(rep):
         "accepted": 0,
     }
     assert snapshot(pending.lead_id) == before
+
+
+def test_the_stage_hooks_task_brings_the_assignment_in_line_before_routing(
+    rep, django_capture_on_commit_callbacks, published
+):
+    # Given a pending assignment, when its rep accepts through the generic transition,
+    assignment = AssignmentFactory(rep=rep)
+    with django_capture_on_commit_callbacks(execute=True):
+        lead_services.lead_transition(lead_id=assignment.lead_id, to=Stage.SAL, actor=rep)
+    # then the stage hook queued route_leads for the lead, and that task syncs it:
+    [(name, args)] = [(n, a) for n, a in published if n == "handoff.route_leads"]
+    assert tasks.route_leads.run(*args) == 0
+
+    assignment.refresh_from_db()
+    assert assignment.status == AssignmentStatus.ACCEPTED
+    assert assignment.first_touch_due_at is not None
