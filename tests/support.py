@@ -1,5 +1,6 @@
 """Helpers shared by the tests (no fixtures here: those live in the conftest files)."""
 
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -46,3 +47,24 @@ def wait_for(
             on_tick()
         time.sleep(interval)
     return bool(predicate())
+
+
+# --- browser tests (tests/pages/) ---------------------------------------------------------------
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+def log_in(page, user, password: str = "pw-for-tests"):
+    """Log `user` in through the real login form (the factories' password by default); the
+    page ends wherever the log-in sent it."""
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(user.get_username())
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"^(?!.*/accounts/login/)"))
+    return page
+
+
+def scroll_width(page) -> int:
+    """The page's full width: more than the viewport's means the page scrolls sideways."""
+    return page.evaluate("document.documentElement.scrollWidth")
