@@ -11,9 +11,12 @@ class HandoffConfig(AppConfig):
     def ready(self) -> None:
         from core import hooks
         from handoff import selectors
+        from handoff.selectors.inbox import handoff_lead_section
         from handoff.selectors.timeline import handoff_timeline_items
 
         # In pool mode a rep sees the unassigned pool besides their own leads.
         hooks.lead_rep_scope.register(selectors.rep_pool_scope)
         # Assignments, SLA breaches, activities, tasks, rejections and merges on the timeline.
         hooks.lead_timeline_items.register(handoff_timeline_items)
+        # The lead's page: the rep's actions, discovery answers, activities and tasks.
+        hooks.lead_page_sections.register(handoff_lead_section)
