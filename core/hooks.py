@@ -86,6 +86,17 @@ rep sees their own leads OR any of these. With no receiver a rep sees only their
 Registered by: handoff (the unassigned pool, in pool mode).
 """
 
+lead_page_sections: Hook[[Any, Any], dict[str, Any] | None] = Hook("lead_page_sections")
+"""A lead's page is being rendered for a user (the arguments are the `leads.models.Lead` and the
+`accounts.models.User`, who may see the lead).
+
+Called by `leads.selectors.lead_page_sections` inside the page's request (no transaction of its
+own); each receiver returns one section for the page, or None for none: a dict with `template`
+(a template name, rendered in the page with the section's `context` as `section`) and `context`
+(a dict). The receiver owns its queries and decides what the user may do there. Registered by:
+handoff (the rep's actions, the discovery answers, activities and tasks).
+"""
+
 events_recorded: Hook[[list[int]], None] = Hook("events_recorded")
 """New events were linked to leads: an ingestion request, or a lead's tracked email activity.
 
@@ -100,5 +111,6 @@ ALL_HOOKS: tuple[Hook[..., Any], ...] = (
     lead_timeline_items,
     nurture_pause_conditions,
     lead_rep_scope,
+    lead_page_sections,
     events_recorded,
 )

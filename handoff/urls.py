@@ -1,5 +1,8 @@
 """The hand-off's API routes (under /api/v1/) and pages. Each area keeps its own list."""
 
+from django.urls import path
+
+from handoff import views
 from handoff.apis import activities, decisions, reports, routing
 
 api_urlpatterns = [
@@ -10,4 +13,15 @@ api_urlpatterns = [
 ]
 
 app_name = "handoff"
-urlpatterns: list = []  # pages (the rep's inbox) join here
+_lead = "leads/<int:lead_id>"
+urlpatterns = [
+    path("inbox/", views.inbox, name="inbox"),
+    path("inbox/away/", views.away_set, name="away"),
+    path(f"{_lead}/accept/", views.lead_accept, name="accept"),
+    path(f"{_lead}/reject/", views.lead_reject, name="reject"),
+    path(f"{_lead}/qualify/", views.lead_qualify, name="qualify"),
+    path(f"{_lead}/close/", views.lead_close, name="close"),
+    path(f"{_lead}/activities/new/", views.activity_log, name="activity"),
+    path(f"{_lead}/tasks/new/", views.task_create, name="task"),
+    path(f"{_lead}/tasks/<int:task_id>/done/", views.task_complete, name="task_done"),
+]

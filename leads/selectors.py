@@ -115,3 +115,9 @@ def lead_timeline(*, lead: Lead) -> list[dict[str, Any]]:
         i for items in hooks.lead_timeline_items.call(lead) for i in items
     ]
     return sorted(items, key=lambda item: item["at"], reverse=True)
+
+
+def lead_page_sections(*, lead: Lead, user: User) -> list[dict[str, Any]]:
+    """The sections higher apps add to the lead's page (the `lead_page_sections` hook), for a
+    user who may see the lead: each a `template` and its `context`."""
+    return [section for section in hooks.lead_page_sections.call(lead, user) if section]

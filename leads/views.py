@@ -64,5 +64,6 @@ def lead_detail(request, lead_id: int):
             "timeline": selectors.lead_timeline(lead=lead),
             "durations": selectors.lead_stage_durations(lead=lead),
             "targets": services.lead_transition_targets(lead=lead, actor=request.user),
+            "sections": selectors.lead_page_sections(lead=lead, user=request.user),
         },
     )

@@ -23,18 +23,23 @@ def require_service(name: str, available: bool) -> None:
     pytest.skip(message)
 
 
+# A fixture that needs a real service, and the marker a test using it must carry.
+_MARKED_FIXTURES = {"redis_url": "services", "browser": "browser"}
+
+
 def pytest_collection_modifyitems(items):
     """A test that needs Redis (and so a broker or a worker) must say so with the `services`
-    marker, so that `-m "not services"` gives a quick run with PostgreSQL alone."""
+    marker, and one that drives Chromium with the `browser` marker, so that `-m "not services"`
+    gives a quick run with PostgreSQL alone (and `-m "not browser"` one without Chromium)."""
     unmarked = [
-        item.nodeid
+        f"{item.nodeid} (@pytest.mark.{marker})"
         for item in items
-        if "redis_url" in getattr(item, "fixturenames", ())
-        and item.get_closest_marker("services") is None
+        for fixture, marker in _MARKED_FIXTURES.items()
+        if fixture in getattr(item, "fixturenames", ()) and item.get_closest_marker(marker) is None
     ]
     if unmarked:
         raise pytest.UsageError(
-            "these tests need Redis but lack @pytest.mark.services:\n  " + "\n  ".join(unmarked)
+            "these tests lack the marker their fixtures need:\n  " + "\n  ".join(unmarked)
         )
 
 

@@ -5,6 +5,7 @@ import email.policy
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -301,3 +302,24 @@ def assert_error(response, status: int, code: str, fields: set[str] | None = Non
     if fields is not None:
         assert set(body.get("fields", {})) == fields, body
     return body
+
+
+# --- browser tests (tests/pages/) ---------------------------------------------------------------
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+def log_in(page, user, password: str = "pw-for-tests"):
+    """Log `user` in through the real login form (the factories' password by default); the
+    page ends wherever the log-in sent it."""
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(user.get_username())
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"^(?!.*/accounts/login/)"))
+    return page
+
+
+def scroll_width(page) -> int:
+    """The page's full width: more than the viewport's means the page scrolls sideways."""
+    return page.evaluate("document.documentElement.scrollWidth")

@@ -8,6 +8,7 @@ from django.db import transaction
 from core import hooks
 from events.selectors import event_timeline_items
 from handoff.selectors import rep_pool_scope
+from handoff.selectors.inbox import handoff_lead_section
 from handoff.selectors.timeline import handoff_timeline_items
 from handoff.services.routing import stage_entered_hook
 from nurturing import tasks as nurture_tasks
@@ -28,6 +29,7 @@ def test_every_hook_has_the_receivers_the_readme_lists():
         handoff_timeline_items,
     }
     assert hooks.lead_rep_scope.receivers() == (rep_pool_scope,)
+    assert hooks.lead_page_sections.receivers() == (handoff_lead_section,)
     assert hooks.events_recorded.receivers() == (scoring_kick,)
     assert hooks.nurture_pause_conditions.receivers() == ()
 

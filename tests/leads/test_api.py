@@ -910,6 +910,8 @@ def test_docs_are_public_and_load_nothing_from_another_host(anonymous):
     for url in assets:
         parsed = urlparse(url)
         assert parsed.netloc in ("", "testserver"), url
+        if (parsed.path, parsed.query) == ("/api/docs/", "script="):
+            continue  # Swagger UI's start script, from the docs view itself (no inline script)
         assert parsed.path.startswith("/static/"), url
         assert finders.find(parsed.path.removeprefix("/static/")), f"{url} is not shipped with us"
     assert not re.search(r"https?://(?!testserver)", html)
