@@ -22,11 +22,12 @@ def counts() -> tuple[int, int, int]:
     return User.objects.count(), Lead.objects.count(), StageChange.objects.count()
 
 
-def test_demo_creates_the_four_users_with_working_logins():
+def test_demo_creates_the_users_with_working_logins():
     output = demo_setup()
 
     users = {u.username: u for u in User.objects.all()}
-    assert sorted(users) == ["admin", "marketer", "rep1", "rep2"]
+    assert sorted(users) == ["admin", "manager", "marketer", "rep1", "rep2", "rep3", "rep4"]
+    assert (users["manager"].role, users["rep4"].away_now()) == (Role.MANAGER, True)
     assert (users["admin"].is_superuser, users["admin"].is_staff, users["admin"].is_admin) == (
         True,
         True,
@@ -59,15 +60,16 @@ def test_demo_owned_leads_belong_to_the_demo_reps():
     demo_setup()
 
     owners = set(Lead.objects.filter(owner__isnull=False).values_list("owner__username", flat=True))
-    assert owners == {"rep1", "rep2"}
+    # Routing hands the waiting leads to the reps with room; rep4 is away.
+    assert owners == {"rep1", "rep2", "rep3"}
     assert Lead.objects.filter(stage__in=[Stage.SAL, Stage.SQL], owner__isnull=True).count() == 0
 
 
 def test_demo_includes_a_recycled_lead():
     demo_setup()
 
-    recycled = Lead.objects.get(recycle_count=1)
-    assert (recycled.stage, recycled.owner) == (Stage.MQL, None)
+    recycled = Lead.objects.get(email="rita.cycle@vandelay.example")
+    assert (recycled.stage, recycled.owner, recycled.recycle_count) == (Stage.MQL, None, 1)
 
 
 def test_second_run_creates_nothing_new():
@@ -79,7 +81,8 @@ def test_second_run_creates_nothing_new():
 
     assert counts() == before
     assert sorted(StageChange.objects.values_list("id", flat=True)) == ids_before
-    assert "Demo data: 0 new leads." in output
+    assert "Demo data: 0 new leads; hand-off: 0 new rows." in output
+    assert "Routed 0 waiting leads" in output
 
 
 def test_second_run_keeps_a_changed_password():

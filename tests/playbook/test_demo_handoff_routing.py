@@ -9,6 +9,7 @@ from django.core.management import call_command
 from accounts.models import Role, User
 from handoff.models import Assignment, HandoffSettings, RoutingRule
 from leads.models import Lead, Stage
+from leads.selectors import lead_returned_to_nurture_q
 from playbook.demo_handoff_routing import demo_handoff_routing
 from tests.factories import LeadFactory
 
@@ -60,12 +61,17 @@ def test_routes_waiting_leads_and_running_twice_changes_nothing():
     assert owners[pql.pk] in ("rep2", "rep3")  # rep4 is away
 
 
-def test_after_demo_setup_the_waiting_demo_leads_reach_inboxes():
+def test_demo_setup_routes_the_waiting_demo_leads_into_inboxes():
     call_command("demo_setup", stdout=io.StringIO())
 
-    result = demo_handoff_routing()
-
     waiting = Lead.objects.filter(stage__in=[Stage.MQL, Stage.PQL], owner__isnull=True)
-    recycled = Lead.objects.get(first_name="Rita")  # a rep sent her back to nurture
-    assert result["routed"] == Assignment.objects.count() >= 4
-    assert list(waiting) == [recycled]
+    sent_back = waiting.filter(lead_returned_to_nurture_q())
+    taken_back = waiting.filter(assignments__status="reassigned").distinct()
+    # Only leads sales handed back to nurture wait, and one taken back from a rep who let it
+    # lapse (its rule's other rep is away); every other MQL/PQL lead is in an inbox.
+    assert waiting.count() == sent_back.count() + taken_back.count()
+    assert Lead.objects.get(first_name="Rita") in sent_back
+    assert list(taken_back.values_list("first_name", flat=True)) == ["Nora"]
+    pending = Assignment.objects.filter(status="pending")
+    assert pending.count() >= 4
+    assert not pending.filter(rep__username="rep4").exists()  # away

@@ -1,8 +1,13 @@
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from handoff.services import routing
 from leads.models import Lead
 from playbook import demo
+from playbook.demo_handoff_decisions import demo_handoff_decisions
+from playbook.demo_handoff_pages import demo_handoff_pages
+from playbook.demo_handoff_routing import demo_handoff_routing
+from playbook.demo_handoff_sla import demo_sla_ensure
 from scoring.services import backlog_score
 
 
@@ -17,7 +22,17 @@ class Command(BaseCommand):
         backlog_score(
             lead_ids=Lead.objects.filter(email__endswith=".example").values_list("pk", flat=True)
         )
-        self.stdout.write(f"Demo data: {created} new leads.")
+        # The sales hand-off: the team (a manager, reps with capacities, one away), routing
+        # rules, SLA cases met and missed, leads decided and worked, then the waiting MQL/PQL
+        # leads routed into the reps' inboxes.
+        team = demo_handoff_routing(route=False)
+        handoff = demo_sla_ensure() + demo_handoff_decisions() + demo_handoff_pages()
+        routed = routing.pool_route()
+        self.stdout.write(f"Demo data: {created} new leads; hand-off: {handoff} new rows.")
+        self.stdout.write(f"Routed {routed} waiting leads to the reps' inboxes.")
         self.stdout.write("Demo log-ins (username / password):")
-        for user in users:
-            self.stdout.write(f"  {user.role:<9} {user.username} / {user.password}")
+        seen = set()
+        for user in [*users, *team["users"]]:
+            if user.username not in seen:
+                seen.add(user.username)
+                self.stdout.write(f"  {user.role:<9} {user.username} / {user.password}")
