@@ -195,8 +195,8 @@ class LeadViewSet(viewsets.ModelViewSet):
     def transition(self, request, pk=None):
         lead = self.get_object()
         data = validated(TransitionInput(data=request.data))
-        lead = services.lead_transition(
-            lead_id=lead.pk, to=data["to"], reason=data["reason"], actor=request.user
+        lead = services.lead_transition_requested(
+            lead_id=lead.pk, to=data["to"], reason=data["reason"], actor=request_user(request)
         )
         return Response(LeadOutput(lead).data)
 

@@ -77,6 +77,10 @@ MOVES: dict[tuple[Stage, Stage], Move] = {
 # no move to the stage a lead is in; only leads.services.lead_return_to_nurture makes it.
 RETURN_TO_NURTURE = Move(MoveKind.RECYCLE, _SALES, needs_reason=True)
 
+# Moves a person makes only with their own form, never through the generic stage change:
+# qualifying (SAL -> SQL) needs the discovery checklist (POST /api/v1/leads/{id}/qualify/).
+DEDICATED_MOVES = frozenset({MoveKind.QUALIFY})
+
 # Forward order of the qualification funnel; automatic moves only ever go up this list.
 FUNNEL = (Stage.IQL, Stage.MQL, Stage.PQL, Stage.SAL, Stage.SQL, Stage.CUSTOMER)
 

@@ -81,9 +81,29 @@ def lead_create_authorize(*, actor: User | None) -> None:
 
 
 def lead_transition_targets(*, lead: Lead, actor: User) -> list[tuple[Stage, lifecycle.Move]]:
-    """The stage moves `actor` may make from the lead's stage (the ones a page offers)."""
+    """The stage moves `actor` may make from the lead's stage through the generic stage form
+    (the ones a page offers; qualifying has its own form, with the discovery checklist)."""
     targets = lifecycle.allowed_targets(from_stage=lead.stage, actor=actor_kind(actor))
-    return [(to, lifecycle.MOVES[(Stage(lead.stage), to)]) for to in targets]
+    moves = [(to, lifecycle.MOVES[(Stage(lead.stage), to)]) for to in targets]
+    return [(to, move) for to, move in moves if move.kind not in lifecycle.DEDICATED_MOVES]
+
+
+class UseDedicatedForm(Conflict):
+    default_code = "use_qualify"
+    default_detail = (
+        "Qualify a lead with the discovery checklist: POST /api/v1/leads/{id}/qualify/ "
+        "(or Qualify on the lead's page)."
+    )
+
+
+def lead_transition_requested(*, lead_id: int, to: str, actor: User, reason: str = "") -> Lead:
+    """A person's move through the generic stage change (the API's `transition/`, the lead
+    page's stage form): any legal move but the dedicated ones (`lifecycle.DEDICATED_MOVES`)."""
+    lead = Lead.objects.only("stage").get(pk=lead_id)
+    move = lifecycle.MOVES.get((Stage(lead.stage), Stage(to))) if to in Stage.values else None
+    if move is not None and move.kind in lifecycle.DEDICATED_MOVES:
+        raise UseDedicatedForm()
+    return lead_transition(lead_id=lead_id, to=to, actor=actor, reason=reason)
 
 
 def _check_owner(data: dict[str, Any]) -> None:

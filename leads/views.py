@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from accounts.auth import request_user
 from core.errors import ApiError
 from leads import selectors, services
 from leads.models import Stage
@@ -45,10 +46,10 @@ def lead_detail(request, lead_id: int):
     lead = selectors.lead_get(user=request.user, lead_id=lead_id)
     if request.method == "POST":
         try:
-            services.lead_transition(
+            services.lead_transition_requested(
                 lead_id=lead.pk,
                 to=request.POST.get("to", ""),
-                actor=request.user,
+                actor=request_user(request),
                 reason=request.POST.get("reason", ""),
             )
         except (ApiError, ValueError) as exc:

@@ -53,7 +53,7 @@ LEAD_ENDPOINTS = [
     ("put", "", {"email": "put@example.com"}),
     ("patch", "", {"title": "Patched"}),
     ("delete", "", None),
-    ("post", "transition/", {"to": "SQL"}),
+    ("post", "transition/", {"to": "DISQUALIFIED", "reason": "Not a fit"}),
     ("get", "timeline/", None),
     ("get", "stage-durations/", None),
 ]
@@ -498,6 +498,17 @@ def test_transition_moves_the_lead(marketer_client, marketer):
     )
 
 
+def test_qualifying_through_the_generic_transition_is_refused_and_changes_nothing(rep_client, rep):
+    lead = LeadFactory(owner=rep, stage=Stage.SAL)
+    before = snapshot(lead.pk)
+
+    response = rep_client.post(detail(lead.pk, "transition/"), {"to": "SQL"}, format="json")
+
+    body = assert_error(response, 409, "use_qualify")
+    assert "POST /api/v1/leads/{id}/qualify/" in body["message"]
+    assert snapshot(lead.pk) == before
+
+
 def test_illegal_transition_is_409_and_changes_nothing(marketer_client):
     lead = LeadFactory(stage=Stage.IQL)
     before = snapshot(lead.pk)
@@ -823,10 +834,8 @@ def test_superuser_is_admin_sees_all_and_may_make_sales_moves(superuser_client, 
     assert sorted(ids(client.get(LIST))) == sorted([owned.pk, unowned.pk, iql.pk])
     response = client.post(detail(unowned.pk, "transition/"), {"to": "SAL"}, format="json")
     assert (response.status_code, response.json()["owner"]) == (200, user.pk)
-    assert (
-        client.post(detail(owned.pk, "transition/"), {"to": "SQL"}, format="json").status_code
-        == 200
-    )
+    body = {"to": "DISQUALIFIED", "reason": "No budget this year"}
+    assert client.post(detail(owned.pk, "transition/"), body, format="json").status_code == 200
     assert client.post(LIST, {"email": "su@example.com"}, format="json").status_code == 201
     assert client.delete(detail(iql.pk)).status_code == 204
 

@@ -160,7 +160,8 @@ def test_rep_sees_own_lead_detail(rep):
 
     html = page(logged_in(rep).get(f"/leads/{lead.pk}/"))
 
-    assert re.findall(r'<option value="(\w+)">', html) == ["SQL", "MQL", "DISQUALIFIED"]
+    # Qualifying (SQL) has its own form with the discovery checklist, not the stage form.
+    assert re.findall(r'<option value="(\w+)">', html) == ["MQL", "DISQUALIFIED"]
 
 
 def test_other_reps_lead_detail_is_404(rep, other_rep):
@@ -183,20 +184,34 @@ def test_stage_form_moves_the_lead(rep):
     lead = LeadFactory(owner=rep, stage=Stage.SAL)
     client = logged_in(rep)
 
-    response = client.post(f"/leads/{lead.pk}/", {"to": "SQL", "reason": "Budget confirmed"})
+    response = client.post(f"/leads/{lead.pk}/", {"to": "DISQUALIFIED", "reason": "No budget"})
 
     assert (response.status_code, response["Location"]) == (302, f"/leads/{lead.pk}/")
     lead.refresh_from_db()
-    assert lead.stage == Stage.SQL
+    assert lead.stage == Stage.DISQUALIFIED
     row = lead.stage_changes.order_by("-id").first()
     assert (row.from_stage, row.to_stage, row.changed_by, row.reason) == (
         "SAL",
-        "SQL",
+        "DISQUALIFIED",
         rep,
-        "Budget confirmed",
+        "No budget",
     )
     html = page(client.get(response["Location"]))
-    assert "Moved to SQL." in html
+    assert "Moved to DISQUALIFIED." in html
+
+
+def test_stage_form_neither_offers_nor_makes_a_qualification_without_the_checklist(rep):
+    lead = LeadFactory(owner=rep, stage=Stage.SAL)
+    client = logged_in(rep)
+
+    offered = page(client.get(f"/leads/{lead.pk}/"))
+    response = client.post(f"/leads/{lead.pk}/", {"to": "SQL"})
+
+    assert '<option value="SQL"' not in offered
+    html = page(client.get(response["Location"]))
+    assert "Qualify a lead with the discovery checklist" in html
+    lead.refresh_from_db()
+    assert (lead.stage, lead.stage_changes.count()) == (Stage.SAL, 1)
 
 
 @pytest.mark.parametrize(

@@ -43,16 +43,20 @@ def test_lead_page_stage_form_by_keyboard_alone(logged_in, rep):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.name") == "to":
             break
-    assert page.evaluate("document.activeElement.value") == "SQL"
+    # The first move offered is back to nurture (qualifying has its own checklist form);
+    # the arrow key picks the next one, disqualifying.
+    assert page.evaluate("document.activeElement.value") == "MQL"
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.value") == "DISQUALIFIED"
     page.keyboard.press("Tab")
-    page.keyboard.type("Budget confirmed")
+    page.keyboard.type("Budget frozen until Q3")
     page.keyboard.press("Enter")
 
     page.wait_for_load_state()
-    assert page.get_by_role("status").inner_text() == "Moved to SQL."
+    assert page.get_by_role("status").inner_text() == "Moved to DISQUALIFIED."
     lead.refresh_from_db()
-    assert lead.stage == Stage.SQL
-    assert lead.stage_changes.order_by("-id").first().reason == "Budget confirmed"
+    assert lead.stage == Stage.DISQUALIFIED
+    assert lead.stage_changes.order_by("-id").first().reason == "Budget frozen until Q3"
 
 
 @pytest.mark.parametrize("path", ["/accounts/login/", "/", "/leads/{id}/"])

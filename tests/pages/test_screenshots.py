@@ -33,7 +33,8 @@ def demo():
     pool = Lead.objects.filter(owner=None, stage__in=[Stage.MQL, Stage.PQL]).order_by("id")
     for lead, minutes in zip(pool, DEADLINES, strict=False):
         route(lead, rep, due_in=timedelta(minutes=minutes))
-    sal = Lead.objects.get(owner=rep, stage=Stage.SAL)
+    sal = Lead.objects.filter(owner=rep, stage=Stage.SAL).order_by("id").first()
+    assert sal is not None
     start_first_touch(sal, rep, due_in=timedelta(minutes=95))
     demo_handoff_pages()
     return {"sal": sal}
