@@ -39,3 +39,29 @@ def recreate_database(url: str) -> None:
 
 def drop_database(url: str) -> None:
     _admin(url, f'DROP DATABASE IF EXISTS "{database_name(url)}" WITH (FORCE)')
+
+
+def run_with_django(url: str, run, args, *, prefix: str, env: dict[str, str] | None = None) -> None:
+    """Set Django up on the bench database `url` (no Redis, a temporary var/), call
+    `run(args)`, then close the connections, remove the folder and drop the database unless
+    `args.keep`."""
+    import tempfile
+
+    var = tempfile.TemporaryDirectory(prefix=prefix)
+    os.environ.update(DATABASE_URL=url, REDIS_URL="", LEADCRM_VAR_DIR=var.name, **(env or {}))
+    os.environ.setdefault("SECRET_KEY", "bench")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadcrm.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    try:
+        run(args)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        var.cleanup()
+        if not args.keep:
+            drop_database(url)
+            print(f"dropped database {database_name(url)}")

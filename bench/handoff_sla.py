@@ -24,14 +24,12 @@ indexes' use can be checked. Bounded: every statement has a 60 s timeout.
 """
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
-from benchdb import bench_database_url, database_name, drop_database, recreate_database
+from benchdb import bench_database_url, recreate_database, run_with_django
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -217,24 +215,7 @@ def main() -> None:
     recreate_database(url)
     # The job publishes its email and routing tasks: to a throw-away folder broker, which no
     # worker reads, instead of a real queue.
-    var = tempfile.TemporaryDirectory(prefix="bench-handoff-sla-")
-    os.environ.update(DATABASE_URL=url, REDIS_URL="", LEADCRM_VAR_DIR=var.name)
-    os.environ.setdefault("SECRET_KEY", "bench")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadcrm.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-    try:
-        run(args)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        var.cleanup()
-        if not args.keep:
-            drop_database(url)
-            print(f"dropped database {database_name(url)}")
+    run_with_django(url, run, args, prefix="bench-handoff-sla-")
 
 
 if __name__ == "__main__":

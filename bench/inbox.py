@@ -13,15 +13,13 @@ Figures on a shared 2-core machine are noisy.
 """
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
-from benchdb import bench_database_url, database_name, drop_database, recreate_database
+from benchdb import bench_database_url, recreate_database, run_with_django
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -156,24 +154,7 @@ def main() -> None:
 
     url = bench_database_url(suffix="_bench_inbox", script="bench/inbox.py")
     recreate_database(url)
-    os.environ.update(DATABASE_URL=url, SECRET_KEY=os.environ.get("SECRET_KEY", "bench"))
-    var = tempfile.TemporaryDirectory(prefix="bench-inbox-")
-    os.environ.update(REDIS_URL="", LEADCRM_VAR_DIR=var.name, DEBUG="0")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadcrm.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-    try:
-        run(args)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        var.cleanup()
-        if not args.keep:
-            drop_database(url)
-            print(f"dropped database {database_name(url)}")
+    run_with_django(url, run, args, prefix="bench-inbox-", env={"DEBUG": "0"})
 
 
 if __name__ == "__main__":

@@ -19,15 +19,13 @@ common case: only that rule's rows change). Figures on a shared 2-core machine a
 """
 
 import argparse
-import os
 import resource
 import sys
-import tempfile
 import time
 import tracemalloc
 from pathlib import Path
 
-from benchdb import bench_database_url, database_name, drop_database, recreate_database
+from benchdb import bench_database_url, recreate_database, run_with_django
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -218,26 +216,9 @@ def main() -> None:
 
     url = bench_database_url(suffix="_bench_rescore", script="bench/rescore.py")
     recreate_database(url)
-    os.environ.update(DATABASE_URL=url, SECRET_KEY=os.environ.get("SECRET_KEY", "bench"))
     # The re-scores run here, in this process: the queued steps go to a throw-away folder
     # broker instead of a real queue some worker might pick up.
-    var = tempfile.TemporaryDirectory(prefix="bench-rescore-")
-    os.environ.update(REDIS_URL="", LEADCRM_VAR_DIR=var.name)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadcrm.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-    try:
-        run(args)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        var.cleanup()
-        if not args.keep:
-            drop_database(url)
-            print(f"dropped database {database_name(url)}")
+    run_with_django(url, run, args, prefix="bench-rescore-")
 
 
 def run(args) -> None:

@@ -12,6 +12,7 @@ from leads import lifecycle, selectors, services
 from leads.lifecycle import Actor
 from leads.models import Lead, Stage, StageChange
 from tests.factories import LeadFactory, UserFactory
+from tests.support import race
 
 pytestmark = pytest.mark.django_db
 
@@ -645,35 +646,13 @@ def test_timeline_lists_stage_changes_newest_first(marketer, rep):
 # --- concurrency (PostgreSQL: row locks are real there) -----------------------------------------
 
 
-def _race(work, count: int = 2) -> list:
-    """Run `work(i)` in `count` threads released together; return what each returned/raised."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[i] = work(i)
-        except Exception as exc:  # noqa: BLE001 - the outcome under test, kept for asserting
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_reps_accepting_the_same_lead_at_once_exactly_one_wins():
     reps = [UserFactory(username=f"racer{i}", role="rep") for i in range(2)]
     leads = [LeadFactory(stage=Stage.MQL) for _ in range(5)]
 
     for lead in leads:
-        results = _race(
+        results = race(
             lambda i, lead=lead: services.lead_transition(
                 lead_id=lead.pk, to=Stage.SAL, actor=reps[i]
             )
