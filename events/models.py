@@ -1,4 +1,15 @@
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
+
+
+class SourceKind(models.TextChoices):
+    SERVER = "server", "Server (secret key: a backend, imports; trusted)"
+    BROWSER = "browser", "Browser (public key: in page source; allowed origins only)"
+
+
+class ConsentPolicy(models.TextChoices):
+    COLLECTED = "collected", "The sending system collected consent"
+    NEEDED = "needed", "Consent needed before any email"
 
 
 class Source(models.Model):
@@ -18,8 +29,32 @@ class Source(models.Model):
     internal = models.BooleanField(
         default=False, help_text="Events the app produces itself; no usable write key."
     )
+    kind = models.CharField(max_length=8, choices=SourceKind.choices, default=SourceKind.SERVER)
+    allowed_origins = ArrayField(
+        models.CharField(max_length=200),
+        default=list,
+        blank=True,
+        help_text="Browser sources: the origins (scheme://host[:port]) pages may send from.",
+    )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Requests a minute; empty: the default of its kind."
+    )
+    consent_policy = models.CharField(
+        max_length=10, choices=ConsentPolicy.choices, default=ConsentPolicy.COLLECTED
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["server", "browser"]), name="source_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(consent_policy__in=["collected", "needed"]),
+                name="source_consent_policy_valid",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "scoring",
     "nurturing",
     "handoff",
+    "web",
     "playbook",
 ]
 

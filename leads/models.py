@@ -33,6 +33,12 @@ class SourceChannel(models.TextChoices):
     OTHER = "other", "Other"
 
 
+class ConsentState(models.TextChoices):
+    UNKNOWN = "unknown", "Unknown"
+    GIVEN = "given", "Given"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
 class Direction(models.TextChoices):
     INBOUND = "inbound", "Inbound"
     OUTBOUND = "outbound", "Outbound"
@@ -86,6 +92,13 @@ class Lead(models.Model):
     )
     do_not_contact = models.BooleanField(default=False)
     do_not_contact_reason = models.CharField(max_length=200, blank=True)
+    consent = models.CharField(
+        max_length=10, choices=ConsentState.choices, default=ConsentState.UNKNOWN
+    )
+    consent_required = models.BooleanField(
+        default=False,
+        help_text="It came through a source or form whose policy needs consent before email.",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -107,6 +120,10 @@ class Lead(models.Model):
             models.CheckConstraint(
                 condition=models.Q(do_not_contact=False) | ~models.Q(do_not_contact_reason=""),
                 name="lead_dnc_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(consent__in=["unknown", "given", "withdrawn"]),
+                name="lead_consent_valid",
             ),
         ]
         indexes = [
@@ -144,3 +161,24 @@ class StageChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead_id}: {self.from_stage or '-'} -> {self.to_stage}"
+
+
+class Consent(models.Model):
+    """Evidence of a lead's consent to email, or of its withdrawal: append-only, one row a
+    change, written in the same transaction as the lead's `consent` state."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="consents")
+    state = models.CharField(max_length=10, choices=ConsentState.choices)
+    wording = models.TextField(blank=True, help_text="The exact text the person agreed to.")
+    source = models.CharField(
+        max_length=200, help_text="Where: the form (its slug), the source, 'unsubscribe', ..."
+    )
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["lead", "at"])]
+
+    def __str__(self) -> str:
+        return f"lead {self.lead_id}: {self.state}"
