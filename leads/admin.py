@@ -35,8 +35,11 @@ class LeadAdmin(ServiceModelAdmin):
     list_filter = ("stage", "temperature", "source", "direction", "do_not_contact")
     search_fields = ("email", "first_name", "last_name", "company_name")
     raw_id_fields = ("owner",)
-    # Stage and score only change through services (history rows, ledger), never by hand here.
+    # Stage, score and consent only change through services (history rows, ledger, consent
+    # evidence), never by hand here.
     readonly_fields = (
+        "consent",
+        "consent_required",
         "stage",
         "stage_entered_at",
         "score",
