@@ -3,7 +3,7 @@
 import json
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat
@@ -494,6 +494,65 @@ def _traits_merged(added: dict[str, Any]):
     return RawSQL("COALESCE(traits, '{}'::jsonb) || %s::jsonb", [json.dumps(added)])
 
 
+# --- Filling blanks: writers that may add to a lead but never correct it -----------------------
+
+# What "fill blanks only" may set: contact, company and campaign fields (and traits, by key).
+# Never the email, the external_id, the owner, the stage, the score, consent or do-not-contact:
+# those are a person's, a rule's or the lead's own to change.
+FILLABLE = (
+    "first_name",
+    "last_name",
+    "title",
+    "phone",
+    "country",
+    "company_name",
+    "company_domain",
+    "company_size",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+)
+
+
+@transaction.atomic
+def lead_fill_blanks(*, lead_id: int, fields: dict[str, Any]) -> list[str]:
+    """Set the lead's blank fields (empty text, no company size) from `fields`, and add the
+    `fields["traits"]` keys the lead lacks (or holds blank); a value the lead has is never
+    overwritten. For writers trusted to add to a lead but not to correct it: a browser (public)
+    write key's identify, a website form's submission.
+
+    `fields` holds FILLABLE names and optionally `traits` (a dict); anything else is a
+    ValueError (a caller's bug, refused before anything is read). Text is stripped; a blank
+    value fills nothing; a value the field cannot hold (too long, negative) is Django's
+    ValidationError. The row is locked first (FOR NO KEY UPDATE, which ingestion's foreign-key
+    checks do not wait for), so an edit committed meanwhile is seen and kept. Returns the names
+    filled, in FILLABLE order, then "traits" if a key was added; [] when the lead is gone.
+    """
+    unknown = sorted(set(fields) - set(FILLABLE) - {"traits"})
+    if unknown:
+        raise ValueError(f"lead_fill_blanks may not set: {', '.join(unknown)}")
+    traits = fields.get("traits") or {}
+    if not isinstance(traits, dict):
+        raise ValueError("traits must be a dict")
+    lead = Lead.objects.select_for_update(no_key=True).filter(pk=lead_id).first()
+    if lead is None:
+        return []
+    values: dict[str, Any] = {}
+    for name in FILLABLE:
+        value = fields.get(name)
+        value = value.strip() if isinstance(value, str) else value
+        if not _blank(value) and _blank(getattr(lead, name)):
+            values[name] = _model_field(name).clean(value, lead)
+    added = {k: v for k, v in traits.items() if not _blank(v) and _blank(lead.traits.get(k))}
+    if added:
+        values["traits"] = {**lead.traits, **added}
+    if values:
+        Lead.objects.filter(pk=lead_id).update(**values, updated_at=timezone.now())
+    return list(values)
+
+
 # --- Merging duplicates (the hand-off merges; it decides who may) ------------------------------
 
 # Contact and company fields a merge copies from the merged lead where the kept lead has none.
@@ -546,3 +605,10 @@ def lead_absorb(*, lead_id: int, other_id: int) -> list[str]:
 
 def _blank(value: Any) -> bool:
     return value is None or value == ""
+
+
+def _model_field(name: str) -> models.Field:
+    field = Lead._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"Lead.{name} is not a column.")
+    return field
