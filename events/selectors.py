@@ -4,7 +4,10 @@ import hashlib
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import Http404
 
+from accounts.models import User
+from core.errors import Forbidden
 from events.models import Event, EventType, Source
 from leads.models import Lead
 
@@ -62,3 +65,26 @@ def event_timeline_items(lead: Lead) -> list[dict[str, Any]]:
         }
         for event in lead_events(lead=lead)
     ]
+
+
+# --- Sources (the API's; ingestion finds its source by key above) -------------------------------
+
+
+def source_manage_authorize(*, actor: User) -> None:
+    """Sources and their keys: marketers and admins see and change them; nobody else."""
+    if not actor.does_marketing:
+        raise Forbidden("Only marketers and admins see and manage sources and their keys.")
+
+
+def source_list(*, actor: User) -> QuerySet[Source]:
+    """The sources with a write key, by name; the app's internal sources are not listed."""
+    source_manage_authorize(actor=actor)
+    return Source.objects.filter(internal=False).order_by("name", "pk")
+
+
+def source_get(*, actor: User, source_id: int) -> Source:
+    """A source with a write key; 404 for an internal one, as for one that does not exist."""
+    try:
+        return source_list(actor=actor).get(pk=source_id)
+    except Source.DoesNotExist:
+        raise Http404("No such source.") from None

@@ -5,15 +5,24 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
 from core import hooks
-from core.errors import Forbidden
-from events import identity, jsonfast, parsing, pending
-from events.models import Event, EventType, Identity, PendingEvent, Source
+from core.errors import ApiError, Conflict, Forbidden
+from events import identity, jsonfast, origins, parsing, pending, selectors
+from events.models import (
+    ConsentPolicy,
+    Event,
+    EventType,
+    Identity,
+    PendingEvent,
+    Source,
+    SourceKind,
+)
 from leads.models import Lead
 
 WRITE_KEY_PREFIX = "wk_"
@@ -215,9 +224,34 @@ def _link_after_commit(*, user_ids, anonymous_ids) -> None:
 
 # --- Sources and write keys ---------------------------------------------------------------------
 
+# What a source's manager (the API, the command) may set besides its kind.
+SOURCE_FIELDS = frozenset(
+    {"name", "allowed_origins", "is_active", "rate_limit_per_minute", "consent_policy"}
+)
+MAX_ORIGINS = 50
+RATE_LIMIT_MAX = 1_000_000  # requests a minute; null is the kind's default
+_NAME_MAX = 100
+# The policy a new source gets unless told: a backend collected consent (today's behaviour),
+# a web page did not.
+DEFAULT_CONSENT = {
+    SourceKind.SERVER: ConsentPolicy.COLLECTED,
+    SourceKind.BROWSER: ConsentPolicy.NEEDED,
+}
 
-class SourceError(ValueError):
-    pass
+
+class SourceError(ApiError):
+    """A source change refused (400 `invalid`), naming the field it concerns."""
+
+    default_code = "invalid"
+    default_detail = "That source change is not valid."
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message, fields={field: [message]} if field else None)
+
+
+class DuplicateSourceName(Conflict):
+    default_code = "duplicate_name"
+    default_detail = "A source with this name already exists."
 
 
 def _digest(write_key: str) -> str:
@@ -228,41 +262,175 @@ def _new_key() -> str:
     return WRITE_KEY_PREFIX + secrets.token_urlsafe(24)
 
 
+def _authorize(actor: User | None) -> None:
+    if actor is not None:  # None: the system (management commands, demo data)
+        selectors.source_manage_authorize(actor=actor)
+
+
+def _clean(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields given, checked and normalised (origins in the form browsers send them)."""
+    data = dict(fields)
+    if "name" in data:
+        data["name"] = (data["name"] or "").strip()
+        if not data["name"]:
+            raise SourceError("A source needs a name.", field="name")
+        if len(data["name"]) > _NAME_MAX:
+            raise SourceError(f"A name may be at most {_NAME_MAX} characters.", field="name")
+    if "allowed_origins" in data:
+        data["allowed_origins"] = _origins(list(data["allowed_origins"] or []))
+    limit = data.get("rate_limit_per_minute")
+    if limit is not None and not (isinstance(limit, int) and 1 <= limit <= RATE_LIMIT_MAX):
+        raise SourceError(
+            f"rate_limit_per_minute is 1 to {RATE_LIMIT_MAX:,}, or null for the kind's default.",
+            field="rate_limit_per_minute",
+        )
+    if "consent_policy" in data and data["consent_policy"] not in ConsentPolicy.values:
+        raise SourceError("consent_policy is collected or needed.", field="consent_policy")
+    return data
+
+
+def _origins(values: list[str]) -> list[str]:
+    try:
+        found = origins.origins_normalise(values)
+    except origins.InvalidOrigin as exc:
+        raise SourceError(str(exc), field="allowed_origins") from None
+    if len(found) > MAX_ORIGINS:
+        raise SourceError(f"At most {MAX_ORIGINS} origins a source.", field="allowed_origins")
+    return found
+
+
+def _check_origins(kind: str, allowed: list[str]) -> None:
+    if kind == SourceKind.BROWSER and not allowed:
+        raise SourceError(
+            "A browser source needs at least one allowed origin (https://www.example.com).",
+            field="allowed_origins",
+        )
+    if kind == SourceKind.SERVER and allowed:
+        raise SourceError(
+            "Only browser sources have allowed origins: a server key never sits in a page.",
+            field="allowed_origins",
+        )
+
+
+def _check_name_free(name: str, *, exclude_id: int | None = None) -> None:
+    others = Source.objects.exclude(pk=exclude_id) if exclude_id else Source.objects.all()
+    if others.filter(name=name).exists():
+        raise DuplicateSourceName(
+            f"A source named {name!r} already exists.",
+            fields={"name": ["A source with this name already exists."]},
+        )
+
+
+def _save(source: Source, **kwargs: Any) -> None:
+    """Save, a lost race on the unique name answered as the check above would have."""
+    try:
+        with transaction.atomic():
+            source.save(**kwargs)
+    except IntegrityError as exc:
+        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "") or ""
+        if "name" in constraint:
+            _check_name_free(source.name, exclude_id=source.pk)
+        raise
+
+
 @transaction.atomic
-def source_create(*, name: str) -> tuple[Source, str]:
-    """A new source and its write key. The key is returned once; only its digest is kept."""
-    name = name.strip()
-    if not name:
-        raise SourceError("A source needs a name.")
-    if Source.objects.filter(name=name).exists():
-        raise SourceError(f"A source named {name!r} already exists.")
-    key = _new_key()
-    source = Source.objects.create(
-        name=name, write_key_digest=_digest(key), write_key_prefix=key[:12]
+def source_create(
+    *,
+    name: str,
+    kind: str = SourceKind.SERVER,
+    allowed_origins: list[str] | tuple[str, ...] = (),
+    is_active: bool = True,
+    rate_limit_per_minute: int | None = None,
+    consent_policy: str | None = None,
+    actor: User | None = None,
+) -> tuple[Source, str]:
+    """A new source and its write key. The key is returned once; only its digest is kept.
+
+    A browser source needs at least one allowed origin (normalised to what browsers send in
+    `Origin`); a server source has none. The consent policy defaults by kind: server
+    "collected", browser "needed". `actor=None` is the system (the command).
+    """
+    _authorize(actor)
+    if kind not in SourceKind.values:
+        raise SourceError("kind is server or browser.", field="kind")
+    data = _clean(
+        {
+            "name": name,
+            "allowed_origins": allowed_origins,
+            "rate_limit_per_minute": rate_limit_per_minute,
+            "consent_policy": consent_policy or DEFAULT_CONSENT[SourceKind(kind)],
+        }
     )
+    _check_origins(kind, data["allowed_origins"])
+    _check_name_free(data["name"])
+    key = _new_key()
+    source = Source(
+        **data,
+        kind=kind,
+        is_active=is_active,
+        disabled_at=None if is_active else timezone.now(),
+        write_key_digest=_digest(key),
+        write_key_prefix=key[:12],
+    )
+    _save(source, force_insert=True)
     return source, key
 
 
+def _locked_external(source: Source) -> Source:
+    locked = Source.objects.select_for_update().get(pk=source.pk)
+    if locked.internal:
+        raise SourceError(f"{locked.name!r} is internal and has no write key.")
+    return locked
+
+
 @transaction.atomic
-def source_rotate_key(*, source: Source) -> str:
+def source_update(*, source: Source, actor: User | None = None, **fields: Any) -> Source:
+    """Change a source's name, allowed origins, active flag, rate limit or consent policy.
+
+    `kind` may be sent back unchanged but never changed: a browser key's events and links were
+    stored under its rules. A browser source keeps at least one origin. Internal sources are
+    the app's own and are refused. Returns the source as saved.
+    """
+    _authorize(actor)
+    unknown = sorted(set(fields) - SOURCE_FIELDS - {"kind"})
+    if unknown:
+        raise ValueError(f"source_update does not set: {', '.join(unknown)}")
+    locked = _locked_external(source)
+    kind = fields.pop("kind", locked.kind)
+    if kind != locked.kind:
+        raise SourceError(
+            "A source's kind is set when it is created: make a new source instead.", field="kind"
+        )
+    data = _clean(fields)
+    _check_origins(locked.kind, data.get("allowed_origins", locked.allowed_origins))
+    changed = {name: value for name, value in data.items() if getattr(locked, name) != value}
+    if "name" in changed:
+        _check_name_free(changed["name"], exclude_id=locked.pk)
+    if "is_active" in changed:
+        changed["disabled_at"] = None if changed["is_active"] else timezone.now()
+    for name, value in changed.items():
+        setattr(locked, name, value)
+    if changed:
+        _save(locked, update_fields=list(changed))
+    return locked
+
+
+@transaction.atomic
+def source_rotate_key(*, source: Source, actor: User | None = None) -> str:
     """Replace a source's write key (the old one stops working at once) and enable it."""
-    if source.internal:
-        raise SourceError(f"{source.name!r} is internal and has no write key.")
+    _authorize(actor)
+    locked = _locked_external(source)
     key = _new_key()
-    Source.objects.filter(pk=source.pk).update(
+    Source.objects.filter(pk=locked.pk).update(
         write_key_digest=_digest(key), write_key_prefix=key[:12], is_active=True, disabled_at=None
     )
     return key
 
 
 @transaction.atomic
-def source_set_active(*, source: Source, active: bool) -> Source:
-    source = Source.objects.select_for_update().get(pk=source.pk)
-    if source.is_active != active:
-        source.is_active = active
-        source.disabled_at = None if active else timezone.now()
-        source.save(update_fields=["is_active", "disabled_at"])
-    return source
+def source_set_active(*, source: Source, active: bool, actor: User | None = None) -> Source:
+    """Enable or disable a source's key (a disabled key gets 401); disabling stamps when."""
+    return source_update(source=source, actor=actor, is_active=active)
 
 
 def source_internal(name: str) -> Source:

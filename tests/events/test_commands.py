@@ -70,3 +70,58 @@ def test_disable_sets_disabled_at():
 def test_disable_unknown_source_fails():
     with pytest.raises(CommandError):
         run("disable_write_key", "nope")
+
+
+def test_create_write_key_browser_with_origins(client):
+    lines = run(
+        "create_write_key",
+        "site",
+        "--browser",
+        "--origin",
+        "https://WWW.example.com/",
+        "--origin",
+        "http://localhost:3000",
+    )
+
+    source = Source.objects.get(name="site")
+    assert (source.kind, source.consent_policy) == ("browser", "needed")
+    assert source.allowed_origins == ["https://www.example.com", "http://localhost:3000"]
+    assert "Allowed origins: https://www.example.com, http://localhost:3000" in lines
+    assert source.write_key_digest == hashlib.sha256(lines[-1].encode()).hexdigest()
+
+
+def test_create_write_key_is_a_server_key_by_default():
+    run("create_write_key", "product")
+
+    source = Source.objects.get()
+    assert (source.kind, source.allowed_origins, source.consent_policy) == (
+        "server",
+        [],
+        "collected",
+    )
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--browser"], "at least one allowed origin"),
+        (["--browser", "--origin", "https://example.com/path"], "no path"),
+        (["--browser", "--origin", "example.com"], "scheme must be http or https"),
+        (["--origin", "https://example.com"], "--browser"),
+        (["--rotate", "--browser", "--origin", "https://example.com"], "--rotate"),
+    ],
+)
+def test_create_write_key_refuses_bad_browser_options(args, message):
+    with pytest.raises(CommandError, match=message):
+        run("create_write_key", "site", *args)
+
+    assert not Source.objects.exists()
+
+
+def test_rotate_keeps_a_browser_sources_origins(post_segment):
+    run("create_write_key", "site", "--browser", "--origin", "https://example.com")
+
+    run("create_write_key", "site", "--rotate")
+
+    source = Source.objects.get()
+    assert (source.kind, source.allowed_origins) == ("browser", ["https://example.com"])
