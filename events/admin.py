@@ -1,6 +1,6 @@
-"""Events in the Django admin: read-only. Sources and their write keys are managed with
-`manage.py create_write_key` / `disable_write_key` (events.services); the event log is
-append-only, and identities are the resolver's."""
+"""Events in the Django admin: read-only. Sources and their write keys are managed through
+/api/v1/sources/ or `manage.py create_write_key` / `disable_write_key` (events.services); the
+event log is append-only, and identities are the resolver's."""
 
 from django.contrib import admin
 
@@ -11,13 +11,14 @@ from events.models import Event, Identity, Source
 class SourceAdmin(admin.ModelAdmin):
     list_display = (
         "name",
+        "kind",
         "write_key_prefix",
         "is_active",
         "internal",
         "created_at",
         "disabled_at",
     )
-    list_filter = ("is_active", "internal")
+    list_filter = ("kind", "is_active", "internal")
     # Keys are created with `manage.py create_write_key` (the digest cannot be typed in here).
     readonly_fields = ("write_key_digest", "write_key_prefix", "internal", "created_at")
 
@@ -47,10 +48,10 @@ class EventAdmin(admin.ModelAdmin):
 
 @admin.register(Identity)
 class IdentityAdmin(admin.ModelAdmin):
-    list_display = ("kind", "value", "lead", "created_at")
+    list_display = ("kind", "value", "lead", "browser_source", "created_at")
     list_filter = ("kind",)
     search_fields = ("value",)
-    raw_id_fields = ("lead",)
+    raw_id_fields = ("lead", "browser_source")
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -1,8 +1,11 @@
 """Who is who: identify and alias link userIds / anonymousIds to leads.
 
-Private to events.services (which owns the transaction); the lead rows themselves are written
-through leads.services. Everything here is set-based per batch: a handful of queries whatever
-the number of identify calls, plus one UPDATE per lead that gains ids.
+This is the trusted path, a server (secret) key's; a browser (public) key's identify and alias
+calls go through events/browser.py instead, and its events join leads by their own rule
+(`lead_of_browser_ids_sql`). Private to events.services (which owns the transaction); the lead
+rows themselves are written through leads.services. Everything here is set-based per batch: a
+handful of queries whatever the number of identify calls, plus one UPDATE per lead that gains
+ids.
 """
 
 from collections import defaultdict
@@ -13,7 +16,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 
 from events import traits as trait_map
-from events.models import Event, EventType, Identity, IdentityKind
+from events.models import Event, EventType, Identity, IdentityKind, Source, SourceKind
 from events.parsing import Message
 from events.pending import events_queue_for_scoring
 from leads import services as lead_services
@@ -58,7 +61,8 @@ def lead_of_ids_sql(user_id: str, anonymous_id: str) -> tuple[str, list[str]]:
 
     Alias chains are already followed when their links are written, so one lookup each is
     enough. Ingestion's set-based insert and `leads_for_ids` (linking waiting events, following
-    aliases) both use this expression. Scalar subqueries, so that each is an index lookup per
+    aliases) both use this expression, for a server key's events; a browser key's events
+    follow `lead_of_browser_ids_sql`. Scalar subqueries, so that each is an index lookup per
     row whatever the planner thinks of a batch's size; COALESCE stops at the first hit.
     """
     identities, leads = Identity._meta.db_table, Lead._meta.db_table
@@ -70,6 +74,30 @@ def lead_of_ids_sql(user_id: str, anonymous_id: str) -> tuple[str, list[str]]:
         f"AND value = NULLIF({anonymous_id}, '')))"
     )
     return sql, [USER, ANONYMOUS]
+
+
+def lead_of_browser_ids_sql(anonymous_id: str, source_id: str) -> tuple[str, list[str]]:
+    """The rule for a browser (public) key's event, as `lead_of_ids_sql` is for the others: the
+    lead of its anonymousId's link when that link is trusted (made by a server key or the app:
+    `browser_source` null) or was made by this same key. Never a userId or an external_id:
+    those are often guessable ("42", an email), and a page can send any it likes."""
+    identities = Identity._meta.db_table
+    sql = (
+        f"(SELECT lead_id FROM {identities} WHERE kind = %s "
+        f"AND value = NULLIF({anonymous_id}, '') "
+        f"AND (browser_source_id IS NULL OR browser_source_id = {source_id}))"
+    )
+    return sql, [ANONYMOUS]
+
+
+def _browser_sources_sql() -> str:
+    return f"SELECT id FROM {Source._meta.db_table} WHERE kind = '{SourceKind.BROWSER.value}'"
+
+
+def anonymous_link_owners(*, values) -> dict[str, int | None]:
+    """anonymousId -> the browser source that linked it (None: a trusted link), for linked ids."""
+    found = Identity.objects.filter(kind=ANONYMOUS, value__in=list(values))
+    return dict(found.values_list("value", "browser_source_id"))
 
 
 def leads_for_ids(*, user_ids, anonymous_ids) -> tuple[dict[str, int], dict[str, int]]:
@@ -90,8 +118,13 @@ def leads_for_ids(*, user_ids, anonymous_ids) -> tuple[dict[str, int], dict[str,
 
 
 def link_orphans(*, user_ids, anonymous_ids) -> int:
-    """Join not-yet-linked events carrying these ids to their leads, to be scored afresh."""
+    """Join not-yet-linked events carrying these ids to their leads, to be scored afresh.
+
+    By the rule of the event's own source: a server key's event by `lead_of_ids_sql`, a
+    browser key's by `lead_of_browser_ids_sql` (a trusted anonymousId link or its own).
+    """
     by_user, by_anon = leads_for_ids(user_ids=set(user_ids), anonymous_ids=set(anonymous_ids))
+    owners = anonymous_link_owners(values=by_anon) if by_anon else {}
     per_lead: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))
     for value, lead_id in by_user.items():
         per_lead[lead_id][0].append(value)
@@ -100,22 +133,43 @@ def link_orphans(*, user_ids, anonymous_ids) -> int:
     linked = 0
     table = Event._meta.db_table
     for lead_id, (users, anons) in sorted(per_lead.items()):
-        match = []
-        if users:
-            match.append(f"user_id IN ({', '.join(['%s'] * len(users))})")
-        if anons:
-            match.append(f"anonymous_id IN ({', '.join(['%s'] * len(anons))})")
+        match, params = _orphans_match(users, anons, owners)
         with transaction.atomic(), connection.cursor() as cursor:
             # RETURNING: the linked events go to scoring's queue in the same transaction.
             cursor.execute(
-                f"UPDATE {table} SET lead_id = %s WHERE lead_id IS NULL AND "
-                f"({' OR '.join(match)}) RETURNING id",
-                [lead_id, *users, *anons],
+                f"UPDATE {table} SET lead_id = %s WHERE lead_id IS NULL AND ({match}) RETURNING id",
+                [lead_id, *params],
             )
             ids = [row[0] for row in cursor.fetchall()]
             events_queue_for_scoring(event_ids=ids)
         linked += len(ids)
     return linked
+
+
+def _orphans_match(users: list, anons: list, owners: dict) -> tuple[str, list]:
+    """The WHERE clause picking one lead's waiting events: any event with a trusted
+    anonymousId; a server key's event with one of its userIds or browser-made anonymousIds; a
+    browser key's event with an anonymousId that key linked itself."""
+    trusted = [a for a in anons if owners.get(a) is None]
+    own = [(a, owners[a]) for a in anons if owners.get(a) is not None]
+    clauses, params = [], []
+    plain, plain_params = [], []
+    if users:
+        plain.append(_in("user_id", users))
+        plain_params += users
+    if own:
+        plain.append(_in("anonymous_id", [a for a, _ in own]))
+        plain_params += [a for a, _ in own]
+    if plain:
+        clauses.append(f"(({' OR '.join(plain)}) AND source_id NOT IN ({_browser_sources_sql()}))")
+        params += plain_params
+    if trusted:
+        clauses.append(_in("anonymous_id", trusted))
+        params += trusted
+    for value, source_id in own:
+        clauses.append("(anonymous_id = %s AND source_id = %s)")
+        params += [value, source_id]
+    return " OR ".join(clauses), params
 
 
 def orphans_relink(*, since, chunk: int = 1000) -> int:
@@ -344,9 +398,11 @@ def _follow_aliases(users: set[str], anons: set[str]) -> tuple[set[str], set[str
         if not new_users and not new_anons:
             break
         values = new_users | new_anons
+        # A browser key's alias calls link nothing (events/browser.py): a page may name any id.
         pairs = list(
             Event.objects.filter(type=EventType.ALIAS)
             .filter(Q(user_id__in=values) | Q(previous_id__in=values))
+            .exclude(source__in=Source.objects.filter(kind=SourceKind.BROWSER).values("pk"))
             .values_list("user_id", "previous_id")
         )
         ids = {v for pair in pairs for v in pair if v}

@@ -187,6 +187,20 @@ class Identity(models.Model):
     kind = models.CharField(max_length=16, choices=IdentityKind.choices)
     value = models.CharField(max_length=255)
     lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="identities")
+    # Which browser (public) key made the link; null: a trusted writer (a server key, the app,
+    # a merge). A browser key's events join a lead only through a trusted link or one of its
+    # own, and its identify calls change only leads it created through its own link
+    # (events/browser.py). No database constraint or index, as for Event.source: sources are
+    # never deleted, and nothing looks links up by it.
+    browser_source = models.ForeignKey(
+        Source,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

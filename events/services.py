@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import User
 from core import hooks
 from core.errors import ApiError, Conflict, Forbidden
-from events import identity, jsonfast, origins, parsing, pending, selectors
+from events import browser, identity, jsonfast, origins, parsing, pending, selectors
 from events.models import (
     ConsentPolicy,
     Event,
@@ -68,12 +68,18 @@ def events_ingest(
     valid = _validate(messages, received_at, result, text_checked=text_checked)
     if not valid:
         return result
+    browser_key = source.kind == SourceKind.BROWSER
     with transaction.atomic():
         new, unlinked = _store(source=source, messages=valid, received_at=received_at)
-        changed, users, anons = identity.identities_apply(messages=new)
+        if browser_key:  # a public key: its own rules (events/browser.py)
+            changed, users, anons = browser.identities_apply(source=source, messages=new)
+        else:
+            changed, users, anons = identity.identities_apply(messages=new)
         # A concurrent identify may have committed its lead between our lookup and our commit;
         # looking again once both are committed closes that gap (see identity.link_orphans).
-        users |= {m.user_id for m in unlinked if m.user_id}
+        # (A browser key's events never join through a userId: no point looking those up.)
+        if not browser_key:
+            users |= {m.user_id for m in unlinked if m.user_id}
         anons |= {m.anonymous_id for m in unlinked if m.anonymous_id}
         if users or anons:
             transaction.on_commit(
@@ -191,8 +197,12 @@ def _insert(source, messages, received_at) -> dict[str, int | None]:
     table = Event._meta.db_table
     given = [c for c in _COLUMNS if c != "lead_id"]
     record = ", ".join(["seq integer", *(f"{c} {_PG_TYPES[c]}" for c in given)])
-    # Which lead each event belongs to: the one rule, looked up inside this statement.
-    lead, lead_params = identity.lead_of_ids_sql("x.user_id", "x.anonymous_id")
+    # Which lead each event belongs to: the one rule of its kind of key, looked up inside this
+    # statement (a browser key's events: a trusted anonymousId link or one it made itself).
+    if source.kind == SourceKind.BROWSER:
+        lead, lead_params = identity.lead_of_browser_ids_sql("x.anonymous_id", "x.source_id")
+    else:
+        lead, lead_params = identity.lead_of_ids_sql("x.user_id", "x.anonymous_id")
     select = ", ".join(f"r.{c}" for c in _COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(
