@@ -198,9 +198,10 @@ SPECTACULAR_SETTINGS = {
         "StageEnum": "leads.models.Stage",
         "SourceEnum": "leads.models.SourceChannel",
         "TriggerKindEnum": "nurturing.models.TriggerKind",
-        # Two choice sets share the field name `kind`: each gets its own name.
+        # Choice sets that share the field name `kind`: each gets its own name.
         "ActivityKindEnum": "handoff.models.ActivityKind",
         "RuleKindEnum": "scoring.models.RuleKind",
+        "SourceKindEnum": "events.models.SourceKind",
     },
 }
 
