@@ -97,6 +97,15 @@ own); each receiver returns one section for the page, or None for none: a dict w
 handoff (the rep's actions, the discovery answers, activities and tasks).
 """
 
+lead_rows_merged: Hook[[int, int], dict[str, int]] = Hook("lead_rows_merged")
+"""A lead (`from_lead_id`, first argument) is being merged into another (`to_lead_id`).
+
+Called by the hand-off's merge (`handoff.services.merge`) inside its transaction, after it moved
+the rows of the apps below it and before the merged lead is deleted; each receiver moves its own
+app's rows of that lead and returns how many it moved, by kind. Registered by: web (form
+submissions).
+"""
+
 events_recorded: Hook[[list[int]], None] = Hook("events_recorded")
 """New events were linked to leads: an ingestion request, or a lead's tracked email activity.
 
@@ -112,5 +121,6 @@ ALL_HOOKS: tuple[Hook[..., Any], ...] = (
     nurture_pause_conditions,
     lead_rep_scope,
     lead_page_sections,
+    lead_rows_merged,
     events_recorded,
 )

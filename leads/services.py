@@ -14,7 +14,7 @@ from core import hooks
 from core.errors import ApiError, Conflict, Forbidden
 from leads import lifecycle
 from leads.lifecycle import Actor
-from leads.models import Lead, Stage, StageChange
+from leads.models import Consent, Lead, Stage, StageChange
 
 
 def _stage_entered(lead_ids: list[int]) -> None:
@@ -575,6 +575,13 @@ def stage_changes_move_to_lead(*, from_lead_id: int, to_lead_id: int) -> int:
     prefix = Value(f"(merged from lead {from_lead_id}) ")
     rows = StageChange.objects.filter(lead_id=from_lead_id)
     return rows.update(lead_id=to_lead_id, reason=Concat(prefix, F("reason")))
+
+
+def consents_move_to_lead(*, from_lead_id: int, to_lead_id: int) -> int:
+    """Give `from_lead_id`'s consent evidence to `to_lead_id` (the rows keep their times and
+    sources: the evidence stays true). Returns how many. The kept lead's state is unchanged:
+    a person's consent is re-given or withdrawn through its own services."""
+    return Consent.objects.filter(lead_id=from_lead_id).update(lead_id=to_lead_id)
 
 
 @transaction.atomic

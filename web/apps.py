@@ -7,3 +7,10 @@ class WebConfig(AppConfig):
 
     name = "web"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from core import hooks
+        from web.merge import submissions_move_to_lead
+
+        # A merge of two leads gives the merged one's form submissions to the kept one.
+        hooks.lead_rows_merged.register(submissions_move_to_lead)

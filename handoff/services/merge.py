@@ -12,6 +12,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import User
+from core import hooks
 from core.errors import ApiError, Forbidden
 from events import services as event_services
 from handoff.models import Activity, Assignment, AssignmentStatus, Discovery, Merge, Rejection, Task
@@ -92,7 +93,14 @@ def _move_all(*, from_lead_id: int, to_lead_id: int) -> dict[str, int]:
         "ledger": scoring_services.ledger_move_to_lead(**ids),
         "enrollments": nurture_services.enrollments_move_to_lead(**ids),
         "messages": nurture_services.messages_move_to_lead(**ids),
+        "consents": lead_services.consents_move_to_lead(**ids),
         **handoff_rows_move_to_lead(**ids),
+        # Apps beside the hand-off (web's form submissions) move theirs through the hook.
+        **{
+            kind: count
+            for moved in hooks.lead_rows_merged.call(from_lead_id, to_lead_id)
+            for kind, count in moved.items()
+        },
     }
 
 

@@ -15,6 +15,7 @@ from nurturing import tasks as nurture_tasks
 from nurturing.selectors import nurture_timeline_items
 from scoring.selectors import lead_score_timeline_items
 from scoring.services import scoring_kick
+from web.merge import submissions_move_to_lead
 
 
 def test_every_hook_has_the_receivers_the_readme_lists():
@@ -29,6 +30,7 @@ def test_every_hook_has_the_receivers_the_readme_lists():
         handoff_timeline_items,
     }
     assert hooks.lead_rep_scope.receivers() == (rep_pool_scope,)
+    assert hooks.lead_rows_merged.receivers() == (submissions_move_to_lead,)
     assert hooks.lead_page_sections.receivers() == (handoff_lead_section,)
     assert hooks.events_recorded.receivers() == (scoring_kick,)
     assert hooks.nurture_pause_conditions.receivers() == ()

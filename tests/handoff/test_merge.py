@@ -18,7 +18,7 @@ from handoff.models import (
 from handoff.selectors.duplicates import names_similar
 from handoff.services import merge
 from handoff.tasks import ROUTE_POOL
-from leads.models import Lead, Stage, StageChange
+from leads.models import Consent, Lead, Stage, StageChange
 from nurturing.models import Enrollment, Message
 from playbook import scoring as scoring_playbook
 from scoring.models import LedgerEntry
@@ -27,6 +27,7 @@ from tests.factories import AssignmentFactory, EventFactory, LeadFactory
 from tests.handoff.decisions_helpers import snapshot, url
 from tests.nurturing.conftest import make_sequence
 from tests.support import assert_error
+from web.models import Form, Submission
 
 pytestmark = pytest.mark.django_db
 
@@ -205,6 +206,8 @@ def test_a_merge_moves_everything_of_the_other_lead_and_rescores(
         "ledger": 2,  # the scored demo request, the senior-title fit row
         "enrollments": 1,
         "messages": 1,
+        "consents": 0,
+        "submissions": 0,
         "activities": 1,
         "tasks": 1,
         "assignments": 1,
@@ -249,6 +252,8 @@ def test_every_relation_to_a_lead_is_moved_by_a_merge():
         "handoff.Activity",
         "handoff.Task",
         "handoff.Merge",
+        "leads.Consent",
+        "web.Submission",
     }
     relations = {
         field.related_model._meta.label
@@ -351,3 +356,17 @@ def test_a_merge_keeps_history_with_its_origin(marketer):
 
     reasons = sorted(StageChange.objects.filter(lead=keep).values_list("reason", flat=True))
     assert reasons == [f"(merged from lead {other.pk}) created", "created"]
+
+
+def test_a_merge_moves_the_consent_evidence_and_the_form_submissions(marketer):
+    keep, other = LeadFactory(), LeadFactory()
+    now = timezone.now()
+    Consent.objects.create(lead=other, state="given", wording="Yes, email me", source="f", at=now)
+    form = Form.objects.create(slug="ebook", name="Ebook", title="Ebook", consent_text="Yes")
+    Submission.objects.create(form=form, lead=other, email=other.email, submitted_at=now)
+
+    row = merge.lead_merge(lead_id=keep.pk, other_id=other.pk, actor=marketer)
+
+    assert list(Consent.objects.values_list("lead_id", "wording")) == [(keep.pk, "Yes, email me")]
+    assert list(Submission.objects.values_list("lead_id", flat=True)) == [keep.pk]
+    assert (row.moved["consents"], row.moved["submissions"]) == (1, 1)
