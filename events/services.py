@@ -13,7 +13,7 @@ from accounts.models import User
 from core import hooks
 from core.errors import Forbidden
 from events import identity, jsonfast, parsing, pending
-from events.models import Event, EventType, Identity, PendingEvent, Source
+from events.models import ConsentPolicy, Event, EventType, Identity, PendingEvent, Source
 from leads.models import Lead
 
 WRITE_KEY_PREFIX = "wk_"
@@ -61,7 +61,9 @@ def events_ingest(
         return result
     with transaction.atomic():
         new, unlinked = _store(source=source, messages=valid, received_at=received_at)
-        changed, users, anons = identity.identities_apply(messages=new)
+        changed, users, anons = identity.identities_apply(
+            messages=new, consent_required=source.consent_policy == ConsentPolicy.NEEDED
+        )
         # A concurrent identify may have committed its lead between our lookup and our commit;
         # looking again once both are committed closes that gap (see identity.link_orphans).
         users |= {m.user_id for m in unlinked if m.user_id}
