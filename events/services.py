@@ -19,15 +19,25 @@ from leads.models import Lead
 WRITE_KEY_PREFIX = "wk_"
 
 
+# A partly rejected batch's answer lists this many errors (the first ones), plus their total:
+# the answer stays small whatever a batch holds.
+MAX_ERRORS_LISTED = 100
+
+
 @dataclass
 class IngestResult:
     accepted: int = 0
     rejected: int = 0
-    errors: list[dict] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)  # the first MAX_ERRORS_LISTED
     stored: int = 0  # accepted minus the message ids this source had sent before
 
     def as_response(self) -> dict:
-        return {"accepted": self.accepted, "rejected": self.rejected, "errors": self.errors}
+        return {
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "errors": self.errors,
+            "errors_total": self.rejected,
+        }
 
 
 def events_push_authorize(*, actor: User) -> None:
@@ -91,9 +101,10 @@ def _validate(messages, received_at, result, *, text_checked) -> list:
                 )
             valid.append(parsing.parse_message(raw, index=index, received_at=received_at))
         except parsing.Invalid as exc:
-            result.errors.append({"index": index, "code": exc.code, "message": exc.message})
+            result.rejected += 1
+            if len(result.errors) < MAX_ERRORS_LISTED:
+                result.errors.append({"index": index, "code": exc.code, "message": exc.message})
     result.accepted = len(valid)
-    result.rejected = len(result.errors)
     return valid
 
 
