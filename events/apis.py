@@ -58,8 +58,9 @@ def _throttle(request, source) -> None:
     """429 when the source, or (browser keys) the client's address, is over its limit.
 
     The client address is counted first, so one noisy client uses up its own budget and not
-    the whole site's. Segment's and RudderStack's SDKs wait for `Retry-After` (older
-    analytics.js builds read `X-RateLimit-Reset`, in seconds too) and send the batch again.
+    the whole site's. Segment's analytics-next waits `Retry-After` seconds before sending again
+    (its older batching dispatcher reads `X-RateLimit-Reset`, in seconds too); RudderStack's
+    SDK retries a 429 with its own backoff.
     """
     checks = []
     if source.kind == SourceKind.BROWSER:
