@@ -692,8 +692,9 @@ def main() -> None:
         }
         if os.environ.get("REDIS_URL"):
             env["REDIS_URL"] = os.environ["REDIS_URL"]
-        # Scoring's knobs (SCORING_BATCH_SIZE, ...) reach the worker, to try them under load.
-        env |= {k: v for k, v in os.environ.items() if k.startswith("SCORING_")}
+        # Scoring's knobs (SCORING_BATCH_SIZE, ...) reach the worker, and ingestion's limits
+        # (INGEST_SERVER_RATE_PER_MINUTE=0: none) the server, to try them under load.
+        env |= {k: v for k, v in os.environ.items() if k.startswith(("SCORING_", "INGEST_"))}
         gunicorn, server = start_gunicorn(env, args.workers, logdir / "gunicorn.log")
         processes.append(gunicorn)
         measure_lag = setup["scoring"] and not args.no_lag

@@ -1,10 +1,12 @@
-"""GET /healthz: is the database usable, is the broker reachable."""
+"""GET /healthz: is the database usable, is the broker reachable, are rate limits on."""
 
 import os
 
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+
+from core import ratelimit
 
 
 def _database() -> str:
@@ -37,5 +39,10 @@ def healthz(request):
     database, broker = _database(), _broker()
     # The broker being down degrades background work but the app (and ingestion) still serves.
     healthy = database == "ok"
-    body = {"status": "ok" if healthy else "error", "database": database, "broker": broker}
+    body = {
+        "status": "ok" if healthy else "error",
+        "database": database,
+        "broker": broker,
+        "rate_limits": ratelimit.status(),
+    }
     return JsonResponse(body, status=200 if healthy else 503)

@@ -9,6 +9,7 @@ import base64
 import binascii
 import zlib
 
+from django.conf import settings
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
@@ -17,23 +18,65 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import ratelimit
 from core.errors import ApiError
 from events import jsonfast, parsing, selectors, services
+from events.models import SourceKind
 
 MAX_REQUEST = parsing.MAX_REQUEST_BYTES
 
 
 class HttpError(Exception):
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
 
 
-def _error(status_code: int, code: str, message: str) -> JsonResponse:
+def _error(status_code: int, code: str, message: str, headers: dict | None = None) -> JsonResponse:
     response = JsonResponse({"code": code, "message": message}, status=status_code)
     if status_code == 401:
         response["WWW-Authenticate"] = 'Basic realm="leadcrm write key"'
+    for name, value in (headers or {}).items():
+        response[name] = value
     return response
+
+
+# --- Rate limits (core/ratelimit.py: Redis; off without it) -------------------------------------
+
+
+def _source_limit(source) -> int:
+    """Requests a minute for this source: its own limit, else its kind's default (0: none)."""
+    if source.rate_limit_per_minute is not None:
+        return source.rate_limit_per_minute
+    if source.kind == SourceKind.BROWSER:
+        return settings.INGEST_BROWSER_RATE_PER_MINUTE
+    return settings.INGEST_SERVER_RATE_PER_MINUTE
+
+
+def _throttle(request, source) -> None:
+    """429 when the source, or (browser keys) the client's address, is over its limit.
+
+    The client address is counted first, so one noisy client uses up its own budget and not
+    the whole site's. Segment's analytics-next waits `Retry-After` seconds before sending again
+    (its older batching dispatcher reads `X-RateLimit-Reset`, in seconds too); RudderStack's
+    SDK retries a 429 with its own backoff.
+    """
+    checks = []
+    if source.kind == SourceKind.BROWSER:
+        address = ratelimit.ip_key(ratelimit.client_ip(request))
+        limit = settings.INGEST_BROWSER_IP_RATE_PER_MINUTE
+        checks.append((f"ingest:ip:{address}", limit, "from this address"))
+    checks.append((f"ingest:source:{source.pk}", _source_limit(source), "for this write key"))
+    for key, limit, what in checks:
+        allowed, retry_after = ratelimit.hit(key, limit, 60)
+        if not allowed:
+            raise HttpError(
+                429,
+                "rate_limited",
+                f"Too many requests {what}: at most {limit} a minute. Retry in {retry_after} s.",
+                headers={"Retry-After": str(retry_after), "X-RateLimit-Reset": str(retry_after)},
+            )
 
 
 def _too_large() -> HttpError:
@@ -109,10 +152,18 @@ def _parse(body: bytes) -> dict:
     return payload
 
 
+def _batch_too_large(count: int) -> str:
+    cap = settings.INGEST_BATCH_MAX_MESSAGES
+    return f"A batch may hold at most {cap} messages; this one holds {count}."
+
+
 def _batch_messages(payload: dict) -> list:
     batch = payload.get("batch")
     if not isinstance(batch, list):
         raise HttpError(400, "invalid_batch", "`batch` must be a list of messages.")
+    # Before any message is looked at: a small gzip body can hold hundreds of thousands.
+    if len(batch) > settings.INGEST_BATCH_MAX_MESSAGES:
+        raise HttpError(400, "batch_too_large", _batch_too_large(len(batch)))
     sent_at = payload.get("sentAt")
     context = payload.get("context")
     for message in batch:
@@ -135,11 +186,14 @@ def segment_api(request, kind: str):
         body = _read_body(request)
         key = _header_key(request)
         source = _source(key) if key is not None else None
+        if source is not None:
+            _throttle(request, source)  # before parsing: a refused request costs little
         payload = _parse(body)
         if source is None:
             source = _source(
                 payload.get("writeKey") if isinstance(payload.get("writeKey"), str) else None
             )
+            _throttle(request, source)
         if kind == "batch":
             messages = _batch_messages(payload)
         else:
@@ -151,7 +205,7 @@ def segment_api(request, kind: str):
             text_checked=parsing.SUSPECT_ESCAPE.search(body) is None,
         )
     except HttpError as exc:
-        return _error(exc.status, exc.code, exc.message)
+        return _error(exc.status, exc.code, exc.message, exc.headers)
     if kind != "batch" and result.rejected:
         first = result.errors[0]
         return _error(400, first["code"], first["message"])
@@ -186,6 +240,8 @@ class EventIngestApi(APIView):
         single = isinstance(data, dict)
         if not single and not isinstance(data, list):
             raise ApiError("The body must be an event object or a list of them.", code="invalid")
+        if not single and len(data) > settings.INGEST_BATCH_MAX_MESSAGES:
+            raise ApiError(_batch_too_large(len(data)), code="batch_too_large")
         result = services.events_ingest(
             source=services.source_internal(NATIVE_SOURCE),
             messages=[data] if single else data,

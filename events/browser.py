@@ -28,7 +28,7 @@ from django.db.models.functions import Lower
 
 from events import traits as trait_map
 from events.identity import link_orphans
-from events.models import EventType, Identity, IdentityKind, Source
+from events.models import ConsentPolicy, EventType, Identity, IdentityKind, Source
 from events.parsing import Message
 from leads import services as lead_services
 from leads.models import Lead
@@ -70,7 +70,9 @@ def identities_apply(
     batch = _load(source, identifies)
     for message in identifies:
         _identify(batch, message)
-    created = _create_new_leads(batch)
+    created = _create_new_leads(
+        batch, consent_required=source.consent_policy == ConsentPolicy.NEEDED
+    )
     filled = _fill_blanks(batch)
     anons = _register_links(batch, source)
     if anons:
@@ -150,12 +152,14 @@ def _gather_blanks(batch: _Batch, target: Lead | _NewLead, fields: dict, extra: 
             traits[key] = value
 
 
-def _create_new_leads(batch: _Batch) -> set[int]:
+def _create_new_leads(batch: _Batch, *, consent_required: bool) -> set[int]:
     new = [t for t in batch.emails.values() if isinstance(t, _NewLead)]
     if not new:
         return set()
     rows = [{**t.fields, "email": t.email, "traits": t.traits} for t in new]
-    created = lead_services.leads_create_identified(rows=rows, reason="identified")
+    created = lead_services.leads_create_identified(
+        rows=rows, reason="identified", consent_required=consent_required
+    )
     for target in new:
         # None: another transaction created this email's lead first. It is not this key's
         # lead, so nothing is applied to it and the anonymousId is not linked.

@@ -219,8 +219,11 @@ class _Batch:
     links: list[tuple[str, str, Lead | _NewLead]] = field(default_factory=list)
 
 
-def identities_apply(*, messages: list[Message]) -> tuple[set[int], set[str], set[str]]:
-    """Apply newly stored identify and alias calls, in order.
+def identities_apply(
+    *, messages: list[Message], consent_required: bool = False
+) -> tuple[set[int], set[str], set[str]]:
+    """Apply newly stored identify and alias calls, in order. Leads they create need consent
+    before any email when `consent_required` (their source's policy says so).
 
     Returns (ids of leads created or changed, userIds linked, anonymousIds linked).
     """
@@ -231,7 +234,7 @@ def identities_apply(*, messages: list[Message]) -> tuple[set[int], set[str], se
     batch = _load(identifies, aliases)
     for message in identifies:
         _identify(batch, message)
-    created = _create_new_leads(batch)
+    created = _create_new_leads(batch, consent_required=consent_required)
     for message in aliases:
         _alias(batch, message)
     changes = {pk: fields for pk, fields in batch.changes.items() if fields}
@@ -329,12 +332,14 @@ def _claim_user_id(batch: _Batch, target, user_id: str) -> None:
         batch.changes.setdefault(target.pk, {})["external_id"] = user_id
 
 
-def _create_new_leads(batch: _Batch) -> set[int]:
+def _create_new_leads(batch: _Batch, *, consent_required: bool) -> set[int]:
     new = {id(t): t for t in batch.by_email.values() if isinstance(t, _NewLead)}.values()
     if not new:
         return set()
     rows = [{**t.fields, "email": t.email, "traits": t.traits} for t in new]
-    created = lead_services.leads_create_identified(rows=rows, reason="identified")
+    created = lead_services.leads_create_identified(
+        rows=rows, reason="identified", consent_required=consent_required
+    )
     for target in new:
         target.pk = created.get(target.email)
         if target.pk is None:

@@ -28,15 +28,25 @@ from leads.models import Lead
 WRITE_KEY_PREFIX = "wk_"
 
 
+# A partly rejected batch's answer lists this many errors (the first ones), plus their total:
+# the answer stays small whatever a batch holds.
+MAX_ERRORS_LISTED = 100
+
+
 @dataclass
 class IngestResult:
     accepted: int = 0
     rejected: int = 0
-    errors: list[dict] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)  # the first MAX_ERRORS_LISTED
     stored: int = 0  # accepted minus the message ids this source had sent before
 
     def as_response(self) -> dict:
-        return {"accepted": self.accepted, "rejected": self.rejected, "errors": self.errors}
+        return {
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "errors": self.errors,
+            "errors_total": self.rejected,
+        }
 
 
 def events_push_authorize(*, actor: User) -> None:
@@ -74,7 +84,9 @@ def events_ingest(
         if browser_key:  # a public key: its own rules (events/browser.py)
             changed, users, anons = browser.identities_apply(source=source, messages=new)
         else:
-            changed, users, anons = identity.identities_apply(messages=new)
+            changed, users, anons = identity.identities_apply(
+                messages=new, consent_required=source.consent_policy == ConsentPolicy.NEEDED
+            )
         # A concurrent identify may have committed its lead between our lookup and our commit;
         # looking again once both are committed closes that gap (see identity.link_orphans).
         # (A browser key's events never join through a userId: no point looking those up.)
@@ -104,9 +116,10 @@ def _validate(messages, received_at, result, *, text_checked) -> list:
                 )
             valid.append(parsing.parse_message(raw, index=index, received_at=received_at))
         except parsing.Invalid as exc:
-            result.errors.append({"index": index, "code": exc.code, "message": exc.message})
+            result.rejected += 1
+            if len(result.errors) < MAX_ERRORS_LISTED:
+                result.errors.append({"index": index, "code": exc.code, "message": exc.message})
     result.accepted = len(valid)
-    result.rejected = len(result.errors)
     return valid
 
 

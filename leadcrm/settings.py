@@ -281,6 +281,24 @@ NURTURE_RETRY_BASE_SECONDS = env_int("NURTURE_RETRY_BASE_SECONDS", 10, minimum=1
 # keeps a mail backlog from delaying other work (then run a worker with `-Q celery,<name>`).
 NURTURE_QUEUE = env_str("NURTURE_QUEUE", "celery")
 
+# --- Ingestion limits -------------------------------------------------------------------------
+# Requests a minute a source may send to the /v1/* endpoints, unless the source sets its own
+# (Source.rate_limit_per_minute); 0: no limit. Counted in Redis (core/ratelimit.py); without
+# REDIS_URL every limit is off. Server keys: high enough that bench/ingest.py (about 8,000
+# requests a minute of 100 events) is never throttled. Browser keys are public, so lower.
+INGEST_SERVER_RATE_PER_MINUTE = env_int("INGEST_SERVER_RATE_PER_MINUTE", 60_000, minimum=0)
+INGEST_BROWSER_RATE_PER_MINUTE = env_int("INGEST_BROWSER_RATE_PER_MINUTE", 3_000, minimum=0)
+# Requests a minute one client address (an IPv6 /64) may send with any browser key; 0: no limit.
+INGEST_BROWSER_IP_RATE_PER_MINUTE = env_int("INGEST_BROWSER_IP_RATE_PER_MINUTE", 300, minimum=0)
+# Most messages in one batch (/v1/batch, a list to /api/v1/events/); more is a 400.
+INGEST_BATCH_MAX_MESSAGES = env_int("INGEST_BATCH_MAX_MESSAGES", 500, minimum=1)
+# Prefix of the rate limits' Redis keys.
+RATE_LIMIT_KEY_PREFIX = env_str("RATE_LIMIT_KEY_PREFIX", "leadcrm:ratelimit:")
+# Reverse proxies in front of leadcrm that append the client's address to X-Forwarded-For;
+# 0: the client is the connection's peer (REMOTE_ADDR). Per-IP limits and consent evidence
+# use it; set it to exactly the number of proxies, or clients can pick their own address.
+TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0, minimum=0)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -51,6 +51,8 @@ class LeadOutput(serializers.ModelSerializer):
             "temperature",
             "do_not_contact",
             "do_not_contact_reason",
+            "consent",
+            "consent_required",
             "created_at",
             "updated_at",
         ]
@@ -93,6 +95,7 @@ class LeadInput(serializers.ModelSerializer):
             "owner",
             "do_not_contact",
             "do_not_contact_reason",
+            "consent_required",
         ]
         # Uniqueness (case-insensitive) is the service's job, which answers 409.
         extra_kwargs: dict[str, dict[str, Any]] = {
@@ -107,10 +110,17 @@ class LeadInput(serializers.ModelSerializer):
         "score": "The score is computed by the scoring rules.",
         "temperature": "The temperature follows the score.",
         "recycle_count": "The recycle count is kept by stage changes.",
+        "consent": "Consent changes only with its evidence (a form, an unsubscribe).",
     }
 
     def validate(self, attrs):
-        defaults = {"stage": "IQL", "score": 0, "temperature": "cold", "recycle_count": 0}
+        defaults = {
+            "stage": "IQL",
+            "score": 0,
+            "temperature": "cold",
+            "recycle_count": 0,
+            "consent": "unknown",
+        }
         errors = {}
         for name, message in self.READ_ONLY.items():
             if name not in self.initial_data:
@@ -118,6 +128,14 @@ class LeadInput(serializers.ModelSerializer):
             current = getattr(self.instance, name) if self.instance else defaults[name]
             if str(self.initial_data[name]) != str(current):
                 errors[name] = [message]
+        if (
+            self.instance
+            and self.instance.consent_required
+            and attrs.get("consent_required") is False
+        ):
+            errors["consent_required"] = [
+                "A lead that needs consent keeps needing it; it is mailed once it gives it."
+            ]
         if errors:
             raise serializers.ValidationError(errors)
         return attrs

@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.models import User
 from core import hooks
 from leads import lifecycle
-from leads.models import Lead, Stage, StageChange
+from leads.models import Consent, ConsentState, Lead, Stage, StageChange
 
 HANDOFF_STAGES = (Stage.MQL, Stage.PQL)
 
@@ -37,6 +37,30 @@ def lead_returned_to_nurture_q() -> Q:
         from_stage__in=recycle_froms,
     )
     return Q(Exists(entry), stage=Stage.MQL)
+
+
+# --- Consent ----------------------------------------------------------------------------------
+
+
+def lead_consent_awaited_q() -> Q:
+    """Leads whose source or form needs consent before any email, and who have not given it
+    yet: nurture holds their enrollments until they do."""
+    return Q(consent_required=True, consent=ConsentState.UNKNOWN)
+
+
+def lead_consent_blocker(lead: Lead) -> str:
+    """Why consent forbids mailing this lead now, or "" when it does not. A withdrawal forbids
+    it whatever the lead's policy; a lead that needs consent needs it given."""
+    if lead.consent == ConsentState.WITHDRAWN:
+        return "consent withdrawn"
+    if lead.consent_required and lead.consent != ConsentState.GIVEN:
+        return "consent needed: not given yet"
+    return ""
+
+
+def lead_consent_latest(*, lead: Lead) -> Consent | None:
+    """The lead's latest consent evidence (what it agreed to or withdrew, when, where)."""
+    return lead.consents.order_by("-at", "-id").first()
 
 
 def lead_list(*, user: User) -> QuerySet[Lead]:
@@ -109,11 +133,37 @@ def _stage_items(lead: Lead) -> list[dict[str, Any]]:
     ]
 
 
+# Keyed by the state as stored (a plain str on a loaded row).
+_CONSENT_TITLES: dict[str, str] = {
+    ConsentState.GIVEN: "Consent given",
+    ConsentState.WITHDRAWN: "Consent withdrawn",
+}
+
+
+def _consent_items(lead: Lead) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": "consent",
+            "at": row.at,
+            "title": _CONSENT_TITLES.get(row.state, f"Consent {row.state}"),
+            "detail": {
+                "state": row.state,
+                "wording": row.wording,
+                "source": row.source,
+                "ip": row.ip,
+            },
+        }
+        for row in lead.consents.order_by("at", "id")
+    ]
+
+
 def lead_timeline(*, lead: Lead) -> list[dict[str, Any]]:
     """Everything that happened to a lead, newest first."""
-    items = _stage_items(lead) + [
-        i for items in hooks.lead_timeline_items.call(lead) for i in items
-    ]
+    items = (
+        _stage_items(lead)
+        + _consent_items(lead)
+        + [i for items in hooks.lead_timeline_items.call(lead) for i in items]
+    )
     return sorted(items, key=lambda item: item["at"], reverse=True)
 
 

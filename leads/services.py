@@ -1,8 +1,11 @@
 """Every write to a lead. What may change a stage: here, with the rules in leads/lifecycle.py."""
 
 import json
+from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_ipv46_address
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Value
 from django.db.models.expressions import RawSQL
@@ -14,7 +17,7 @@ from core import hooks
 from core.errors import ApiError, Conflict, Forbidden
 from leads import lifecycle
 from leads.lifecycle import Actor
-from leads.models import Consent, Lead, Stage, StageChange
+from leads.models import Consent, ConsentState, Lead, Stage, StageChange
 
 
 def _stage_entered(lead_ids: list[int]) -> None:
@@ -232,6 +235,75 @@ def lead_mark_do_not_contact(*, lead_id: int, reason: str) -> bool:
     return updated == 1
 
 
+# --- Consent to email, with its evidence ---------------------------------------------------------
+
+
+def _consent_checked(*, source: str, ip: str | None, at: datetime | None) -> datetime:
+    if not source.strip() or len(source.strip()) > 200:
+        raise ValueError(
+            "consent evidence needs a source (where: a form's slug, 'unsubscribe', ...)"
+        )
+    if ip is not None:
+        try:
+            validate_ipv46_address(ip)
+        except ValidationError:
+            raise ValueError(f"not an IP address: {ip!r}") from None
+    if at is not None and timezone.is_naive(at):
+        raise ValueError("consent evidence needs a timezone-aware time")
+    return at or timezone.now()
+
+
+def _consent_record(
+    *, lead_id: int, state: str, wording: str, source: str, ip: str | None, at: datetime | None
+) -> bool:
+    at = _consent_checked(source=source, ip=ip, at=at)
+    # Locked: two changes of one lead's consent serialise, so the state always matches its
+    # latest evidence row.
+    lead = Lead.objects.select_for_update().only("consent").get(pk=lead_id)
+    Consent.objects.create(
+        lead_id=lead_id, state=state, wording=wording, source=source.strip(), ip=ip, at=at
+    )
+    if lead.consent == state:
+        return False
+    Lead.objects.filter(pk=lead_id).update(consent=state, updated_at=timezone.now())
+    return True
+
+
+@transaction.atomic
+def lead_consent_give(
+    *, lead_id: int, wording: str, source: str, ip: str | None = None, at: datetime | None = None
+) -> bool:
+    """The lead agreed to email: `wording` is the exact text they agreed to, `source` where
+    (a form's slug, a source's name), `ip` from where, `at` when (default now).
+
+    Every call records its evidence row (a second form filled in is evidence too, with its own
+    wording); the return value says whether the lead's state changed (False when consent was
+    already given). Giving consent does not lift do-not-contact or a suppressed address.
+    """
+    if not wording.strip():
+        raise ValueError("consent needs the exact wording the person agreed to")
+    return _consent_record(
+        lead_id=lead_id, state=ConsentState.GIVEN, wording=wording, source=source, ip=ip, at=at
+    )
+
+
+@transaction.atomic
+def lead_consent_withdraw(
+    *,
+    lead_id: int,
+    source: str,
+    wording: str = "",
+    ip: str | None = None,
+    at: datetime | None = None,
+) -> bool:
+    """The lead withdrew consent (an unsubscribe, a request): nurture never mails it again,
+    whatever its source's policy. Every call records its evidence row; returns whether the
+    state changed (False when it was already withdrawn)."""
+    return _consent_record(
+        lead_id=lead_id, state=ConsentState.WITHDRAWN, wording=wording, source=source, ip=ip, at=at
+    )
+
+
 # Clears the owner only where it is still the one expected (one statement for any number).
 _OWNERS_RELEASE = """
 UPDATE leads_lead AS l SET owner_id = NULL, updated_at = %s
@@ -422,15 +494,26 @@ def _system_may_move(from_stage: str, to: str) -> bool:
 
 
 @transaction.atomic(savepoint=False)
-def leads_create_identified(*, rows: list[dict[str, Any]], reason: str = "identified") -> dict:
+def leads_create_identified(
+    *, rows: list[dict[str, Any]], reason: str = "identified", consent_required: bool = False
+) -> dict:
     """Create leads at IQL from identify calls, each with its "" -> IQL history row.
 
     One insert for the leads and one for their history rows. Returns email -> id of the leads
     created; an email (or external_id) another transaction took first is left out, and the
-    caller treats that lead as an existing one.
+    caller treats that lead as an existing one. `consent_required`: the calls came through a
+    source whose policy needs consent before any email (a browser source).
     """
     now = timezone.now()
-    leads = [Lead(**_normalise(row), stage=Stage.IQL, stage_entered_at=now) for row in rows]
+    leads = [
+        Lead(
+            **_normalise(row),
+            stage=Stage.IQL,
+            stage_entered_at=now,
+            consent_required=consent_required,
+        )
+        for row in rows
+    ]
     try:
         with transaction.atomic():
             created = Lead.objects.bulk_create(leads)
@@ -577,17 +660,11 @@ def stage_changes_move_to_lead(*, from_lead_id: int, to_lead_id: int) -> int:
     return rows.update(lead_id=to_lead_id, reason=Concat(prefix, F("reason")))
 
 
-def consents_move_to_lead(*, from_lead_id: int, to_lead_id: int) -> int:
-    """Give `from_lead_id`'s consent evidence to `to_lead_id` (the rows keep their times and
-    sources: the evidence stays true). Returns how many. The kept lead's state is unchanged:
-    a person's consent is re-given or withdrawn through its own services."""
-    return Consent.objects.filter(lead_id=from_lead_id).update(lead_id=to_lead_id)
-
-
 @transaction.atomic
 def lead_absorb(*, lead_id: int, other_id: int) -> list[str]:
     """The last step of merging `other_id` into `lead_id`: delete the other lead, and fill the
-    kept lead's blank fields (and traits it lacks) from it. Returns the fields filled.
+    kept lead's blank fields (and traits it lacks) from it; its consent evidence moves over
+    (see _consent_absorbed). Returns the fields filled or changed.
 
     The caller has moved the other's rows first (anything left goes with it) and decided who
     may merge. The other is deleted before its values are written, so its external_id is free.
@@ -600,6 +677,8 @@ def lead_absorb(*, lead_id: int, other_id: int) -> list[str]:
         if _blank(getattr(keep, name)) and not _blank(getattr(other, name))
     ]
     values = {name: getattr(other, name) for name in filled}
+    values.update(_consent_absorbed(keep, other))
+    filled += [name for name in ("consent", "consent_required") if name in values]
     traits = {**other.traits, **keep.traits}
     other.delete()
     if traits != keep.traits:
@@ -608,6 +687,20 @@ def lead_absorb(*, lead_id: int, other_id: int) -> list[str]:
     if values:
         Lead.objects.filter(pk=lead_id).update(**values, updated_at=timezone.now())
     return filled
+
+
+def _consent_absorbed(keep: Lead, other: Lead) -> dict[str, Any]:
+    """The other lead's consent evidence moves to the kept lead (it is append-only: deleting
+    the other must not erase it). The same person's latest act decides the state; either
+    lead's source needing consent makes the kept lead need it. Returns the fields to change."""
+    Consent.objects.filter(lead_id=other.pk).update(lead_id=keep.pk)
+    values: dict[str, Any] = {}
+    latest = Consent.objects.filter(lead_id=keep.pk).order_by("-at", "-id").first()
+    if latest is not None and latest.state != keep.consent:
+        values["consent"] = latest.state
+    if other.consent_required and not keep.consent_required:
+        values["consent_required"] = True
+    return values
 
 
 def _blank(value: Any) -> bool:

@@ -62,6 +62,7 @@ def lead_detail(request, lead_id: int):
         "leads/lead_detail.html",
         {
             "lead": lead,
+            "consent": selectors.lead_consent_latest(lead=lead),
             "timeline": selectors.lead_timeline(lead=lead),
             "durations": selectors.lead_stage_durations(lead=lead),
             "targets": services.lead_transition_targets(lead=lead, actor=request.user),

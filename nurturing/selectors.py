@@ -8,14 +8,15 @@ from accounts.models import User
 from core import hooks
 from core.errors import Forbidden
 from leads.models import Lead
-from leads.selectors import lead_visible_q
+from leads.selectors import lead_consent_awaited_q, lead_visible_q
 from nurturing.models import Enrollment, Message, MessageStatus, Sequence, Step, Suppression
 
 
 def lead_paused_q() -> Q:
     """A lead owned by someone who talks to it in person (a rep; apps above nurturing add their
-    own conditions through `core.hooks.nurture_pause_conditions`) pauses its enrollments."""
-    combined = Q(owner__isnull=False)
+    own conditions through `core.hooks.nurture_pause_conditions`) pauses its enrollments; so
+    does a lead whose source or form needs consent it has not given yet (until it does)."""
+    combined = Q(owner__isnull=False) | lead_consent_awaited_q()
     for condition in hooks.nurture_pause_conditions.call():
         combined |= condition
     return combined

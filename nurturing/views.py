@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core.ratelimit import client_ip
 from nurturing import emails, services
 
 # The smallest transparent GIF.
@@ -40,7 +41,7 @@ def unsubscribe(request, token: str):
     if message_id is None:
         return _bad_link(request)
     if request.method == "POST":
-        services.unsubscribe(message_id=message_id)
+        services.unsubscribe(message_id=message_id, ip=client_ip(request))
         return render(request, "nurturing/unsubscribed.html")
     # GET only asks: link scanners fetch every URL in an email, and must not unsubscribe anyone.
     return render(request, "nurturing/unsubscribe_confirm.html", {"token": token})

@@ -49,6 +49,29 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _own_rate_limits(settings):
+    """Rate-limit counters of this test alone: tests share one Redis, and counters last their
+    window. (With REDIS_URL set, ingestion counts every request.)"""
+    from core import ratelimit
+
+    settings.RATE_LIMIT_KEY_PREFIX = f"leadcrm-test-{uuid.uuid4().hex[:12]}:ratelimit:"
+    ratelimit.reset_breaker()
+
+
+@pytest.fixture
+def rate_clock(monkeypatch):
+    """The rate limits' clock, frozen where a test puts it: `rate_clock.now = ...` (epoch
+    seconds). It starts at the first instant of a minute, so a test never straddles one."""
+    from types import SimpleNamespace
+
+    from core import ratelimit
+
+    clock = SimpleNamespace(now=1_800_000_000.0)  # 60 * 30,000,000: a minute starts here
+    monkeypatch.setattr(ratelimit, "_clock", lambda: clock.now)
+    return clock
+
+
 @pytest.fixture
 def redis_url(settings):
     """The real Redis URL for tests that need the broker."""

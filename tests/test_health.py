@@ -34,6 +34,7 @@ def filesystem_broker(settings, tmp_path):
     """The embedded default broker, in a folder of this test's."""
     folder = tmp_path / "broker"
     folder.mkdir()
+    settings.REDIS_URL = ""  # as settings.py has it: the filesystem broker means no Redis
     settings.CELERY_BROKER_URL = "filesystem://"
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(folder)}
     return folder
@@ -44,7 +45,12 @@ def test_healthy(client, filesystem_broker):
     response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok (filesystem)"}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "broker": "ok (filesystem)",
+        "rate_limits": "off (no Redis)",
+    }
 
 
 @pytest.mark.services
@@ -52,7 +58,12 @@ def test_healthy_with_real_redis(client, redis_url):
     response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "broker": "ok",
+        "rate_limits": "on",
+    }
 
 
 def test_503_when_the_database_is_unusable_and_200_again_after(client, filesystem_broker):
@@ -66,13 +77,14 @@ def test_503_when_the_database_is_unusable_and_200_again_after(client, filesyste
         "status": "error",
         "database": "error: OperationalError",
         "broker": "ok (filesystem)",
+        "rate_limits": "off (no Redis)",
     }
     assert up.status_code == 200
     assert up.json()["database"] == "ok"
 
 
 def test_broker_down_is_reported_but_the_app_is_still_healthy(client, settings):
-    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{free_port()}/0"
+    settings.REDIS_URL = settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{free_port()}/0"
 
     response = client.get("/healthz")
 
@@ -81,6 +93,7 @@ def test_broker_down_is_reported_but_the_app_is_still_healthy(client, settings):
         "status": "ok",
         "database": "ok",
         "broker": "error: ConnectionError",
+        "rate_limits": "off (Redis unreachable: ConnectionError)",
     }
 
 

@@ -93,7 +93,6 @@ def _move_all(*, from_lead_id: int, to_lead_id: int) -> dict[str, int]:
         "ledger": scoring_services.ledger_move_to_lead(**ids),
         "enrollments": nurture_services.enrollments_move_to_lead(**ids),
         "messages": nurture_services.messages_move_to_lead(**ids),
-        "consents": lead_services.consents_move_to_lead(**ids),
         **handoff_rows_move_to_lead(**ids),
         # Apps beside the hand-off (web's form submissions) move theirs through the hook.
         **{

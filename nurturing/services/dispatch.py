@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.errors import Conflict
 from core.publish import publish_on_commit
+from leads.models import ConsentState
 from nurturing import selectors
 from nurturing.models import (
     Enrollment,
@@ -188,6 +189,8 @@ def _dispatch_one(chunk: _Chunk, enrollment: Enrollment, steps: list[Step], supp
 def stop_reason(lead, sequence: Sequence, suppressed=()) -> str:
     if lead.do_not_contact:
         return f"do-not-contact: {lead.do_not_contact_reason}"
+    if lead.consent == ConsentState.WITHDRAWN:
+        return "consent withdrawn"
     if lead.email.lower() in suppressed:
         return "address suppressed"
     if sequence.exits_at(lead.stage):

@@ -12,7 +12,7 @@ from core.errors import Conflict
 from core.publish import publish_on_commit
 from leads import lifecycle
 from leads.filters import LeadFilter
-from leads.models import Lead, Stage
+from leads.models import ConsentState, Lead, Stage
 from leads.selectors import leads_last_stage_change
 from nurturing import selectors
 from nurturing.models import (
@@ -50,6 +50,8 @@ def _refusal(lead: Lead, sequence: Sequence) -> str | None:
         return "The sequence is not active."
     if lead.do_not_contact:
         return f"The lead is do-not-contact ({lead.do_not_contact_reason})."
+    if lead.consent == ConsentState.WITHDRAWN:
+        return "The lead withdrew consent to email."
     if selectors.email_suppressed(email=lead.email):
         return "The lead's address is suppressed (bounced or unsubscribed)."
     if sequence.exits_at(lead.stage):
@@ -182,8 +184,11 @@ def _mailable_leads(sequence: Sequence) -> QuerySet[Lead]:
     if sequence.exit_on_sales_accept:
         blocked_stages += list(SALES_STAGES)
     suppressed = Suppression.objects.filter(email=OuterRef("email"))
+    # A lead still waiting to give consent is enrolled (its enrollment waits: see
+    # selectors.lead_paused_q); one that withdrew it is not.
     return (
         Lead.objects.filter(do_not_contact=False)
+        .exclude(consent=ConsentState.WITHDRAWN)
         .exclude(stage__in=blocked_stages)
         .exclude(Exists(suppressed))
     )

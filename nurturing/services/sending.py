@@ -26,6 +26,7 @@ from django.db.models.functions import Lower
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.utils import timezone
 
+from leads.selectors import lead_consent_blocker
 from leads.services import lead_mark_do_not_contact
 from nurturing import emails, selectors, transport
 from nurturing.models import (
@@ -205,11 +206,15 @@ def _mark_sent(message_id: int, token: uuid.UUID, response: str) -> None:
 
 
 def _send_one(mailer: transport.Mailer, message: LoadedMessage, token: uuid.UUID) -> str:
-    if message.lead_paused:
+    # Consent first: a lead that withdrew it, or never gave what its source needs, is never
+    # mailed, owned or not. (The dispatcher holds such enrollments or ends them; an email
+    # already queued when that changed is cancelled here, not held.)
+    blocker = lead_consent_blocker(message.lead)
+    if not blocker and message.lead_paused:
         # A rep or partner took the lead over: hold the email until they let go.
         _release([message.pk], token, "held: lead is owned")
         return Outcome.DROPPED
-    blocker = _send_blocker(message)
+    blocker = blocker or _send_blocker(message)
     if blocker:
         _mine(message.pk, token, MessageStatus.CLAIMED).update(
             status=MessageStatus.CANCELLED, detail=blocker
@@ -224,7 +229,8 @@ def _send_one(mailer: transport.Mailer, message: LoadedMessage, token: uuid.UUID
 
 
 def _send_blocker(message: LoadedMessage) -> str:
-    """Do-not-contact and unsubscribes are checked again here, at send time."""
+    """Do-not-contact, unsubscribes and withdrawn consent are checked again here, at send
+    time."""
     lead = message.lead
     if message.enrollment.status == EnrollmentStatus.EXITED:
         return f"enrollment ended: {message.enrollment.exit_reason}"

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from events import services as events_services
 from leads.models import Lead
-from leads.services import lead_mark_do_not_contact
+from leads.services import lead_consent_withdraw, lead_mark_do_not_contact
 from nurturing.models import Message, MessageStatus, SuppressionReason
 from nurturing.services.enrollments import lead_enrollments_exit
 from nurturing.services.sending import suppression_add
@@ -29,15 +29,24 @@ def _message(message_id: int) -> Message | None:
     )
 
 
+UNSUBSCRIBE_WORDING = "Unsubscribed with the link in the email {subject!r} ({address})."
+
+
 @transaction.atomic
-def unsubscribe(*, message_id: int) -> bool:
-    """One-click unsubscribe. Returns False when there was nothing (left) to do."""
+def unsubscribe(*, message_id: int, ip: str | None = None) -> bool:
+    """One-click unsubscribe: the address is suppressed, the lead do-not-contact, its consent
+    withdrawn (with its evidence: source "unsubscribe", which email, from which `ip`), its
+    enrollments ended. Returns False when there was nothing (left) to do."""
     message = _message(message_id)
     if message is None:
         return False
     lead = message.lead
     suppression_add(email=message.to_email, reason=SuppressionReason.UNSUBSCRIBED)
     newly = lead_mark_do_not_contact(lead_id=lead.pk, reason="unsubscribed")
+    wording = UNSUBSCRIBE_WORDING.format(
+        subject=message.subject or message.step.subject, address=message.to_email
+    )
+    lead_consent_withdraw(lead_id=lead.pk, source="unsubscribe", wording=wording, ip=ip)
     lead_enrollments_exit(lead_id=lead.pk, reason="unsubscribed")
     # Emails already queued are checked again at send time; cancelling them now keeps the
     # lead's timeline honest straight away.

@@ -32,7 +32,7 @@ def test_basic_auth_with_the_write_key_as_user_name_is_accepted(post_segment, wr
     response = post_segment("track", track(), key=write_key)
 
     assert response.status_code == 200
-    assert response.json() == {"accepted": 1, "rejected": 0, "errors": []}
+    assert response.json() == {"accepted": 1, "rejected": 0, "errors": [], "errors_total": 0}
     assert Event.objects.get().source == source
 
 
@@ -448,7 +448,7 @@ def test_native_api_marketer_pushes_one_event(marketer_client):
     response = marketer_client.post("/api/v1/events/", {"type": "track", **track()}, format="json")
 
     assert response.status_code == 200
-    assert response.json() == {"accepted": 1, "rejected": 0, "errors": []}
+    assert response.json() == {"accepted": 1, "rejected": 0, "errors": [], "errors_total": 0}
     event = Event.objects.get()
     assert (event.source.name, event.source.internal) == ("api", True)
 

@@ -403,9 +403,9 @@ def test_identify_whose_email_another_writer_took_first_changes_nothing(ingest, 
     create = lead_services.leads_create_identified
     taken = {}
 
-    def first_someone_else(*, rows, reason):
+    def first_someone_else(*, rows, reason, consent_required):
         taken["lead"] = lead_services.lead_create(actor=None, email=rows[0]["email"], title="CEO")
-        return create(rows=rows, reason=reason)
+        return create(rows=rows, reason=reason, consent_required=consent_required)
 
     monkeypatch.setattr(lead_services, "leads_create_identified", first_someone_else)
 

@@ -112,7 +112,7 @@ def test_events_are_accepted_and_stored_while_redis_is_down(gunicorn, write_key)
     response = push(server, write_key, body, timeout=60)
 
     assert response.status_code == 200
-    assert response.json() == {"accepted": 2, "rejected": 0, "errors": []}
+    assert response.json() == {"accepted": 2, "rejected": 0, "errors": [], "errors_total": 0}
     lead = Lead.objects.get(email="r1@example.com")
     assert Event.objects.filter(lead=lead).count() == 2
     # Left for scoring to pick up once the broker is back.

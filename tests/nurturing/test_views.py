@@ -45,6 +45,8 @@ def state(message):
     message.refresh_from_db()
     return (
         lead.do_not_contact,
+        lead.consent,
+        lead.consents.count(),
         Enrollment.objects.get().status,
         Suppression.objects.count(),
         message.opened_at,

@@ -1,0 +1,129 @@
+"""Rate limits in Redis: fixed windows, one counter per key and window.
+
+    allowed, retry_after = ratelimit.hit("ingest:source:12", limit=600, window_seconds=60)
+
+A window is a slice of the clock `window_seconds` long (aligned to the epoch, the same slices
+for every process); its counter is one Redis key, INCR'd and given an expiry in one round trip.
+The `limit`-th hit of a window is allowed, the next is refused with the seconds left until the
+window ends (for `Retry-After`). At a window's edge a client may get up to twice the limit
+within a short time; that is the price of one counter and one round trip a check.
+
+The limits are a shield, never a point of failure: without REDIS_URL they are off (every hit is
+allowed; /healthz says so), and a Redis error allows the hit, is logged, and keeps this process
+off Redis for a few seconds, so an outage costs one timeout, not one a request.
+"""
+
+import ipaddress
+import logging
+import math
+import threading
+import time
+from functools import cache
+
+import redis
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+# After a Redis error this process allows every hit, without asking Redis, for this long.
+BREAKER_SECONDS = 5.0
+
+_clock = time.time  # the wall clock (windows are shared by every process); tests replace it
+_lock = threading.Lock()
+_broken_until = 0.0
+
+
+@cache
+def _client(url: str) -> redis.Redis:
+    # Short timeouts: a check runs inside a request and must not hang on an outage.
+    return redis.Redis.from_url(url, socket_connect_timeout=0.25, socket_timeout=0.25)
+
+
+def enabled() -> bool:
+    return bool(settings.REDIS_URL)
+
+
+def status() -> str:
+    """For /healthz: "on", or why the limits are off (no Redis configured, or it is down)."""
+    if not enabled():
+        return "off (no Redis)"
+    try:
+        _client(settings.REDIS_URL).ping()
+    except redis.RedisError as exc:
+        return f"off (Redis unreachable: {exc.__class__.__name__})"
+    return "on"
+
+
+def hit(key: str, limit: int, window_seconds: int) -> tuple[bool, int]:
+    """Count one hit of `key`; returns (allowed, retry_after seconds: 0 when allowed).
+
+    A `limit` below 1 means no limit (nothing is counted). Never raises on a Redis problem.
+    """
+    if window_seconds < 1:
+        raise ValueError("a rate limit window is at least one second")
+    if limit < 1 or not enabled() or _clock() < _broken_until:
+        return True, 0
+    now = _clock()
+    window = int(now // window_seconds)
+    redis_key = f"{settings.RATE_LIMIT_KEY_PREFIX}{key}:{window_seconds}:{window}"
+    try:
+        pipe = _client(settings.REDIS_URL).pipeline(transaction=False)
+        pipe.incr(redis_key)
+        pipe.expire(redis_key, window_seconds + 1)
+        count = pipe.execute()[0]
+    except redis.RedisError as exc:
+        _trip(exc)
+        return True, 0
+    if count <= limit:
+        return True, 0
+    ends = (window + 1) * window_seconds
+    return False, max(1, math.ceil(ends - now))
+
+
+def _trip(exc: Exception) -> None:
+    global _broken_until
+    with _lock:
+        if _clock() < _broken_until:
+            return
+        _broken_until = _clock() + BREAKER_SECONDS
+    logger.warning(
+        "Rate limits are off for %.0f s: Redis failed (%s: %s).",
+        BREAKER_SECONDS,
+        exc.__class__.__name__,
+        exc,
+    )
+
+
+def reset_breaker() -> None:
+    global _broken_until
+    _broken_until = 0.0
+
+
+def client_ip(request) -> str | None:
+    """The address the request came from: REMOTE_ADDR, or with TRUSTED_PROXY_HOPS reverse
+    proxies in front of leadcrm, the address the outermost of them saw (X-Forwarded-For,
+    counted from the right: entries further left are whatever the client sent). None when
+    that is not an IP address."""
+    address = request.META.get("REMOTE_ADDR", "")
+    hops = settings.TRUSTED_PROXY_HOPS
+    if hops > 0:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        forwarded = [part.strip() for part in forwarded if part.strip()]
+        if len(forwarded) >= hops:
+            address = forwarded[-hops]
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
+
+
+def ip_key(ip: str | None) -> str:
+    """The rate-limit key of an address (from client_ip): an IPv6 address counts by its /64
+    (one subscriber gets a whole /64 and could rotate through it)."""
+    try:
+        address = ipaddress.ip_address(ip or "")
+    except ValueError:
+        return "unknown"
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
