@@ -1,6 +1,7 @@
 """Every write to a lead. What may change a stage: here, with the rules in leads/lifecycle.py."""
 
 import json
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -14,7 +15,7 @@ from core import hooks
 from core.errors import ApiError, Conflict, Forbidden
 from leads import lifecycle
 from leads.lifecycle import Actor
-from leads.models import Lead, Stage, StageChange
+from leads.models import Consent, ConsentState, Lead, Stage, StageChange
 
 
 def _stage_entered(lead_ids: list[int]) -> None:
@@ -546,3 +547,35 @@ def lead_absorb(*, lead_id: int, other_id: int) -> list[str]:
 
 def _blank(value: Any) -> bool:
     return value is None or value == ""
+
+
+# --- Consent (state and evidence, one transaction) ---------------------------------------------
+# TEMPORARY (web-forms): replaced by the CONSENT helper's version at merge
+
+
+@transaction.atomic
+def lead_consent_give(
+    *, lead_id: int, wording: str, source: str, ip: str | None, at: datetime | None = None
+) -> None:
+    """The lead consented to email: its state and the evidence row, together."""
+    _consent_set(
+        lead_id=lead_id, state=ConsentState.GIVEN, wording=wording, source=source, ip=ip, at=at
+    )
+
+
+@transaction.atomic
+def lead_consent_withdraw(
+    *, lead_id: int, wording: str, source: str, ip: str | None, at: datetime | None = None
+) -> None:
+    """The lead withdrew consent: its state and the evidence row, together."""
+    _consent_set(
+        lead_id=lead_id, state=ConsentState.WITHDRAWN, wording=wording, source=source, ip=ip, at=at
+    )
+
+
+def _consent_set(*, lead_id, state, wording, source, ip, at) -> None:
+    at = at or timezone.now()
+    Lead.objects.filter(pk=lead_id).update(consent=state, updated_at=timezone.now())
+    Consent.objects.create(
+        lead_id=lead_id, state=state, wording=wording, source=source, ip=ip, at=at
+    )
