@@ -13,7 +13,7 @@ from accounts.models import User
 from core import hooks
 from core.errors import Forbidden
 from events import identity, jsonfast, parsing, pending
-from events.models import Event, EventType, Identity, PendingEvent, Source
+from events.models import Event, EventType, Identity, IdentityKind, PendingEvent, Source
 from leads.models import Lead
 
 WRITE_KEY_PREFIX = "wk_"
@@ -342,3 +342,36 @@ def events_move_to_lead(*, from_lead_id: int, to_lead_id: int) -> int:
 def identities_move_to_lead(*, from_lead_id: int, to_lead_id: int) -> int:
     """Give one lead's userIds and anonymousIds to another, so later events join the kept lead."""
     return Identity.objects.filter(lead_id=from_lead_id).update(lead_id=to_lead_id)
+
+
+# --- Linking an anonymous id the app learnt itself (a form carried it) ---------------------------
+
+
+@transaction.atomic
+def lead_anonymous_id_link(*, lead_id: int, anonymous_id: str) -> bool:
+    """Link an analytics anonymousId to a lead the app already knows (a form submission carried
+    it), so the page views made under that id join the lead and are scored.
+
+    The first link of an id wins: an id already linked to another lead stays that lead's (False
+    is returned, nothing changes). The waiting events are linked in this transaction and again
+    after it commits (events of a concurrent ingest may commit between the two). True when the
+    id is this lead's.
+    """
+    anonymous_id = anonymous_id.strip()
+    if not anonymous_id:
+        return False
+    Identity.objects.bulk_create(
+        [Identity(kind=IdentityKind.ANONYMOUS, value=anonymous_id, lead_id=lead_id)],
+        ignore_conflicts=True,
+    )
+    ours = Identity.objects.filter(
+        kind=IdentityKind.ANONYMOUS, value=anonymous_id, lead_id=lead_id
+    ).exists()
+    if not ours:
+        return False
+    identity.link_orphans(user_ids=[], anonymous_ids=[anonymous_id])
+    transaction.on_commit(
+        partial(_link_after_commit, user_ids=set(), anonymous_ids={anonymous_id}), robust=True
+    )
+    hooks.events_recorded.call_on_commit([lead_id])
+    return True
