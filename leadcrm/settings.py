@@ -280,6 +280,18 @@ NURTURE_RETRY_BASE_SECONDS = env_int("NURTURE_RETRY_BASE_SECONDS", 10, minimum=1
 # keeps a mail backlog from delaying other work (then run a worker with `-Q celery,<name>`).
 NURTURE_QUEUE = env_str("NURTURE_QUEUE", "celery")
 
+# --- Lead-capture forms (web) -------------------------------------------------------------------
+# A form sent sooner than this many seconds after it was shown is refused (bots fill at once).
+FORMS_MIN_FILL_SECONDS = env_int("FORMS_MIN_FILL_SECONDS", 3, minimum=0)
+# A double opt-in confirmation link works for this many days after it was sent.
+FORMS_CONFIRM_MAX_AGE_DAYS = env_int("FORMS_CONFIRM_MAX_AGE_DAYS", 7, minimum=1)
+# Submissions a minute from one IP address (all forms), and to one form (all addresses): the
+# next one is answered 429 with Retry-After. Counted in Redis; off without REDIS_URL.
+FORMS_RATE_PER_IP_PER_MINUTE = env_int("FORMS_RATE_PER_IP_PER_MINUTE", 10, minimum=1)
+FORMS_RATE_PER_FORM_PER_MINUTE = env_int("FORMS_RATE_PER_FORM_PER_MINUTE", 600, minimum=1)
+# Prefix of the forms' rate-limit keys in Redis.
+FORMS_KEY_PREFIX = env_str("FORMS_KEY_PREFIX", "leadcrm:forms:")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -7,3 +7,12 @@ class WebConfig(AppConfig):
 
     name = "web"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from core import hooks
+        from web.selectors import consent_missing_q
+
+        # TEMPORARY (web-forms): replaced by the CONSENT helper's nurture gate at merge. A lead
+        # that needs consent (a form made it) is not mailed by nurture until it has it: with
+        # double opt-in, until its address is confirmed.
+        hooks.nurture_pause_conditions.register(consent_missing_q)
