@@ -347,31 +347,40 @@ def identities_move_to_lead(*, from_lead_id: int, to_lead_id: int) -> int:
 # --- Linking an anonymous id the app learnt itself (a form carried it) ---------------------------
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def lead_anonymous_id_link(*, lead_id: int, anonymous_id: str) -> bool:
     """Link an analytics anonymousId to a lead the app already knows (a form submission carried
     it), so the page views made under that id join the lead and are scored.
 
     The first link of an id wins: an id already linked to another lead stays that lead's (False
-    is returned, nothing changes). The waiting events are linked in this transaction and again
-    after it commits (events of a concurrent ingest may commit between the two). True when the
-    id is this lead's.
+    is returned, nothing changes). The events waiting for it are linked in this transaction.
+    True when the id is this lead's. Two statements in the usual case (a form submission's hot
+    path).
     """
     anonymous_id = anonymous_id.strip()
     if not anonymous_id:
         return False
-    Identity.objects.bulk_create(
-        [Identity(kind=IdentityKind.ANONYMOUS, value=anonymous_id, lead_id=lead_id)],
-        ignore_conflicts=True,
-    )
-    ours = Identity.objects.filter(
-        kind=IdentityKind.ANONYMOUS, value=anonymous_id, lead_id=lead_id
-    ).exists()
-    if not ours:
-        return False
-    identity.link_orphans(user_ids=[], anonymous_ids=[anonymous_id])
-    transaction.on_commit(
-        partial(_link_after_commit, user_ids=set(), anonymous_ids={anonymous_id}), robust=True
-    )
-    hooks.events_recorded.call_on_commit([lead_id])
+    identities, events = Identity._meta.db_table, Event._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {identities} (kind, value, lead_id, created_at) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (kind, value) DO NOTHING RETURNING lead_id",
+            [IdentityKind.ANONYMOUS, anonymous_id, lead_id, timezone.now()],
+        )
+        if cursor.fetchone() is None:
+            owner = Identity.objects.filter(kind=IdentityKind.ANONYMOUS, value=anonymous_id)
+            if owner.values_list("lead_id", flat=True).first() != lead_id:
+                return False
+        # Only this lead's id: the lead is known, so no lookup through the identity rule.
+        cursor.execute(
+            f"UPDATE {events} SET lead_id = %s WHERE lead_id IS NULL AND anonymous_id = %s "
+            "RETURNING id",
+            [lead_id, anonymous_id],
+        )
+        linked = [row[0] for row in cursor.fetchall()]
+    # An event of this id that a concurrent ingest commits after the UPDATE above waits for
+    # the scoring sweep, which links the waiting events of ids linked since its last run.
+    if linked:
+        pending.events_queue_for_scoring(event_ids=linked)
+        hooks.events_recorded.call_on_commit([lead_id])
     return True

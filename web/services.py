@@ -26,7 +26,7 @@ from core.errors import ApiError, Conflict
 from core.publish import publish_on_commit
 from events import services as event_services
 from leads import services as lead_services
-from leads.models import Lead, SourceChannel
+from leads.models import Lead, SourceChannel, Stage
 from nurturing import services as nurture_services
 from nurturing.models import TriggerKind
 from web import emails, spam, validation
@@ -245,20 +245,21 @@ def _lead_for_submission(*, form: Form, specs, values: dict[str, str], utm: dict
     traits = {s.trait: values[s.name] for s in specs if s.trait and s.name in values}
     existing = Lead.objects.select_for_update().filter(email__iexact=values["email"]).first()
     if existing is None:
-        try:
-            with transaction.atomic():
-                return lead_services.lead_create(
-                    actor=None,
-                    rule=f"form:{form.slug}",
-                    **fields,
-                    **utm,
-                    traits=traits,
-                    source=form.source_channel,
-                    consent_required=True,
-                )
-        except lead_services.DuplicateEmail:
-            # A concurrent submission (or identify) created it first: fill its blanks instead.
-            existing = Lead.objects.select_for_update().get(email__iexact=values["email"])
+        new = {
+            **fields,
+            **utm,
+            "traits": traits,
+            "source": form.source_channel,
+            "consent_required": True,
+        }
+        # The set-based create: one insert (its own savepoint), and a lost race on the email
+        # (a concurrent submission or identify) is left out instead of raising.
+        created = lead_services.leads_create_identified(rows=[new], reason=f"form:{form.slug}")
+        if created:
+            lead = Lead(pk=created[values["email"]], stage=Stage.IQL, **new)
+            lead._state.adding = False  # the row just inserted: not read back
+            return lead
+        existing = Lead.objects.select_for_update().get(email__iexact=values["email"])
     fields.pop("email")
     _lead_fill_blanks(
         lead=existing, fields={**fields, **utm, "source": form.source_channel}, traits=traits
@@ -285,7 +286,9 @@ def _lead_fill_blanks(*, lead: Lead, fields: dict[str, Any], traits: dict[str, A
         changes["traits"] = missing
     if changes:
         lead_services.leads_update_identified(changes={lead.pk: changes})
-        lead.refresh_from_db()
+        for name in blank:
+            setattr(lead, name, fields[name])
+        lead.traits = {**lead.traits, **missing}
     return sorted(changes)
 
 

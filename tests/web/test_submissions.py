@@ -69,7 +69,8 @@ def test_a_new_visitor_becomes_an_iql_lead_of_the_forms_channel(form):
         "",
     )
     assert lead.traits == {"team_size": "11-50"}
-    assert StageChange.objects.get(lead=lead).rule == "form:ebook"
+    history = StageChange.objects.get(lead=lead)
+    assert (history.from_stage, history.to_stage, history.reason) == ("", Stage.IQL, "form:ebook")
     assert submission.lead == lead
     assert (submission.status, submission.email, submission.ip, submission.user_agent) == (
         SubmissionStatus.CONFIRMED,
