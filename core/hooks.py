@@ -106,6 +106,17 @@ call is caught up by the receiver's own periodic job. Registered by: scoring (ki
 pass for those leads).
 """
 
+lead_rows_move: Hook[[int, int], dict[str, int]] = Hook("lead_rows_move")
+"""A merge gives one lead's rows to another: the apps the hand-off cannot import (beside it or
+above it) move theirs.
+
+Called by `handoff.services.merge.lead_merge` with `(from_lead_id, to_lead_id)`, inside the
+merge's transaction (both leads locked), before the merged lead is deleted; each receiver moves
+its app's rows that point at the merged lead and returns {name: count} for the Merge row.
+Registered by: web (form submissions).
+"""
+
+
 ALL_HOOKS: tuple[Hook[..., Any], ...] = (
     lead_stage_entered,
     lead_timeline_items,
@@ -113,4 +124,5 @@ ALL_HOOKS: tuple[Hook[..., Any], ...] = (
     lead_rep_scope,
     lead_page_sections,
     events_recorded,
+    lead_rows_move,
 )

@@ -511,6 +511,17 @@ _MERGE_FILLS = (
 )
 
 
+# TEMPORARY (web-forms): the CONSENT helper owns consent; keep theirs at merge if they wrote one
+def consents_move_to_lead(*, from_lead_id: int, to_lead_id: int) -> int:
+    """Give one lead's consent evidence to another (it is the same person's), and make the kept
+    lead's state its latest evidence's. Returns how many rows moved."""
+    moved = Consent.objects.filter(lead_id=from_lead_id).update(lead_id=to_lead_id)
+    latest = Consent.objects.filter(lead_id=to_lead_id).order_by("-at", "-id").first()
+    if moved and latest is not None:
+        Lead.objects.filter(pk=to_lead_id).update(consent=latest.state, updated_at=timezone.now())
+    return moved
+
+
 def stage_changes_move_to_lead(*, from_lead_id: int, to_lead_id: int) -> int:
     """Give `from_lead_id`'s history rows to `to_lead_id`, each reason saying where it came from
     (the rows keep their times; the kept lead's own stage is unchanged). Returns how many."""

@@ -11,6 +11,10 @@ class WebConfig(AppConfig):
     def ready(self) -> None:
         from core import hooks
         from web.selectors import consent_missing_q
+        from web.services import submissions_move_to_lead
+
+        # A merge gives the merged lead's form submissions to the kept lead.
+        hooks.lead_rows_move.register(submissions_move_to_lead)
 
         # TEMPORARY (web-forms): replaced by the CONSENT helper's nurture gate at merge. A lead
         # that needs consent (a form made it) is not mailed by nurture until it has it: with

@@ -197,8 +197,8 @@ def submission_create(
     specs = validation.fields_parse(form.fields)
     values, errors = validation.values_clean(specs, answers, consent=consent)
     if errors:
-        first_name, first = next(iter(errors.items()))
-        raise InvalidSubmission(f"{first_name}: {first[0]}", fields=errors)
+        name, problems = next(iter(errors.items()))
+        raise InvalidSubmission(f"{name}: {problems[0]}", fields=errors)
     return _submission_store(form=form, specs=specs, values=values, visit=visit, now=now)
 
 
@@ -423,3 +423,13 @@ def submissions_expire(*, now: datetime | None = None) -> int:
     return Submission.objects.filter(
         status=SubmissionStatus.PENDING, confirmation_sent_at__lt=cutoff
     ).update(status=SubmissionStatus.EXPIRED)
+
+
+# --- Merging duplicates (the hand-off merges; it decides who may) --------------------------------
+
+
+def submissions_move_to_lead(from_lead_id: int, to_lead_id: int) -> dict[str, int]:
+    """Give one lead's form submissions to another (the `lead_rows_move` hook's receiver: a
+    pending double opt-in then confirms the kept lead)."""
+    moved = Submission.objects.filter(lead_id=from_lead_id).update(lead_id=to_lead_id)
+    return {"submissions": moved}

@@ -12,6 +12,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import User
+from core import hooks
 from core.errors import ApiError, Forbidden
 from events import services as event_services
 from handoff.models import Activity, Assignment, AssignmentStatus, Discovery, Merge, Rejection, Task
@@ -85,8 +86,9 @@ def _require_may_merge(keep: Lead, other: Lead, actor: User) -> None:
 
 def _move_all(*, from_lead_id: int, to_lead_id: int) -> dict[str, int]:
     ids = {"from_lead_id": from_lead_id, "to_lead_id": to_lead_id}
-    return {
+    moved = {
         "stage_changes": lead_services.stage_changes_move_to_lead(**ids),
+        "consents": lead_services.consents_move_to_lead(**ids),
         "events": event_services.events_move_to_lead(**ids),
         "identities": event_services.identities_move_to_lead(**ids),
         "ledger": scoring_services.ledger_move_to_lead(**ids),
@@ -94,6 +96,10 @@ def _move_all(*, from_lead_id: int, to_lead_id: int) -> dict[str, int]:
         "messages": nurture_services.messages_move_to_lead(**ids),
         **handoff_rows_move_to_lead(**ids),
     }
+    # Apps beside the hand-off or above it (web's form submissions) move theirs by the hook.
+    for counts in hooks.lead_rows_move.call(from_lead_id, to_lead_id):
+        moved.update(counts)
+    return moved
 
 
 def handoff_rows_move_to_lead(*, from_lead_id: int, to_lead_id: int) -> dict[str, int]:

@@ -208,6 +208,9 @@
     const referrer = input(form, "referrer");
     if (!referrer.value) referrer.value = document.referrer.slice(0, 500);
     if (!input(form, "leadcrm_ts").value) fetchToken(form);
+    // Hidden by our stylesheet too; a website that leaves the stylesheet out still hides it.
+    const honeypot = form.querySelector(".leadcrm-hp");
+    if (honeypot) honeypot.hidden = true;
     const message = form.querySelector("[data-leadcrm-message]");
     if (message) message.tabIndex = -1;
     // A page the server drew again with errors: the keyboard starts on the first to fix.

@@ -15,6 +15,8 @@ from nurturing import tasks as nurture_tasks
 from nurturing.selectors import nurture_timeline_items
 from scoring.selectors import lead_score_timeline_items
 from scoring.services import scoring_kick
+from web.selectors import consent_missing_q
+from web.services import submissions_move_to_lead
 
 
 def test_every_hook_has_the_receivers_the_readme_lists():
@@ -31,7 +33,9 @@ def test_every_hook_has_the_receivers_the_readme_lists():
     assert hooks.lead_rep_scope.receivers() == (rep_pool_scope,)
     assert hooks.lead_page_sections.receivers() == (handoff_lead_section,)
     assert hooks.events_recorded.receivers() == (scoring_kick,)
-    assert hooks.nurture_pause_conditions.receivers() == ()
+    assert hooks.lead_rows_move.receivers() == (submissions_move_to_lead,)
+    # TEMPORARY (web-forms): the forms' stand-in for the CONSENT helper's nurture gate
+    assert hooks.nurture_pause_conditions.receivers() == (consent_missing_q,)
 
 
 def test_every_hook_is_declared_with_a_docstring_in_all_hooks():

@@ -200,6 +200,7 @@ def test_a_merge_moves_everything_of_the_other_lead_and_rescores(
     )
     assert body["moved"] == {
         "stage_changes": 1,
+        "consents": 0,
         "events": 2,
         "identities": 1,
         "ledger": 2,  # the scored demo request, the senior-title fit row
@@ -211,6 +212,7 @@ def test_a_merge_moves_everything_of_the_other_lead_and_rescores(
         "rejections": 1,
         "merges": 1,
         "discovery": 1,
+        "submissions": 0,
         "fields_filled": ["phone", "external_id"],
     }
     assert not Lead.objects.filter(pk=other.pk).exists()
@@ -238,6 +240,8 @@ def test_every_relation_to_a_lead_is_moved_by_a_merge():
     """A new table pointing at leads must be moved by merges (or consciously left out here)."""
     moved = {
         "leads.StageChange",
+        "leads.Consent",
+        "web.Submission",
         "events.Event",
         "events.Identity",
         "scoring.LedgerEntry",
