@@ -19,6 +19,7 @@ from events.models import (
     Event,
     EventType,
     Identity,
+    IdentityKind,
     PendingEvent,
     Source,
     SourceKind,
@@ -533,3 +534,45 @@ def events_move_to_lead(*, from_lead_id: int, to_lead_id: int) -> int:
 def identities_move_to_lead(*, from_lead_id: int, to_lead_id: int) -> int:
     """Give one lead's userIds and anonymousIds to another, so later events join the kept lead."""
     return Identity.objects.filter(lead_id=from_lead_id).update(lead_id=to_lead_id)
+
+
+# --- Linking an anonymous id the app learnt itself (a form carried it) ---------------------------
+
+
+@transaction.atomic(savepoint=False)
+def lead_anonymous_id_link(*, lead_id: int, anonymous_id: str) -> bool:
+    """Link an analytics anonymousId to a lead the app already knows (a form submission carried
+    it), so the page views made under that id join the lead and are scored.
+
+    The first link of an id wins: an id already linked to another lead stays that lead's (False
+    is returned, nothing changes). The events waiting for it are linked in this transaction.
+    True when the id is this lead's. Two statements in the usual case (a form submission's hot
+    path).
+    """
+    anonymous_id = anonymous_id.strip()
+    if not anonymous_id:
+        return False
+    identities, events = Identity._meta.db_table, Event._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {identities} (kind, value, lead_id, created_at) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (kind, value) DO NOTHING RETURNING lead_id",
+            [IdentityKind.ANONYMOUS, anonymous_id, lead_id, timezone.now()],
+        )
+        if cursor.fetchone() is None:
+            owner = Identity.objects.filter(kind=IdentityKind.ANONYMOUS, value=anonymous_id)
+            if owner.values_list("lead_id", flat=True).first() != lead_id:
+                return False
+        # Only this lead's id: the lead is known, so no lookup through the identity rule.
+        cursor.execute(
+            f"UPDATE {events} SET lead_id = %s WHERE lead_id IS NULL AND anonymous_id = %s "
+            "RETURNING id",
+            [lead_id, anonymous_id],
+        )
+        linked = [row[0] for row in cursor.fetchall()]
+    # An event of this id that a concurrent ingest commits after the UPDATE above waits for
+    # the scoring sweep, which links the waiting events of ids linked since its last run.
+    if linked:
+        pending.events_queue_for_scoring(event_ids=linked)
+        hooks.events_recorded.call_on_commit([lead_id])
+    return True

@@ -298,6 +298,17 @@ RATE_LIMIT_KEY_PREFIX = env_str("RATE_LIMIT_KEY_PREFIX", "leadcrm:ratelimit:")
 # 0: the client is the connection's peer (REMOTE_ADDR). Per-IP limits and consent evidence
 # use it; set it to exactly the number of proxies, or clients can pick their own address.
 TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0, minimum=0)
+# --- Lead-capture forms (web) -------------------------------------------------------------------
+# A form sent sooner than this many seconds after it was shown is refused (bots fill at once).
+FORMS_MIN_FILL_SECONDS = env_int("FORMS_MIN_FILL_SECONDS", 3, minimum=0)
+# A double opt-in confirmation link works for this many days after it was sent.
+FORMS_CONFIRM_MAX_AGE_DAYS = env_int("FORMS_CONFIRM_MAX_AGE_DAYS", 7, minimum=1)
+# Submissions a minute from one IP address (all forms), and to one form (all addresses): the
+# next one is answered 429 with Retry-After. Counted in Redis; off without REDIS_URL.
+FORMS_RATE_PER_IP_PER_MINUTE = env_int("FORMS_RATE_PER_IP_PER_MINUTE", 10, minimum=1)
+FORMS_RATE_PER_FORM_PER_MINUTE = env_int("FORMS_RATE_PER_FORM_PER_MINUTE", 600, minimum=1)
+# Prefix of the forms' rate-limit keys in Redis.
+FORMS_KEY_PREFIX = env_str("FORMS_KEY_PREFIX", "leadcrm:forms:")
 
 LOGGING = {
     "version": 1,

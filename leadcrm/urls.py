@@ -12,14 +12,24 @@ from handoff.urls import api_urlpatterns as handoff_api
 from leads.urls import api_urlpatterns as leads_api
 from nurturing.urls import api_urlpatterns as nurturing_api
 from scoring.urls import api_urlpatterns as scoring_api
+from web.urls import api_urlpatterns as web_api
 
-api_v1 = [*accounts_api, *handoff_api, *leads_api, *events_api, *scoring_api, *nurturing_api]
+api_v1 = [
+    *accounts_api,
+    *handoff_api,
+    *leads_api,
+    *events_api,
+    *scoring_api,
+    *nurturing_api,
+    *web_api,
+]
 
 urlpatterns = [
     path("", include("leads.urls")),
     path("", include("handoff.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("e/", include("nurturing.urls")),
+    path("f/", include("web.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

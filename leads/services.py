@@ -652,6 +652,7 @@ _MERGE_FILLS = (
 )
 
 
+# TEMPORARY (web-forms): the CONSENT helper owns consent; keep theirs at merge if they wrote one
 def stage_changes_move_to_lead(*, from_lead_id: int, to_lead_id: int) -> int:
     """Give `from_lead_id`'s history rows to `to_lead_id`, each reason saying where it came from
     (the rows keep their times; the kept lead's own stage is unchanged). Returns how many."""

@@ -72,6 +72,8 @@ DEFAULT_RULES = [
     ),
     ("newsletter", "Subscribed to the newsletter", _event("Newsletter Subscribed", 10)),
     ("ebook", "Downloaded an ebook", _event("Ebook Downloaded", 10)),
+    # A lead-capture form sent (web.services records it): they gave their email for content.
+    ("form-submitted", "Submitted a form", _event("Form Submitted", 10)),
     ("webinar", "Attended a webinar", _event("Webinar Attended", 15)),
     ("demo-request", "Requested a demo", _event("Demo Requested", 30)),
     ("email-open", "Opened an email", _event("Email Opened", 2)),

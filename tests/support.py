@@ -323,3 +323,38 @@ def log_in(page, user, password: str = "pw-for-tests"):
 def scroll_width(page) -> int:
     """The page's full width: more than the viewport's means the page scrolls sideways."""
     return page.evaluate("document.documentElement.scrollWidth")
+
+
+class StaticSite:
+    """Files served over HTTP from a folder, on a free 127.0.0.1 port of their own: a second
+    origin (another website) for browser tests. `headers` go on every answer (a CSP, ...)."""
+
+    def __init__(self, root: Path, headers: dict[str, str] | None = None):
+        import functools
+        import http.server
+
+        extra = dict(headers or {})
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def end_headers(self):
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                super().end_headers()
+
+            def log_message(self, format, *args):  # noqa: A002 - the base class's name
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), functools.partial(Handler, directory=str(root))
+        )
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> "StaticSite":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)

@@ -33,6 +33,7 @@ def test_every_hook_has_the_receivers_the_readme_lists():
     assert hooks.lead_rows_merged.receivers() == (submissions_move_to_lead,)
     assert hooks.lead_page_sections.receivers() == (handoff_lead_section,)
     assert hooks.events_recorded.receivers() == (scoring_kick,)
+    # TEMPORARY (web-forms): the forms' stand-in for the CONSENT helper's nurture gate
     assert hooks.nurture_pause_conditions.receivers() == ()
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from leadcrm.celery import app as celery_app
 from tests.conftest import require_service
-from tests.support import DESKTOP, log_in
+from tests.support import DESKTOP, StaticSite, log_in
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright downloads nothing
 
@@ -113,6 +113,26 @@ def logged_in(new_page) -> Callable[..., object]:
         return log_in(new_page(viewport), user)
 
     return make
+
+
+@pytest.fixture
+def static_site(tmp_path) -> Iterator[Callable[..., StaticSite]]:
+    """`static_site({"page.html": text}, headers=None)`: the files served by another origin (a
+    free port of 127.0.0.1), e.g. a customer's website carrying our embed snippet."""
+    sites: list[StaticSite] = []
+
+    def make(files: dict[str, str], headers: dict[str, str] | None = None) -> StaticSite:
+        root = tmp_path / f"site-{len(sites)}"
+        root.mkdir()
+        for name, text in files.items():
+            (root / name).write_text(text)
+        site = StaticSite(root, headers).start()
+        sites.append(site)
+        return site
+
+    yield make
+    for site in sites:
+        site.stop()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -17,12 +17,13 @@ def test_the_playbook_holds_the_briefs_rules():
 
     described = {r.name: rules.describe(r) for r in selectors.rules_active()}
     last = "(points last 90 days)."
-    assert created == 11
+    assert created == 12
     assert described == {
         "Viewed the pricing page": "+10 points for each view of the page “Pricing” "
         "(at most 3 times; points last 90 days).",
         "Subscribed to the newsletter": f"+10 points for each “Newsletter Subscribed” event {last}",
         "Downloaded an ebook": f"+10 points for each “Ebook Downloaded” event {last}",
+        "Submitted a form": f"+10 points for each “Form Submitted” event {last}",
         "Attended a webinar": f"+15 points for each “Webinar Attended” event {last}",
         "Requested a demo": f"+30 points for each “Demo Requested” event {last}",
         "Opened an email": f"+2 points for each “Email Opened” event {last}",
@@ -65,6 +66,6 @@ def test_the_command_loads_it():
     call_command("load_playbook", stdout=out)
 
     lines = out.getvalue().splitlines()
-    assert lines[0].startswith("Playbook: 11 new scoring rules")
+    assert lines[0].startswith("Playbook: 12 new scoring rules")
     assert lines[1].startswith("Playbook: 0 new scoring rules")
-    assert ScoringRule.objects.count() == 11
+    assert ScoringRule.objects.count() == 12

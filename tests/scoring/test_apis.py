@@ -134,7 +134,7 @@ def test_rep_can_read_rules(rep_client, default_playbook):
     response = rep_client.get(RULES)
 
     assert response.status_code == 200
-    assert response.json()["count"] == 11
+    assert response.json()["count"] == 12
 
 
 def test_anonymous_gets_401_everywhere(anonymous, default_playbook):
@@ -168,7 +168,7 @@ def test_rule_list_query_count_does_not_grow(
     with django_assert_max_num_queries(2):  # COUNT, and the rules joined to their versions
         response = marketer_client.get(RULES)
 
-    assert [row["version"] for row in response.json()["results"]] == [1] * 11
+    assert [row["version"] for row in response.json()["results"]] == [1] * 12
 
 
 def test_rule_list_filters(marketer_client, default_playbook):
