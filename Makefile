@@ -11,7 +11,20 @@ VAR_DIR  := $(or $(LEADCRM_VAR_DIR),var)
 # PostgreSQL whose data is in DIR/postgres, stopped when COMMAND ends (leadcrm/localdb.py).
 localdb   = $(if $(DATABASE_URL),,$(PY) -m leadcrm.localdb $(1) --)
 
-.PHONY: install run test lint format worker beat clean
+.PHONY: install run test lint format worker beat clean js
+
+# The browser SDKs' npm packages for tests/pages/test_browser_sdks.py, installed from
+# tests/js/package-lock.json when missing. Without npm those tests skip locally (CI fails them).
+JS_DIR   := tests/js
+
+js:
+	@if [ -d $(JS_DIR)/node_modules ]; then :; \
+	elif command -v npm >/dev/null 2>&1; then \
+		echo "Installing the browser SDKs for the tests (npm ci --prefix $(JS_DIR))"; \
+		npm ci --prefix $(JS_DIR) --no-audit --no-fund --loglevel=error; \
+	else \
+		echo "npm not found: the browser SDK tests will be skipped (apt-get install npm)"; \
+	fi
 
 install: $(STAMP)
 
@@ -27,7 +40,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: install
 	@HOST=$(HOST) PORT=$(PORT) $(call localdb,$(VAR_DIR)) scripts/run
 
-test: install
+test: install js
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
 	@# django-stubs imports the settings, which want these (nothing connects to the database).
@@ -55,4 +68,4 @@ beat: install
 	$(VENV)/bin/celery -A leadcrm beat --loglevel=INFO
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache $(JS_DIR)/node_modules

@@ -3,6 +3,11 @@
 The Segment endpoints are plain Django views, not DRF: at thousands of events a second the
 framework's per-request work is measurable, and a write key is not a user. Both hand their
 messages to events.services.events_ingest, the one path for every event.
+
+Browser libraries reach the same view: analytics-next's short paths (/v1/t, /v1/b, ...) with a
+`text/plain` JSON body that carries the write key, RudderStack's /v1/<type> and beacon batch,
+their CORS preflights (events.cors), and the settings documents each fetches first
+(events.sdkconfig). A browser source's key is refused from an origin it does not list.
 """
 
 import base64
@@ -10,7 +15,8 @@ import binascii
 import zlib
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from django.utils.cache import patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
@@ -20,8 +26,8 @@ from rest_framework.views import APIView
 
 from core import ratelimit
 from core.errors import ApiError
-from events import jsonfast, parsing, selectors, services
-from events.models import SourceKind
+from events import cors, jsonfast, parsing, sdkconfig, selectors, services
+from events.models import Source, SourceKind
 
 MAX_REQUEST = parsing.MAX_REQUEST_BYTES
 
@@ -135,11 +141,72 @@ def _header_key(request) -> str | None:
     return decoded.partition(":")[0]
 
 
-def _source(key: str | None):
+def _request_key(request) -> str | None:
+    """The write key from Basic auth, else from the query string (`?writeKey=`: RudderStack's
+    beacon transport and its config request), else None (then it may be in the body)."""
+    key = _header_key(request)
+    return key if key is not None else request.GET.get("writeKey")
+
+
+def _source(key: str | None) -> Source:
     source = selectors.source_for_write_key(write_key=key or "")
     if source is None:
         raise HttpError(401, "invalid_write_key", "The write key is missing, wrong or disabled.")
     return source
+
+
+def _origin(request) -> str | None:
+    return request.META.get("HTTP_ORIGIN")
+
+
+def _check_origin(request, source: Source) -> None:
+    """A browser key's request must come from one of its source's allowed origins; a server
+    key's is not checked (a backend sends no Origin)."""
+    if source.kind != SourceKind.BROWSER:
+        return
+    origin = _origin(request)
+    if cors.origin_allowed(origin=origin, allowed=source.allowed_origins):
+        return
+    if not origin:
+        message = "A browser source's write key is accepted only from its allowed origins."
+    else:
+        message = f"The origin {origin!r} is not allowed to send with this write key."
+    raise HttpError(403, "origin_not_allowed", message)
+
+
+def _cors(response: HttpResponse, request, source: Source | None) -> HttpResponse:
+    """Let the page read the answer when it may: its origin is one the browser source allows;
+    or, when no source was found (a wrong key), one that some browser source allows, so that the
+    library sees the 401 and stops instead of retrying what it takes for a network error."""
+    origin = _origin(request)
+    if not origin:
+        return response
+    cors.vary(response)
+    if source is not None:
+        allowed = source.kind == SourceKind.BROWSER and cors.origin_allowed(
+            origin=origin, allowed=source.allowed_origins
+        )
+    else:
+        allowed = selectors.origin_allowed_by_any_browser_source(origin=origin)
+    return cors.allow(response, origin=origin) if allowed else response
+
+
+def _preflight(request, *, methods: str) -> HttpResponse:
+    """OPTIONS: see events.cors for why the preflight is answered per origin, not per key."""
+    origin = _origin(request)
+    if not origin:  # not a CORS preflight: say what the path takes
+        response = HttpResponse(status=204)
+        response["Allow"] = f"{methods}, OPTIONS"
+        return response
+    if not selectors.origin_allowed_by_any_browser_source(origin=origin):
+        return cors.vary(
+            _error(
+                403,
+                "origin_not_allowed",
+                f"No browser source allows the origin {origin!r}.",
+            )
+        )
+    return cors.preflight_allow(HttpResponse(status=204), origin=origin, methods=methods)
 
 
 def _parse(body: bytes) -> dict:
@@ -177,22 +244,48 @@ def _batch_messages(payload: dict) -> list:
     return batch
 
 
+# analytics-next posts each call to `<apiHost>/<first letter of its type>` and a batch to
+# `<apiHost>/b` (its segmentio plugin); with apiHost "<leadcrm>/v1" these are /v1/t, /v1/b, ...
+SHORT_KINDS = {
+    "t": "track",
+    "i": "identify",
+    "p": "page",
+    "s": "screen",
+    "g": "group",
+    "a": "alias",
+    "b": "batch",
+}
+
+
 @csrf_exempt
 def segment_api(request, kind: str):
-    """POST /v1/<kind>: the Segment Tracking API's message shape and error bodies."""
+    """POST /v1/<kind> (and analytics-next's /v1/<letter>, RudderStack's beacon batch): the
+    Segment Tracking API's message shape and error bodies, with CORS for browser sources."""
+    if request.method == "OPTIONS":
+        return _preflight(request, methods="POST")
     if request.method != "POST":
         return _error(405, "method_not_allowed", "Only POST is allowed; a write key reads nothing.")
+    response, source = _ingest(request, SHORT_KINDS.get(kind, kind))
+    return _cors(response, request, source)
+
+
+def _ingest(request, kind: str) -> tuple[JsonResponse, Source | None]:
+    source = None
     try:
         body = _read_body(request)
-        key = _header_key(request)
+        key = _request_key(request)
         source = _source(key) if key is not None else None
         if source is not None:
-            _throttle(request, source)  # before parsing: a refused request costs little
+            # The origin before anything is stored (or even parsed), then the limits: a
+            # refused request costs little.
+            _check_origin(request, source)
+            _throttle(request, source)
         payload = _parse(body)
         if source is None:
             source = _source(
                 payload.get("writeKey") if isinstance(payload.get("writeKey"), str) else None
             )
+            _check_origin(request, source)
             _throttle(request, source)
         if kind == "batch":
             messages = _batch_messages(payload)
@@ -205,11 +298,70 @@ def segment_api(request, kind: str):
             text_checked=parsing.SUSPECT_ESCAPE.search(body) is None,
         )
     except HttpError as exc:
-        return _error(exc.status, exc.code, exc.message, exc.headers)
+        return _error(exc.status, exc.code, exc.message, exc.headers), source
     if kind != "batch" and result.rejected:
         first = result.errors[0]
-        return _error(400, first["code"], first["message"])
-    return JsonResponse(result.as_response())
+        return _error(400, first["code"], first["message"]), source
+    return JsonResponse(result.as_response()), source
+
+
+# --- The documents the browser SDKs fetch before sending ------------------------------------------
+
+
+def _browser_source(request, key: str | None) -> Source:
+    """The browser source of `key` for a settings request from an origin it allows."""
+    source = selectors.source_for_write_key(write_key=key or "")
+    if source is None or source.kind != SourceKind.BROWSER:
+        # A server key has no business in a web page: no settings for it.
+        raise HttpError(404, "not_found", "No active browser source has this write key.")
+    _check_origin(request, source)
+    return source
+
+
+def _sdk_document(request, key: str | None, build) -> HttpResponse:
+    """GET/HEAD of a settings document: `build(source)` for an allowed origin, else the error."""
+    if request.method == "OPTIONS":
+        return _preflight(request, methods="GET")
+    if request.method not in ("GET", "HEAD"):
+        return _error(405, "method_not_allowed", "Only GET is allowed here.")
+    source = None
+    try:
+        source = _browser_source(request, key)
+    except HttpError as exc:
+        return _cors(_error(exc.status, exc.code, exc.message), request, source)
+    response = JsonResponse(build(source))
+    # A page loads it on every visit; a change of origins or a rotated key is at most this late.
+    patch_cache_control(response, max_age=SETTINGS_MAX_AGE)
+    return _cors(response, request, source)
+
+
+SETTINGS_MAX_AGE = 300
+
+
+def segment_settings(request, write_key: str):
+    """GET /v1/projects/<writeKey>/settings: analytics-next's CDN settings (its `cdnURL` is
+    leadcrm's base URL), pointing its delivery at leadcrm's SITE_URL."""
+    return _sdk_document(
+        request,
+        write_key,
+        lambda source: sdkconfig.segment_settings(write_key=write_key, site_url=settings.SITE_URL),
+    )
+
+
+def rudderstack_source_config(request):
+    """GET /sourceConfig/: RudderStack analytics-js's source configuration (its `configUrl` is
+    leadcrm's base URL). The key comes as Basic auth, as the library sends it, or `?writeKey=`."""
+    try:
+        key = _request_key(request)
+    except HttpError as exc:
+        return _cors(_error(exc.status, exc.code, exc.message), request, None)
+    return _sdk_document(
+        request,
+        key,
+        lambda source: sdkconfig.rudderstack_source_config(
+            source_id=source.pk, name=source.name, write_key=key or ""
+        ),
+    )
 
 
 class PayloadTooLarge(ApiError):

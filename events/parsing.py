@@ -158,9 +158,13 @@ def parse_message(raw, *, index: int, received_at: datetime, kind: str | None = 
 def _occurred_at(raw: dict, received_at: datetime) -> datetime:
     """The message's time, corrected for the sender's clock skew when it says when it sent.
 
-    Segment's rule: timestamp = receivedAt - (sentAt - originalTimestamp).
+    Segment's rule: timestamp = receivedAt - (sentAt - originalTimestamp). RudderStack's
+    JavaScript SDK sends the device's time as `originalTimestamp` and no `timestamp`.
     """
-    timestamp = parse_time(raw.get("timestamp"), "timestamp")
+    if raw.get("timestamp") is None and raw.get("originalTimestamp") is not None:
+        timestamp = parse_time(raw.get("originalTimestamp"), "originalTimestamp")
+    else:
+        timestamp = parse_time(raw.get("timestamp"), "timestamp")
     sent_at = parse_time(raw.get("sentAt"), "sentAt")
     if timestamp is None:
         return received_at

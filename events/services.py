@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -27,6 +28,7 @@ from events.models import (
 from leads.models import Lead
 
 WRITE_KEY_PREFIX = "wk_"
+_IDENTITY_TYPES = (EventType.IDENTIFY, EventType.ALIAS)
 
 
 # A partly rejected batch's answer lists this many errors (the first ones), plus their total:
@@ -80,7 +82,11 @@ def events_ingest(
     if not valid:
         return result
     browser_key = source.kind == SourceKind.BROWSER
-    with transaction.atomic():
+    # A single page view or track (what a browser sends: one call a request) is one statement
+    # with nothing to keep consistent beside it: it commits on its own, sparing the round trips
+    # of BEGIN and COMMIT. identify, alias and batches keep their transaction.
+    alone = len(valid) == 1 and valid[0].type not in _IDENTITY_TYPES
+    with nullcontext() if alone else transaction.atomic():
         new, unlinked = _store(source=source, messages=valid, received_at=received_at)
         if browser_key:  # a public key: its own rules (events/browser.py)
             changed, users, anons = browser.identities_apply(source=source, messages=new)
@@ -98,7 +104,9 @@ def events_ingest(
             transaction.on_commit(
                 partial(_link_after_commit, user_ids=users, anonymous_ids=anons), robust=True
             )
-        if new or changed:
+        # Scoring counts linked events only; an anonymous page view waits for its lead (and
+        # _link_after_commit kicks if it finds one).
+        if changed or len(unlinked) < len(new):
             hooks.events_recorded.call_on_commit(sorted(changed))
     result.stored = len(new)
     return result
@@ -243,7 +251,8 @@ def orphans_relink(*, since: datetime) -> int:
 
 def _link_after_commit(*, user_ids, anonymous_ids) -> None:
     # No transaction: usually a single SELECT finding nothing, else one UPDATE per lead.
-    identity.link_orphans(user_ids=user_ids, anonymous_ids=anonymous_ids)
+    if identity.link_orphans(user_ids=user_ids, anonymous_ids=anonymous_ids):
+        hooks.events_recorded.call_on_commit([])  # events joined leads: scoring has work
 
 
 # --- Sources and write keys ---------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 import email
 import email.policy
+import http.server
 import json
 import logging
 import os
@@ -353,6 +354,46 @@ class StaticSite:
     def start(self) -> "StaticSite":
         self.thread.start()
         return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+class MemorySite:
+    """A website on an origin of its own (127.0.0.1 and a free port), in a thread: serves the
+    files it is given, `{path: (bytes, content type)}`, and 404 for anything else. Stands for
+    a customer's site that embeds a script pointed at leadcrm. Stop it with `stop()`."""
+
+    def __init__(self, files: dict[str, tuple[bytes, str]]):
+        self.files = files
+        self.requests: list[str] = []
+        site = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - the stdlib's naming
+                path = self.path.split("?", 1)[0]
+                site.requests.append(path)
+                found = site.files.get(path)
+                if found is None:
+                    self.send_error(404)
+                    return
+                body, content_type = found
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -55,6 +55,39 @@ def test_clock_skew_is_corrected_by_sent_at():
     assert message.occurred_at == NOW - timedelta(minutes=5)
 
 
+def test_rudderstacks_original_timestamp_is_the_time_corrected_by_sent_at():
+    # RudderStack's JavaScript SDK sends the device's time as originalTimestamp, no timestamp.
+    message = parse(
+        {
+            "type": "page",
+            "anonymousId": "a",
+            "originalTimestamp": "2026-03-01T12:05:00Z",
+            "sentAt": "2026-03-01T12:10:00Z",
+        }
+    )
+
+    assert message.occurred_at == NOW - timedelta(minutes=5)
+
+
+def test_timestamp_wins_over_original_timestamp():
+    message = parse(
+        {
+            "type": "page",
+            "anonymousId": "a",
+            "timestamp": "2026-03-01T11:00:00Z",
+            "originalTimestamp": "2026-03-01T10:00:00Z",
+        }
+    )
+
+    assert message.occurred_at == datetime(2026, 3, 1, 11, 0, tzinfo=UTC)
+
+
+def test_unreadable_original_timestamp_is_refused():
+    raw = {"type": "page", "anonymousId": "a", "originalTimestamp": "soon"}
+
+    assert code_of(raw) == "invalid_timestamp"
+
+
 def test_missing_timestamp_means_received_time():
     assert parse({"type": "page", "anonymousId": "a"}).occurred_at == NOW
 

@@ -76,13 +76,62 @@ def test_one_bad_message_does_not_lose_the_others(source):
 
 
 def test_a_message_id_seen_before_is_acknowledged_not_stored_again(source, kicks):
+    LeadFactory(external_id="u1")
     ingest(source, track("m1"))
 
     again = ingest(source, track("m1"), track("m1"))
 
     assert (again.accepted, again.stored) == (2, 0)
     assert Event.objects.count() == 1
-    assert kicks == [[]]  # the replay asked for no scoring
+    assert kicks == [[]]  # the first call's linked event; the replay asked for no scoring
+
+
+@pytest.mark.parametrize(
+    ("messages", "in_transaction"),
+    [
+        ([track("m1")], False),  # one page view or track a request: a browser's
+        ([identify("i1", {"email": "a@example.com"}, userId="u1")], True),
+        ([track("m1"), track("m2")], True),
+    ],
+    ids=["single-track", "identify", "batch"],
+)
+def test_only_a_lone_non_identity_event_commits_without_a_transaction_of_its_own(
+    source, monkeypatch, messages, in_transaction
+):
+    # The lone insert is one statement, atomic by itself: no BEGIN / COMMIT round trips.
+    seen = []
+    real = services._insert
+    monkeypatch.setattr(
+        services,
+        "_insert",
+        lambda *args: seen.append(connection.in_atomic_block) or real(*args),
+    )
+
+    ingest(source, *messages)
+
+    assert seen == [in_transaction]
+    assert Event.objects.count() == len(messages)
+
+
+def test_an_event_no_lead_can_take_yet_asks_no_scoring(source, kicks):
+    ingest(source, track("m1", anonymousId="stranger", userId=None))
+
+    assert Event.objects.get().lead is None
+    assert kicks == []  # scoring counts linked events only
+
+
+def test_an_event_linked_after_its_commit_asks_for_scoring(source, kicks):
+    # The race the after-commit look closes: identify linked the id while this event's
+    # statement ran; the look links it, and scoring is asked for, as for any linked event.
+    ingest(source, track("m1", anonymousId="a1", userId=None))
+    lead = LeadFactory()
+    Identity.objects.create(kind="anonymous", value="a1", lead=lead)
+
+    services._link_after_commit(user_ids=set(), anonymous_ids={"a1"})
+
+    assert Event.objects.get().lead == lead
+    assert PendingEvent.objects.filter(event__lead=lead).count() == 1
+    assert kicks == [[]]
 
 
 def test_the_same_message_id_from_another_source_is_another_event(source):

@@ -1,0 +1,352 @@
+"""Browser-shaped ingestion vs a bare Django JSON view, through gunicorn, in the same run.
+
+    DATABASE_URL=postgres://... [REDIS_URL=redis://...] .venv/bin/python bench/browser_ingest.py
+        [--seconds 20] [--clients 4] [--workers 2/core] [--rounds 2] [--keep]
+
+Each request is what analytics-next sends from a visitor's page: one call (a page view, a track,
+now and then an identify) as JSON in a `text/plain` body with the write key inside (and as
+Basic auth), to `/v1/p`, `/v1/t` or `/v1/i`, with the page's `Origin` (one a browser source
+allows), a browser's User-Agent and a fresh connection whenever gunicorn closes one. The
+preflight is not repeated: a browser caches it (Access-Control-Max-Age).
+
+The bare view (bench/browser_site.py, in this bench's URLconf only) reads and parses the same
+body and answers `{"ok": true}` behind the same middleware. Both run `--seconds` each, split
+into `--rounds` alternating slices so that a change in the machine's load falls on both; the
+script prints each one's requests/s and latency (p50/p95/p99), their ratio (target >= 0.6) and
+ingestion's p95 (target < 50 ms). Figures on a shared 2-core machine are noisy.
+
+It works in its own database (<DATABASE_URL's name>_bench_browser, made afresh, dropped at the
+end unless --keep) and stops every process it starts.
+"""
+
+import argparse
+import base64
+import http.client
+import json
+import multiprocessing as mp
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchdb import bench_database_url, drop_database, recreate_database
+from ingest import cpu_used, percentile, server_cpu, stop, verdict
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TARGETS = {"ratio": 0.6, "p95_ms": 50}
+ORIGIN = "https://www.example.com"
+USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36"
+)
+PAGES = ["Pricing", "Home", "Blog", "Docs", "Integrations", "Customers"]
+EVENTS = ["CTA Clicked", "Video Played", "Ebook Downloaded", "Newsletter Subscribed"]
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=20, help="load per side (20)")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent clients (4)")
+    parser.add_argument(
+        "--workers", type=int, default=2 * (os.cpu_count() or 1), help="gunicorn workers (2/core)"
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="alternating slices per side (2)")
+    parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    return parser.parse_args()
+
+
+# --- Set-up ---------------------------------------------------------------------------------------
+
+
+def prepare() -> str:
+    """Schema and a browser source allowing ORIGIN; returns its write key."""
+    from django.core.management import call_command
+
+    from events import services
+    from events.models import Source, SourceKind
+
+    call_command("migrate", verbosity=0)
+    source, key = services.source_create(name="Website")
+    Source.objects.filter(pk=source.pk).update(kind=SourceKind.BROWSER, allowed_origins=[ORIGIN])
+    return key
+
+
+def start_gunicorn(env: dict, workers: int, log: Path) -> tuple[subprocess.Popen, str]:
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--pythonpath=bench",
+        "browser_site:application",
+        "--bind=127.0.0.1:0",
+        f"--workers={workers}",
+        f"--error-logfile={log}",
+        "--no-control-socket",  # gunicorn 27 shares one control socket path per user
+    ]
+    stderr = open(log.with_suffix(".stderr"), "wb")  # noqa: SIM115 - the server's life
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=stderr)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        text = log.read_text() if log.exists() else ""
+        found = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", text)
+        if found:
+            time.sleep(1.5)  # workers booting
+            return process, found.group(1)
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    stop(process)
+    sys.exit(f"gunicorn did not start:\n{log.read_text() if log.exists() else ''}")
+
+
+# --- What a browser sends -------------------------------------------------------------------------
+
+
+def analytics_next_call(rng: random.Random, key: str, visitor: str, n: int) -> tuple[str, bytes]:
+    """(path, body) of one analytics-next call from a visitor's page."""
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    page = rng.choice(PAGES)
+    url = f"{ORIGIN}/{page.lower()}"
+    message = {
+        "timestamp": now,
+        "integrations": {},
+        "context": {
+            "page": {"path": f"/{page.lower()}", "referrer": "", "search": "", "title": page},
+            "userAgent": USER_AGENT,
+            "locale": "en-US",
+            "library": {"name": "analytics.js", "version": "next-1.84.3"},
+            "timezone": "Europe/Paris",
+        },
+        "messageId": f"ajs-next-{uuid.uuid4()}",
+        "anonymousId": visitor,
+        "writeKey": key,
+        "userId": None,
+        "sentAt": now,
+        "_metadata": {"bundled": ["Segment.io"], "unbundled": [], "bundledIds": []},
+    }
+    message["context"]["page"]["url"] = url
+    roll = rng.random()
+    if roll < 0.75:
+        path = "/v1/p"
+        message |= {
+            "type": "page",
+            "name": page,
+            "properties": {"path": f"/{page.lower()}", "url": url, "title": page, "name": page},
+        }
+    elif roll < 0.99:
+        path = "/v1/t"
+        message |= {"type": "track", "event": rng.choice(EVENTS), "properties": {"n": n}}
+    else:
+        path = "/v1/i"
+        message |= {"type": "identify", "traits": {"email": f"{visitor[:8]}@example.org"}}
+    return path, json.dumps(message).encode()
+
+
+class Browser:
+    """POSTs as a page does: one connection, opened again whenever the server closes it."""
+
+    def __init__(self, url: str, key: str):
+        match = re.match(r"http://([^:]+):(\d+)", url)
+        assert match
+        self.host, self.port = match.group(1), int(match.group(2))
+        self.headers = {
+            "Content-Type": "text/plain",
+            "Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode(),
+            "Origin": ORIGIN,
+            "Referer": f"{ORIGIN}/",
+            "User-Agent": USER_AGENT,
+        }
+        self.connection: http.client.HTTPConnection | None = None
+
+    def post(self, path: str, body: bytes) -> int:
+        for attempt in (1, 2):
+            if self.connection is None:
+                self.connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
+            try:
+                self.connection.request("POST", path, body=body, headers=self.headers)
+                response = self.connection.getresponse()
+                response.read()
+                if response.will_close:
+                    self.connection.close()
+                    self.connection = None
+                return response.status
+            except (http.client.HTTPException, ConnectionError):
+                self.connection.close()
+                self.connection = None
+                if attempt == 2:
+                    return 0
+        return 0
+
+
+def client_main(n: int, url: str, key: str, target: str, start_at: float, end_at: float, out):
+    """Send back to back until `end_at`: to /bench/bare (target "bare") or to ingestion."""
+    rng = random.Random(n)
+    browser = Browser(url, key)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    visitor, count = str(uuid.uuid4()), 0
+    while time.time() < start_at:
+        time.sleep(0.002)
+    while time.time() < end_at:
+        count += 1
+        if count % 5 == 0:
+            visitor = str(uuid.uuid4())  # a visitor views a few pages, then another comes
+        path, body = analytics_next_call(rng, key, visitor, count)
+        if target == "bare":
+            path = "/bench/bare"
+        began = time.perf_counter()
+        status = browser.post(path, body)
+        latencies.append(time.perf_counter() - began)
+        statuses[status] = statuses.get(status, 0) + 1
+    out.put({"latencies": latencies, "statuses": statuses})
+
+
+def run_side(target: str, url: str, key: str, clients: int, seconds: float) -> dict:
+    start_at = time.time() + 0.5
+    end_at = start_at + seconds
+    queue: mp.Queue = mp.Queue()
+    processes = [
+        mp.Process(target=client_main, args=(n, url, key, target, start_at, end_at, queue))
+        for n in range(clients)
+    ]
+    for process in processes:
+        process.start()
+    reports = [queue.get() for _ in processes]
+    for process in processes:
+        process.join()
+    statuses: dict[int, int] = {}
+    for report in reports:
+        for status, count in report["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+    return {"latencies": [x for r in reports for x in r["latencies"]], "statuses": statuses}
+
+
+def measure(args, url: str, key: str, master: int, db_url: str) -> dict[str, dict]:
+    sides: dict[str, dict] = {
+        name: {"latencies": [], "statuses": {}, "cpu": {"gunicorn": 0.0, "postgres": 0.0}}
+        for name in ("bare", "ingest")
+    }
+    slice_seconds = args.seconds / args.rounds
+    for _ in range(args.rounds):
+        for target in ("bare", "ingest"):
+            before = server_cpu(master, db_url)
+            result = run_side(target, url, key, args.clients, slice_seconds)
+            for kind, seconds in cpu_used(before, server_cpu(master, db_url)).items():
+                sides[target]["cpu"][kind] += seconds
+            sides[target]["latencies"] += result["latencies"]
+            for status, count in result["statuses"].items():
+                statuses = sides[target]["statuses"]
+                statuses[status] = statuses.get(status, 0) + count
+    return sides
+
+
+def warm_up(url: str, key: str, workers: int) -> None:
+    """A few calls of each kind, so every worker has loaded its URLconf and connected."""
+    browser, rng = Browser(url, key), random.Random(0)
+    for i in range(workers * 10):
+        path, body = analytics_next_call(rng, key, f"warm-{i}", i)
+        assert browser.post(path, body) == 200, "ingestion refused the warm-up"
+        assert browser.post("/bench/bare", body) == 200, "the bare view failed"
+
+
+# --- Figures --------------------------------------------------------------------------------------
+
+
+def report(args, sides: dict[str, dict]) -> None:
+    from events.models import Event
+
+    figures = {}
+    for name, side in sides.items():
+        latencies = side["latencies"]
+        ok = side["statuses"].get(200, 0)
+        figures[name] = {
+            "rps": ok / args.seconds,
+            "p50": percentile(latencies, 50) * 1000,
+            "p95": percentile(latencies, 95) * 1000,
+            "p99": percentile(latencies, 99) * 1000,
+            "failed": {s: c for s, c in side["statuses"].items() if s != 200},
+            "ok": ok,
+            "cpu": {k: v / max(len(latencies), 1) * 1000 for k, v in side["cpu"].items()},
+        }
+    labels = {
+        "bare": "bare Django JSON view (POST /bench/bare)",
+        "ingest": "browser-shaped ingestion (POST /v1/p|t|i)",
+    }
+    print(
+        f"\n{args.clients} clients back to back, gunicorn {args.workers} sync workers, "
+        f"{args.seconds:.0f} s a side in {args.rounds} alternating slices:"
+    )
+    for name, f in figures.items():
+        failed = f"  failed by status (0: connection) {f['failed']}" if f["failed"] else ""
+        print(
+            f"  {labels[name]:<44} {f['rps']:8,.0f} requests/s   p50 {f['p50']:5.1f} ms  "
+            f"p95 {f['p95']:5.1f} ms  p99 {f['p99']:5.1f} ms{failed}"
+        )
+        print(
+            f"  {'':<44} server CPU a request: gunicorn {f['cpu']['gunicorn']:.2f} ms, "
+            f"PostgreSQL {f['cpu']['postgres']:.2f} ms"
+        )
+    ratio = figures["ingest"]["rps"] / max(figures["bare"]["rps"], 1e-9)
+    p95 = figures["ingest"]["p95"]
+    print(f"  ratio {ratio:.2f} - {verdict(ratio >= TARGETS['ratio'])} (>= {TARGETS['ratio']})")
+    print(f"  ingestion p95 {p95:.1f} ms - {verdict(p95 < TARGETS['p95_ms'])} (< 50 ms)")
+    stored = Event.objects.exclude(anonymous_id__startswith="warm-").count()
+    if stored != figures["ingest"]["ok"]:
+        print(f"  !! {stored:,} events stored for {figures['ingest']['ok']:,} acknowledged")
+
+
+def main() -> None:
+    args = parse_args()
+    url = bench_database_url(suffix="_bench_browser", script="bench/browser_ingest.py")
+    print(f"bench/browser_ingest.py  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(
+        f"machine: {os.cpu_count()} cores, load average before {os.getloadavg()[0]:.2f} "
+        "(shared with other engineers' runs: figures are noisy)"
+    )
+    recreate_database(url)
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("SECRET_KEY", "bench-only")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadcrm.settings")
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    logdir = Path(tempfile.mkdtemp(prefix="bench-browser-"))
+    gunicorn = None
+    try:
+        key = prepare()
+        connection.close()
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "DATABASE_URL": url,
+            "SECRET_KEY": "bench-only",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "LEADCRM_VAR_DIR": str(logdir / "var"),
+            "LOG_LEVEL": "WARNING",
+        }
+        if os.environ.get("REDIS_URL"):
+            env["REDIS_URL"] = os.environ["REDIS_URL"]
+        gunicorn, server = start_gunicorn(env, args.workers, logdir / "gunicorn.log")
+        warm_up(server, key, args.workers)
+        sides = measure(args, server, key, gunicorn.pid, url)
+        report(args, sides)
+        print(f"\nload average after {os.getloadavg()[0]:.2f}; logs in {logdir}")
+    finally:
+        stop(gunicorn)
+        connection.close()
+        if not args.keep:
+            drop_database(url)
+            print(f"dropped database {url.rsplit('/', 1)[-1]}")
+
+
+if __name__ == "__main__":
+    main()
