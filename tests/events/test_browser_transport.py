@@ -165,7 +165,7 @@ def test_text_plain_body_with_the_key_inside_from_an_allowed_origin_is_stored(
     response = send(path, page_call(shop_key))
 
     assert response.status_code == 200
-    assert response.json() == {"accepted": 1, "rejected": 0, "errors": []}
+    assert response.json() == {"accepted": 1, "rejected": 0, "errors": [], "errors_total": 0}
     assert response["Access-Control-Allow-Origin"] == SHOP
     assert response["Access-Control-Expose-Headers"] == "retry-after"
     assert "Origin" in response["Vary"]

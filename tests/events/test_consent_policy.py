@@ -21,7 +21,9 @@ def identify(email: str, user_id: str = "") -> dict:
 def browser_source(db):
     source, _ = services.source_create(name="Marketing site")
     Source.objects.filter(pk=source.pk).update(
-        kind=SourceKind.BROWSER, consent_policy=ConsentPolicy.NEEDED
+        kind=SourceKind.BROWSER,
+        consent_policy=ConsentPolicy.NEEDED,
+        allowed_origins=["https://www.example.com"],
     )
     return Source.objects.get(pk=source.pk)
 
@@ -74,6 +76,7 @@ def test_through_the_http_endpoint(client, browser_source):
         data=identify("ada@example.com"),
         content_type="application/json",
         HTTP_AUTHORIZATION=basic(key),
+        HTTP_ORIGIN="https://www.example.com",
     )
 
     assert response.status_code == 200

@@ -26,14 +26,21 @@ def stored() -> list[str]:
 
 @pytest.fixture
 def browser_source(source):
-    Source.objects.filter(pk=source.pk).update(kind=SourceKind.BROWSER)
+    Source.objects.filter(pk=source.pk).update(
+        kind=SourceKind.BROWSER, allowed_origins=[SITE_ORIGIN]
+    )
     return Source.objects.get(pk=source.pk)
+
+
+# The website a browser source allows (browser keys' requests carry its Origin).
+SITE_ORIGIN = "https://www.example.com"
 
 
 def send(client, key, message_id, *, ip="203.0.113.9", in_body=False, **headers):
     body = {**track(message_id), **({"writeKey": key} if in_body else {})}
     if not in_body:
         headers["HTTP_AUTHORIZATION"] = basic(key)
+    headers.setdefault("HTTP_ORIGIN", SITE_ORIGIN)
     return client.post(
         "/v1/track",
         data=json.dumps(body),
