@@ -197,9 +197,17 @@ def submission_create(
     specs = validation.fields_parse(form.fields)
     values, errors = validation.values_clean(specs, answers, consent=consent)
     if errors:
-        name, problems = next(iter(errors.items()))
-        raise InvalidSubmission(f"{name}: {problems[0]}", fields=errors)
+        raise InvalidSubmission(_check_these(len(errors)), fields=errors)
     return _submission_store(form=form, specs=specs, values=values, visit=visit, now=now)
+
+
+def _check_these(count: int) -> str:
+    # Words for the visitor, above the form: each field says what is wrong beside it.
+    return (
+        "Please check the field marked below."
+        if count == 1
+        else f"Please check the {count} fields marked below."
+    )
 
 
 @transaction.atomic

@@ -270,6 +270,7 @@ def test_answers_with_errors_store_nothing(form, published):
         submit(form, email="nope", first_name="www.spam.example", consent=False)
 
     assert refused.value.detail.code == "invalid"
+    assert str(refused.value.detail) == "Please check the 3 fields marked below."
     assert refused.value.fields == {
         "email": ["Enter a valid email address."],
         "first_name": ["Links are not allowed here."],
