@@ -43,11 +43,11 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
-    # Forms: expire double opt-in submissions whose link ran out, and queue again the emails
-    # (confirmation links, content offers) whose task was lost. Every minute: a visitor waits
-    # for that email on the thank-you page.
-    "web-mail-catch-up": {
-        "task": "web.mail_catch_up",
+    # Forms: expire double opt-in submissions whose link ran out, and queue again the
+    # follow-ups (the form's sequence, the confirmation link or content offer) whose task was
+    # lost. Every minute: a visitor waits for that email on the thank-you page.
+    "web-followup-catch-up": {
+        "task": "web.followup_catch_up",
         "schedule": 60.0,
         "options": {"expires": 55},
     },

@@ -77,6 +77,9 @@ class Submission(models.Model):
     confirmation_sent_at = models.DateTimeField(null=True, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     offer_sent_at = models.DateTimeField(null=True, blank=True)
+    sequence_started_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the form's nurture sequence was started for it."
+    )
 
     class Meta:
         ordering = ["-submitted_at", "-id"]

@@ -35,14 +35,14 @@ from web.selectors import forms_authorize
 
 logger = logging.getLogger(__name__)
 
-SUBMISSION_MAIL = "web.submission_mail"
+SUBMISSION_FOLLOWUP = "web.submission_followup"
 EVENT_NAME = "Form Submitted"
 EVENT_SOURCE = "forms"
 RESERVED_SLUGS = frozenset({"confirm"})  # /f/confirm/<token>/ is the double opt-in link
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 # The Celery task retries a failing send; past this, the periodic catch-up takes it again.
-MAIL_CATCH_UP_AFTER = timedelta(minutes=1)
-OFFER_CATCH_UP_WITHIN = timedelta(days=1)
+FOLLOWUP_CATCH_UP_AFTER = timedelta(minutes=1)
+CONFIRMED_CATCH_UP_WITHIN = timedelta(days=1)
 
 
 class InvalidForm(ApiError):
@@ -197,9 +197,17 @@ def submission_create(
     specs = validation.fields_parse(form.fields)
     values, errors = validation.values_clean(specs, answers, consent=consent)
     if errors:
-        name, problems = next(iter(errors.items()))
-        raise InvalidSubmission(f"{name}: {problems[0]}", fields=errors)
+        raise InvalidSubmission(_check_these(len(errors)), fields=errors)
     return _submission_store(form=form, specs=specs, values=values, visit=visit, now=now)
+
+
+def _check_these(count: int) -> str:
+    # Words for the visitor, above the form: each field says what is wrong beside it.
+    return (
+        "Please check the field marked below."
+        if count == 1
+        else f"Please check the {count} fields marked below."
+    )
 
 
 @transaction.atomic
@@ -223,7 +231,7 @@ def _submission_store(
         confirmed_at=now if confirmed else None,
     )
     if confirmed:
-        _consent_and_sequence(submission, ip=visit.ip, at=now)
+        _consent_give(submission, ip=visit.ip, at=now)
     event_services.lead_event_record(
         lead=lead,
         source=event_services.source_internal(EVENT_SOURCE),
@@ -234,7 +242,7 @@ def _submission_store(
     )
     if visit.anonymous_id:
         event_services.lead_anonymous_id_link(lead_id=lead.pk, anonymous_id=visit.anonymous_id)
-    publish_on_commit(SUBMISSION_MAIL, submission.pk)
+    publish_on_commit(SUBMISSION_FOLLOWUP, submission.pk)
     return submission
 
 
@@ -293,12 +301,12 @@ def _lead_fill_blanks(*, lead: Lead, fields: dict[str, Any], traits: dict[str, A
     return sorted(changes)
 
 
-def _consent_and_sequence(submission: Submission, *, ip: str | None, at: datetime) -> None:
+def _consent_give(submission: Submission, *, ip: str | None, at: datetime) -> None:
     """The address is good to mail (no double opt-in, or confirmed): the consent's evidence,
-    then the form's nurture sequence."""
-    form = submission.form
+    with the exact wording the visitor agreed to."""
     if submission.lead_id is None:
         return
+    form = submission.form
     lead_services.lead_consent_give(
         lead_id=submission.lead_id,
         wording=str(submission.data.get("consent_text", form.consent_text)),
@@ -306,19 +314,6 @@ def _consent_and_sequence(submission: Submission, *, ip: str | None, at: datetim
         ip=ip,
         at=at,
     )
-    if form.sequence_id is None:
-        return
-    try:
-        nurture_services.enrollment_create(
-            lead_id=submission.lead_id,
-            sequence_id=form.sequence_id,
-            actor=None,
-            trigger=TriggerKind.MANUAL,
-        )
-    except nurture_services.EnrollmentRefused as exc:
-        # Already in it, do-not-contact, suppressed, or the sequence is off: the form's work is
-        # done all the same; the sequence's own rules decide.
-        logger.info("form %s: lead %s not enrolled: %s", form.slug, submission.lead_id, exc.detail)
 
 
 # --- Double opt-in -------------------------------------------------------------------------------
@@ -335,9 +330,9 @@ def submission_confirm(
     *, submission_id: int, ip: str | None, now: datetime | None = None
 ) -> tuple[Submission, str]:
     """The visitor clicked their confirmation link (its token already verified): the submission
-    is confirmed, consent given with its evidence, the form's sequence started and the offer
-    mailed after the commit. A second click changes nothing (ALREADY); an expired submission
-    neither (EXPIRED). Submission.DoesNotExist when it is gone."""
+    is confirmed and consent given with its evidence; after the commit, the follow-up starts
+    the form's sequence and mails the offer. A second click changes nothing (ALREADY); an
+    expired submission neither (EXPIRED). Submission.DoesNotExist when it is gone."""
     now = now or timezone.now()
     submission = Submission.objects.select_for_update().select_related("form").get(pk=submission_id)
     if submission.status == SubmissionStatus.CONFIRMED:
@@ -347,12 +342,53 @@ def submission_confirm(
     submission.status = SubmissionStatus.CONFIRMED
     submission.confirmed_at = now
     submission.save(update_fields=["status", "confirmed_at"])
-    _consent_and_sequence(submission, ip=ip, at=now)
-    publish_on_commit(SUBMISSION_MAIL, submission.pk)
+    _consent_give(submission, ip=ip, at=now)
+    publish_on_commit(SUBMISSION_FOLLOWUP, submission.pk)
     return submission, ConfirmOutcome.CONFIRMED
 
 
-# --- Emails --------------------------------------------------------------------------------------
+# --- After the commit: the sequence and the email (web.tasks.submission_followup) ---------------
+
+
+def submission_followup(*, submission_id: int) -> dict[str, Any]:
+    """What a submission is due once committed: the form's nurture sequence once the address
+    is good to mail, then its email. Each once, however often it runs."""
+    return {
+        "sequence": submission_sequence_start(submission_id=submission_id),
+        "email": submission_mail_send(submission_id=submission_id),
+    }
+
+
+@transaction.atomic
+def submission_sequence_start(*, submission_id: int) -> bool:
+    """Enroll a confirmed submission's lead in its form's sequence, once: claimed by setting
+    `sequence_started_at` where it is empty, in the enrollment's transaction (a failure hands
+    the claim back). A refusal (already in it, do-not-contact, the sequence off) is the
+    sequence's own rule, and final. True when this call enrolled the lead."""
+    submission = Submission.objects.select_related("form").filter(pk=submission_id).first()
+    if submission is None or submission.form.sequence_id is None or submission.lead_id is None:
+        return False
+    claimed = Submission.objects.filter(
+        pk=submission.pk, status=SubmissionStatus.CONFIRMED, sequence_started_at__isnull=True
+    ).update(sequence_started_at=timezone.now())
+    if not claimed:
+        return False
+    try:
+        nurture_services.enrollment_create(
+            lead_id=submission.lead_id,
+            sequence_id=submission.form.sequence_id,
+            actor=None,
+            trigger=TriggerKind.MANUAL,
+        )
+    except nurture_services.EnrollmentRefused as exc:
+        logger.info(
+            "form %s: lead %s not enrolled: %s",
+            submission.form.slug,
+            submission.lead_id,
+            exc.detail,
+        )
+        return False
+    return True
 
 
 def submission_mail_send(*, submission_id: int) -> str | None:
@@ -394,24 +430,28 @@ def submission_mail_send(*, submission_id: int) -> str | None:
     return claim
 
 
-def submissions_mail_due(*, now: datetime | None = None) -> list[int]:
-    """Submissions whose email was never claimed (a lost task, a broker outage, retries run
-    out): the periodic catch-up publishes them again."""
+def submissions_followup_due(*, now: datetime | None = None) -> list[int]:
+    """Submissions whose follow-up never ran (a lost task, a broker outage, retries run out):
+    an email never claimed, or a sequence never started. The periodic catch-up publishes them
+    again."""
     now = now or timezone.now()
-    settled = now - MAIL_CATCH_UP_AFTER
+    settled = now - FOLLOWUP_CATCH_UP_AFTER
     confirmation_due = Q(
         status=SubmissionStatus.PENDING,
         confirmation_sent_at__isnull=True,
         submitted_at__lte=settled,
         submitted_at__gte=now - emails.confirm_max_age(),
     )
-    offer_due = Q(
+    confirmed = Q(
         status=SubmissionStatus.CONFIRMED,
-        offer_sent_at__isnull=True,
         confirmed_at__lte=settled,
-        confirmed_at__gte=now - OFFER_CATCH_UP_WITHIN,
-    ) & ~Q(form__offer_url="")
-    rows = Submission.objects.filter(confirmation_due | offer_due).order_by("pk")
+        confirmed_at__gte=now - CONFIRMED_CATCH_UP_WITHIN,
+    )
+    offer_due = confirmed & Q(offer_sent_at__isnull=True) & ~Q(form__offer_url="")
+    sequence_due = confirmed & Q(
+        sequence_started_at__isnull=True, form__sequence__isnull=False, lead__isnull=False
+    )
+    rows = Submission.objects.filter(confirmation_due | offer_due | sequence_due).order_by("pk")
     return list(rows.values_list("pk", flat=True)[:1000])
 
 

@@ -71,7 +71,7 @@ def test_the_hosted_page_on_a_phone_by_keyboard(new_page, marketer, console):
     )
     assert active(page) == "lcf-ebook-email"  # the keyboard is on the first field to fix
     assert page.get_by_label("Work email").get_attribute("aria-invalid") == "true"
-    assert page.get_by_role("alert").inner_text() == "email: Enter a valid email address."
+    assert page.get_by_role("alert").inner_text() == "Please check the 2 fields marked below."
     assert scroll_width(page) <= PHONE["width"]
     expected_refusals(console, 1)
 

@@ -139,19 +139,25 @@ def test_confirming_gives_consent_with_evidence_and_starts_the_sequence(
         "198.51.100.23",
     )
     assert evidence.at == pending.confirmed_at
+    assert (services.SUBMISSION_FOLLOWUP, (pending.pk,)) in published
+    assert not Enrollment.objects.exists()  # the follow-up starts the sequence
+
+    services.submission_followup(submission_id=pending.pk)
+
     assert list(Enrollment.objects.values_list("lead", "sequence__key")) == [
         (lead.pk, "ebook-followup")
     ]
-    assert (services.SUBMISSION_MAIL, (pending.pk,)) in published
 
 
 def test_confirming_twice_changes_nothing_more(pending, client):
     client.post(confirm_path(pending))
+    services.submission_followup(submission_id=pending.pk)
     pending.refresh_from_db()
     confirmed_at = pending.confirmed_at
 
     again = client.post(confirm_path(pending))
     opened = client.get(confirm_path(pending))
+    services.submission_followup(submission_id=pending.pk)
 
     assert "Already confirmed" in again.content.decode()
     assert "Already confirmed" in opened.content.decode()

@@ -1,5 +1,5 @@
 """The email a submission is due, sent once (web.services.submission_mail_send), and the
-periodic catch-up (web.tasks.mail_catch_up)."""
+periodic catch-up (web.tasks.followup_catch_up)."""
 
 import smtplib
 from datetime import timedelta
@@ -8,6 +8,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from tests.nurturing.conftest import make_sequence
 from tests.web.conftest import make_form, submit
 from web import emails, services, tasks
 from web.models import Submission, SubmissionStatus
@@ -71,7 +72,7 @@ def test_nothing_but_the_link_goes_to_an_address_before_it_is_confirmed(doi_form
     services.submission_mail_send(submission_id=submission.pk)
     # the task again, the catch-up, a second submission's own link: never the offer
     services.submission_mail_send(submission_id=submission.pk)
-    tasks.mail_catch_up()
+    tasks.followup_catch_up()
 
     assert [m.subject for m in mail.outbox] == ["Please confirm your email: the lead-scoring ebook"]
 
@@ -115,9 +116,16 @@ def test_an_address_the_server_refuses_is_not_tried_again(form, monkeypatch):
     assert submission.offer_sent_at is not None  # claimed for good: the catch-up leaves it
 
 
-def test_the_catch_up_queues_emails_never_claimed(marketer, form, doi_form, published):
+def test_the_catch_up_queues_follow_ups_never_claimed(marketer, form, doi_form, published):
     now = timezone.now()
     old = now - timedelta(minutes=1)
+    sequence_form = make_form(
+        marketer, slug="seq", offer_url="", sequence=make_sequence(key="followup")
+    )
+    sequence_due = submit(sequence_form, email="s@example.com")
+    started = submit(sequence_form, email="t@example.com")
+    Submission.objects.filter(pk__in=[sequence_due.pk, started.pk]).update(confirmed_at=old)
+    Submission.objects.filter(pk=started.pk).update(sequence_started_at=old)
     offer_due = submit(form, email="a@example.com")
     link_due = submit(doi_form, email="b@example.com")
     too_recent = submit(form, email="c@example.com")
@@ -130,15 +138,16 @@ def test_the_catch_up_queues_emails_never_claimed(marketer, form, doi_form, publ
         submitted_at=now - timedelta(days=7, seconds=1)
     )
 
-    due = services.submissions_mail_due(now=now)
+    due = services.submissions_followup_due(now=now)
 
-    assert due == [offer_due.pk, link_due.pk]
+    assert due == [sequence_due.pk, offer_due.pk, link_due.pk]
     assert too_recent.pk not in due
-    result = tasks.mail_catch_up()
-    assert result == {"expired": 0, "queued": 2}
+    result = tasks.followup_catch_up()
+    assert result == {"expired": 0, "queued": 3}
     assert [(name, args) for name, args in published] == [
-        (services.SUBMISSION_MAIL, (offer_due.pk,)),
-        (services.SUBMISSION_MAIL, (link_due.pk,)),
+        (services.SUBMISSION_FOLLOWUP, (sequence_due.pk,)),
+        (services.SUBMISSION_FOLLOWUP, (offer_due.pk,)),
+        (services.SUBMISSION_FOLLOWUP, (link_due.pk,)),
     ]
 
 

@@ -121,17 +121,37 @@ def test_with_double_opt_in_nothing_is_consented_until_confirmed(doi_form):
     assert not Consent.objects.exists()
 
 
-def test_the_forms_sequence_starts_at_once_without_double_opt_in(marketer):
+def test_the_forms_sequence_starts_after_the_commit_without_double_opt_in(marketer):
     sequence = make_sequence(key="ebook-followup")
     form = make_form(marketer, sequence=sequence)
     doi = make_form(marketer, slug="doi", double_opt_in=True, sequence=sequence)
+    now = submit(form, email="now@example.com")
+    later = submit(doi, email="later@example.com")
+    assert not Enrollment.objects.exists()  # not in the visitor's request
 
-    submit(form, email="now@example.com")
-    submit(doi, email="later@example.com")
+    # the follow-up task, as often as it may run
+    for _ in range(2):
+        services.submission_followup(submission_id=now.pk)
+        services.submission_followup(submission_id=later.pk)
 
     assert list(Enrollment.objects.values_list("lead__email", "sequence__key", "trigger")) == [
         ("now@example.com", "ebook-followup", "manual")
     ]
+    now.refresh_from_db()
+    later.refresh_from_db()
+    assert now.sequence_started_at is not None
+    assert later.sequence_started_at is None
+
+
+def test_a_refused_enrollment_is_final(marketer):
+    sequence = make_sequence(key="ebook-followup", is_active=False)
+    submission = submit(make_form(marketer, sequence=sequence))
+
+    assert services.submission_sequence_start(submission_id=submission.pk) is False
+
+    submission.refresh_from_db()
+    assert submission.sequence_started_at is not None  # decided: the catch-up leaves it
+    assert not Enrollment.objects.exists()
 
 
 def test_an_existing_lead_gets_only_its_blank_fields_filled(form):
@@ -242,7 +262,7 @@ def test_the_email_is_published_after_the_commit(
     with django_capture_on_commit_callbacks(execute=True):
         submission = submit(form)
 
-    assert (services.SUBMISSION_MAIL, (submission.pk,)) in published
+    assert (services.SUBMISSION_FOLLOWUP, (submission.pk,)) in published
 
 
 def test_answers_with_errors_store_nothing(form, published):
@@ -250,6 +270,7 @@ def test_answers_with_errors_store_nothing(form, published):
         submit(form, email="nope", first_name="www.spam.example", consent=False)
 
     assert refused.value.detail.code == "invalid"
+    assert str(refused.value.detail) == "Please check the 3 fields marked below."
     assert refused.value.fields == {
         "email": ["Enter a valid email address."],
         "first_name": ["Links are not allowed here."],

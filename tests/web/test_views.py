@@ -124,7 +124,10 @@ def test_errors_come_back_in_the_page_beside_their_fields(client, form):
     assert ">Links are not allowed here.</p>" in html
     assert ">Tick the box to agree, so that we may send you what you asked for.</p>" in html
     assert 'value="&quot;&gt;&lt;b&gt;x&lt;/b&gt;"' in html  # kept, escaped
-    assert '<div class="leadcrm-message" role="alert" data-leadcrm-message>email: ' in html
+    assert (
+        '<div class="leadcrm-message" role="alert" data-leadcrm-message>'
+        "Please check the 3 fields marked below.</div>" in html
+    )
     assert token_in(html) == data["leadcrm_ts"]
     assert not Submission.objects.exists()
 
@@ -135,7 +138,7 @@ def test_errors_come_back_as_json_for_the_script(client, form):
     assert response.status_code == 400
     assert response.json() == {
         "code": "invalid",
-        "message": "email: Enter a valid email address.",
+        "message": "Please check the 2 fields marked below.",
         "fields": {
             "email": ["Enter a valid email address."],
             "consent": ["Tick the box to agree, so that we may send you what you asked for."],
