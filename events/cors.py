@@ -14,10 +14,10 @@ the preflight, so its pages cannot even send.
 Pure, apart from the response helpers at the end: no ORM here (the selector asks the database).
 """
 
-from urllib.parse import urlsplit
-
 from django.http import HttpResponse
 from django.utils.cache import patch_vary_headers
+
+from events import origins
 
 # Chromium caps a cached preflight at two hours; longer values are cut to that.
 MAX_AGE_SECONDS = 7200
@@ -44,28 +44,16 @@ ALLOWED_HEADERS = (
 # how long a 429 asks it to wait.
 EXPOSED_HEADERS = ("retry-after",)
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
 
 def origin_normalize(value: str) -> str | None:
-    """`value` as a browser writes an Origin header (lower-case scheme and host, no default
-    port, no path), or None when it is not an http(s) origin: "null", a path, a query, a user
-    name, a port out of range. "HTTPS://Example.com:443/" -> "https://example.com"."""
+    """`value` as a browser writes an Origin header, by the same rule that stores a source's
+    allowed origins (`events.origins.origin_normalise`), or None when it is not an http(s)
+    origin: "null", a path, a query, a user name, a port out of range.
+    "HTTPS://Example.com:443/" -> "https://example.com"."""
     try:
-        parts = urlsplit(value.strip())
-        port = parts.port
-    except ValueError:
+        return origins.origin_normalise(value)
+    except origins.InvalidOrigin:
         return None
-    host = parts.hostname
-    if parts.scheme not in _DEFAULT_PORTS or not host:
-        return None
-    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
-        return None
-    if ":" in host:
-        host = f"[{host}]"  # IPv6
-    if port is None or port == _DEFAULT_PORTS[parts.scheme]:
-        return f"{parts.scheme}://{host}"
-    return f"{parts.scheme}://{host}:{port}"
 
 
 def origin_allowed(*, origin: str | None, allowed: list[str]) -> bool:
