@@ -27,7 +27,6 @@ import multiprocessing as mp
 import os
 import random
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchdb import bench_database_url, drop_database, recreate_database
-from ingest import cpu_used, percentile, server_cpu, stop, verdict
+from ingest import cpu_used, percentile, server_cpu, start_gunicorn, stop, verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -75,36 +74,11 @@ def prepare() -> str:
 
     call_command("migrate", verbosity=0)
     source, key = services.source_create(name="Website")
-    Source.objects.filter(pk=source.pk).update(kind=SourceKind.BROWSER, allowed_origins=[ORIGIN])
+    # No rate limit of its own (0): the bench measures ingestion, not the limiter's 429s.
+    Source.objects.filter(pk=source.pk).update(
+        kind=SourceKind.BROWSER, allowed_origins=[ORIGIN], rate_limit_per_minute=0
+    )
     return key
-
-
-def start_gunicorn(env: dict, workers: int, log: Path) -> tuple[subprocess.Popen, str]:
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--pythonpath=bench",
-        "browser_site:application",
-        "--bind=127.0.0.1:0",
-        f"--workers={workers}",
-        f"--error-logfile={log}",
-        "--no-control-socket",  # gunicorn 27 shares one control socket path per user
-    ]
-    stderr = open(log.with_suffix(".stderr"), "wb")  # noqa: SIM115 - the server's life
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=stderr)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        text = log.read_text() if log.exists() else ""
-        found = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", text)
-        if found:
-            time.sleep(1.5)  # workers booting
-            return process, found.group(1)
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)
-    stop(process)
-    sys.exit(f"gunicorn did not start:\n{log.read_text() if log.exists() else ''}")
 
 
 # --- What a browser sends -------------------------------------------------------------------------
@@ -332,10 +306,14 @@ def main() -> None:
             "ALLOWED_HOSTS": "127.0.0.1",
             "LEADCRM_VAR_DIR": str(logdir / "var"),
             "LOG_LEVEL": "WARNING",
+            # Every client of the bench is one address: no per-address limit either.
+            "INGEST_BROWSER_IP_RATE_PER_MINUTE": "0",
         }
         if os.environ.get("REDIS_URL"):
             env["REDIS_URL"] = os.environ["REDIS_URL"]
-        gunicorn, server = start_gunicorn(env, args.workers, logdir / "gunicorn.log")
+        gunicorn, server = start_gunicorn(
+            env, args.workers, logdir / "gunicorn.log", app="browser_site:application"
+        )
         warm_up(server, key, args.workers)
         sides = measure(args, server, key, gunicorn.pid, url)
         report(args, sides)

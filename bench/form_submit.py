@@ -21,7 +21,6 @@ database (<name>_forms_bench), made afresh and dropped; every process it starts 
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,6 +37,7 @@ from ingest import (
     django_setup,
     percentile,
     server_cpu,
+    start_celery,
     start_gunicorn,
     stop,
     verdict,
@@ -239,31 +239,6 @@ def report(args, run: dict, before: int) -> None:
         print(f"   !! {stored:,} submissions stored for {len(ok):,} answered 200")
 
 
-def start_worker(env: dict, log: Path) -> subprocess.Popen:
-    """A Celery worker at a lower priority: it drains the emails, the nurture and scoring tasks
-    the submissions queue, while the web tier under test keeps the CPU first (in production
-    the workers need not share the web servers' cores)."""
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "leadcrm",
-        "worker",
-        "--concurrency=1",
-        "--loglevel=WARNING",
-        f"--logfile={log}",
-    ]
-    return subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=lambda: os.nice(10),
-    )
-
-
 def main() -> None:
     args = parse_args()
     url = bench_database_url(suffix="_forms_bench", script="bench/form_submit.py")
@@ -299,7 +274,9 @@ def main() -> None:
         gunicorn, server = start_gunicorn(env, args.workers, logdir / "gunicorn.log")
         processes.append(gunicorn)
         if redis:
-            processes.append(start_worker(env, logdir / "celery.log"))
+            # At a lower priority: the worker drains what the submissions queue while the web tier
+            # under test keeps the CPU first (in production they need not share cores).
+            processes.append(start_celery(env, logdir / "celery.log", nice=10))
         print(f"Redis: {'yes (rate limits counted, a worker sends the emails)' if redis else 'no'}")
         warm = FormPoster(server)
         for body in bodies(form_id, 20, "warm"):

@@ -258,12 +258,16 @@ def copy_rate(url: str, rows: int, batch: int, leads: int, anonymous: float) -> 
 # --- Servers --------------------------------------------------------------------------------------
 
 
-def start_gunicorn(env: dict, workers: int, log: Path) -> tuple[subprocess.Popen, str]:
+def start_gunicorn(
+    env: dict, workers: int, log: Path, *, app: str = "leadcrm.wsgi:application"
+) -> tuple[subprocess.Popen, str]:
+    """gunicorn serving `app` (a module of bench/ is importable) on a free 127.0.0.1 port."""
     command = [
         sys.executable,
         "-m",
         "gunicorn",
-        "leadcrm.wsgi:application",
+        "--pythonpath=bench",
+        app,
         "--bind=127.0.0.1:0",
         f"--workers={workers}",
         f"--error-logfile={log}",
@@ -286,7 +290,8 @@ def start_gunicorn(env: dict, workers: int, log: Path) -> tuple[subprocess.Popen
     sys.exit(f"gunicorn did not start:\n{log.read_text() if log.exists() else ''}")
 
 
-def start_celery(env: dict, log: Path) -> subprocess.Popen:
+def start_celery(env: dict, log: Path, *, nice: int = 0) -> subprocess.Popen:
+    """One Celery worker process; `nice` lowers its priority below the web tier under test."""
     command = [
         sys.executable,
         "-m",
@@ -299,7 +304,12 @@ def start_celery(env: dict, log: Path) -> subprocess.Popen:
         f"--logfile={log}",
     ]
     return subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=(lambda: os.nice(nice)) if nice else None,
     )
 
 
