@@ -44,12 +44,15 @@ INSTALLED_APPS = [
     "django_htmx",
     "core",
     "accounts",
+    "audit",
     "leads",
     "events",
     "scoring",
     "nurturing",
     "handoff",
     "web",
+    "imports",
+    "reports",
     "playbook",
 ]
 

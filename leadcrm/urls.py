@@ -9,8 +9,10 @@ from core.health import healthz
 from events.urls import api_urlpatterns as events_api
 from events.urls import segment_urlpatterns
 from handoff.urls import api_urlpatterns as handoff_api
+from imports.urls import api_urlpatterns as imports_api
 from leads.urls import api_urlpatterns as leads_api
 from nurturing.urls import api_urlpatterns as nurturing_api
+from reports.urls import api_urlpatterns as reports_api
 from scoring.urls import api_urlpatterns as scoring_api
 from web.urls import api_urlpatterns as web_api
 
@@ -22,10 +24,14 @@ api_v1 = [
     *scoring_api,
     *nurturing_api,
     *web_api,
+    *imports_api,
+    *reports_api,
 ]
 
 urlpatterns = [
+    path("", include("reports.urls")),
     path("", include("leads.urls")),
+    path("", include("imports.urls")),
     path("", include("handoff.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("e/", include("nurturing.urls")),

@@ -10,6 +10,6 @@ api_urlpatterns = router.urls
 
 app_name = "leads"
 urlpatterns = [
-    path("", views.lead_list, name="list"),
+    path("leads/", views.lead_list, name="list"),
     path("leads/<int:lead_id>/", views.lead_detail, name="detail"),
 ]

@@ -25,7 +25,8 @@ def logged_in(user) -> Client:
 
 
 @pytest.mark.parametrize(
-    "path", ["/accounts/login/", "/", "/leads/{id}/", "/admin/", "/api/docs/", "/api/schema/"]
+    "path",
+    ["/accounts/login/", "/", "/leads/", "/leads/{id}/", "/admin/", "/api/docs/", "/api/schema/"],
 )
 def test_pages_carry_the_site_policy(admin_user, path):
     lead = LeadFactory()

@@ -39,7 +39,7 @@ def test_login_page_renders_for_anonymous(client):
     assert 'type="password" name="password"' in html
 
 
-def test_login_with_username_and_password_opens_the_lead_list(marketer):
+def test_login_with_username_and_password_opens_the_app(marketer):
     client = Client(enforce_csrf_checks=True)
     client.get("/accounts/login/")
     token = client.cookies["csrftoken"].value
@@ -50,7 +50,7 @@ def test_login_with_username_and_password_opens_the_lead_list(marketer):
     )
 
     assert (response.status_code, response["Location"]) == (302, "/")
-    assert "<h1>Leads</h1>" in page(client.get("/"))
+    assert "<h1>Leads</h1>" in page(client.get("/leads/"))
 
 
 def test_login_with_wrong_password_shows_an_error_and_stays_anonymous(client, marketer):
@@ -80,7 +80,7 @@ def test_logout_ends_the_session(marketer):
     assert client.get("/").status_code == 302
 
 
-@pytest.mark.parametrize("path", ["/", "/leads/1/"])
+@pytest.mark.parametrize("path", ["/", "/leads/", "/leads/1/"])
 def test_anonymous_is_redirected_to_login(client, path):
     LeadFactory()
 
@@ -99,7 +99,7 @@ def test_marketer_sees_every_lead_in_the_list(marketer, rep, other_rep):
         LeadFactory(email="new@example.com"),
     ]
 
-    html = page(logged_in(marketer).get("/"))
+    html = page(logged_in(marketer).get("/leads/"))
 
     for lead in leads:
         assert f'href="/leads/{lead.pk}/"' in html
@@ -112,7 +112,7 @@ def test_rep_sees_own_and_handoff_leads_only(rep, other_rep, pool_mode):
     LeadFactory(email="theirs@example.com", owner=other_rep, stage=Stage.SQL)
     LeadFactory(email="fresh@example.com", stage=Stage.IQL)
 
-    html = page(logged_in(rep).get("/"))
+    html = page(logged_in(rep).get("/leads/"))
 
     assert re.findall(r"<small>([^<]+@example\.com)</small>", html) == [queue.email, mine.email]
 
@@ -122,7 +122,7 @@ def test_list_filters_by_stage_and_search(marketer):
     LeadFactory(email="grace@example.com", stage=Stage.IQL)
     LeadFactory(email="alan@navy.mil", company_name="Navy", stage=Stage.IQL)
 
-    html = page(logged_in(marketer).get("/", {"stage": "MQL", "q": "grace"}))
+    html = page(logged_in(marketer).get("/leads/", {"stage": "MQL", "q": "grace"}))
 
     assert re.findall(r"<small>([^<]+)</small>", html) == [hit.email]
 
@@ -134,9 +134,9 @@ def test_list_query_count_does_not_grow_with_leads(marketer, rep, django_assert_
 
     # session, user, count, page of leads joined to owners
     with django_assert_max_num_queries(4):
-        html = page(client.get("/"))
+        html = page(client.get("/leads/"))
 
-    assert html.count('href="/leads/') == 20
+    assert len(re.findall(r'href="/leads/\d+/"', html)) == 20
 
 
 # --- lead detail -------------------------------------------------------------------------------
@@ -255,7 +255,7 @@ def test_stage_form_needs_a_csrf_token(rep):
 # --- static files: our own, no CDN -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/accounts/login/", "/", "/leads/{id}/"])
+@pytest.mark.parametrize("path", ["/accounts/login/", "/", "/leads/", "/leads/{id}/"])
 def test_pages_load_assets_only_from_our_own_static(marketer, path):
     lead = LeadFactory()
     client = Client() if path == "/accounts/login/" else logged_in(marketer)
@@ -287,3 +287,18 @@ def test_static_files_are_served_by_the_app_with_debug_off(client, settings, pat
     assert response.status_code == 200
     assert response["Content-Type"].startswith(content_type)
     assert b"".join(response.streaming_content) == source
+
+
+# --- home ----------------------------------------------------------------------------------------
+
+
+def test_home_is_the_funnel_for_a_marketer(marketer):
+    html = page(logged_in(marketer).get("/"))
+
+    assert "<h1>Funnel</h1>" in html
+
+
+def test_home_sends_a_rep_to_the_inbox(rep):
+    response = logged_in(rep).get("/")
+
+    assert (response.status_code, response["Location"]) == (302, "/inbox/")

@@ -13,6 +13,7 @@ def test_lead_list_works_under_the_csp(logged_in, marketer):
     LeadFactory(email="ada@example.com", first_name="Ada", last_name="Lovelace", stage=Stage.MQL)
 
     page = logged_in(marketer)
+    page.goto("/leads/")
 
     assert page.get_by_role("heading", name="Leads").is_visible()
     assert page.get_by_role("link", name="Ada Lovelace").is_visible()
@@ -25,11 +26,12 @@ def test_lead_list_filters_by_stage(logged_in, marketer):
     LeadFactory(email="mql@example.com", stage=Stage.MQL)
     LeadFactory(email="iql@example.com", stage=Stage.IQL)
     page = logged_in(marketer)
+    page.goto("/leads/")
 
     page.get_by_label("Stage").select_option("MQL")
     page.get_by_role("button", name="Filter").click()
 
-    page.wait_for_url("**/?q=&stage=MQL")
+    page.wait_for_url("**/leads/?q=&stage=MQL")
     assert page.locator("table.leads small").all_inner_texts() == ["mql@example.com"]
 
 
@@ -59,7 +61,7 @@ def test_lead_page_stage_form_by_keyboard_alone(logged_in, rep):
     assert lead.stage_changes.order_by("-id").first().reason == "Budget frozen until Q3"
 
 
-@pytest.mark.parametrize("path", ["/accounts/login/", "/", "/leads/{id}/"])
+@pytest.mark.parametrize("path", ["/accounts/login/", "/", "/leads/", "/leads/{id}/"])
 def test_pages_fit_a_phone_screen(new_page, logged_in, marketer, path):
     lead = LeadFactory(
         email="a.very.long.address.for.a.phone@an-enterprise-company.example.com",

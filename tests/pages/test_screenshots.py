@@ -56,7 +56,7 @@ def _dialog(page) -> None:
 def test_main_pages_on_desktop_and_phone(new_page, demo, shots, size, viewport):
     screens = [
         ("login", "", "/accounts/login/", None),
-        ("leads", "marketer", "/", None),
+        ("leads", "marketer", "/leads/", None),
         ("inbox", "rep1", "/inbox/", None),
         ("inbox-reject", "rep1", "/inbox/", _dialog),
         ("lead", "rep1", f"/leads/{demo['sal'].pk}/", None),

@@ -1,0 +1,4 @@
+api_urlpatterns: list = []
+
+app_name = "imports"
+urlpatterns: list = []
