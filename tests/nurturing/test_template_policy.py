@@ -26,7 +26,7 @@ def test_the_policy_lists_exactly_what_a_lead_context_gives():
         "{% firstof first_name full_name 'there' %}",
         "{{ company|truncatechars:30 }} {{ first_name|center:100 }} {{ title|ljust:'0' }}",
         "{% comment %}{{ anything|safe }}{% endcomment %}{% now 'Y' %}",
-        "{{ first_name|rjust:\"100\" }}",
+        '{{ first_name|rjust:"100" }}',
     ],
 )
 def test_plain_templates_pass(source):
