@@ -6,6 +6,7 @@ from scoring import apis
 router = SimpleRouter(trailing_slash=True)
 router.register("scoring/rules", apis.RuleViewSet, basename="scoring-rule")
 router.register("scoring/rescores", apis.RescoreJobViewSet, basename="scoring-rescore")
+router.register("scoring/simulations", apis.SimulationJobViewSet, basename="scoring-simulation")
 
 api_urlpatterns = [
     path("scoring/settings/", apis.SettingsApi.as_view(), name="scoring-settings"),
