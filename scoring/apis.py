@@ -321,6 +321,13 @@ class ChangedLeadOutput(serializers.Serializer):
     would_score = serializers.IntegerField()
 
 
+class DroppedLeadOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.CharField()
+    score = serializers.IntegerField()
+    would_score = serializers.IntegerField()
+
+
 class HistogramBucketOutput(serializers.Serializer):
     bucket = serializers.CharField(help_text="Score range: 'below 0', '0–9', ..., '100+'.")
     before = serializers.IntegerField(help_text="Leads in the range with today's scores.")
@@ -342,6 +349,11 @@ class SimulateOutput(serializers.Serializer):
     score_changes = serializers.IntegerField()
     changed_leads = ChangedLeadOutput(many=True)
     changed_leads_truncated = serializers.BooleanField()
+    drop_below_mql = serializers.IntegerField(
+        help_text="MQLs at or above today's threshold whose score would fall below it (scoring "
+        "never moves a lead back; they would no longer qualify)."
+    )
+    dropped_leads = DroppedLeadOutput(many=True, help_text="The first `limit` of them.")
     histogram = HistogramBucketOutput(many=True)
     rules = DraftRulePointsOutput(many=True)
 

@@ -278,6 +278,9 @@ class SimulationJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the draft's change was applied (from the page)."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

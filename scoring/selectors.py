@@ -177,7 +177,7 @@ def scoring_simulate(
         rules.RuleDef(**{**r.__dict__, "rule_id": -i, "version_id": -i})
         for i, r in enumerate(draft, 1)
     ]
-    tally = _Tally(limit=limit, rules=draft)
+    tally = _Tally(limit=limit, rules=draft, mql_threshold=thresholds.mql_threshold)
     for scope, leads in _lead_chunks(chunk):
         with transaction.atomic(), connection.cursor() as cursor:
             points = derive.points_under(cursor, draft, scope, now)
@@ -199,10 +199,19 @@ class _Tally:
     """The simulation's running totals: stages, the score histogram before and after, and the
     points each draft rule gives."""
 
-    def __init__(self, *, limit: int, rules: list[rules.RuleDef]):
+    def __init__(self, *, limit: int, rules: list[rules.RuleDef], mql_threshold: int):
         self.limit = limit
-        self.totals = {"leads": 0, "score_changes": 0, "mql": 0, "pql": 0, "changes": 0}
+        self.mql_threshold = mql_threshold
+        self.totals = {
+            "leads": 0,
+            "score_changes": 0,
+            "mql": 0,
+            "pql": 0,
+            "changes": 0,
+            "drop_below_mql": 0,
+        }
         self.changes: list[dict[str, Any]] = []
+        self.drops: list[dict[str, Any]] = []
         self.before: Counter[int] = Counter()
         self.after: Counter[int] = Counter()
         self.rules = rules
@@ -226,6 +235,14 @@ class _Tally:
         totals["pql"] += new_stage == Stage.PQL
         self.before[_bucket(score)] += 1
         self.after[_bucket(new_score)] += 1
+        # Scoring only moves leads forward: an MQL whose score would fall below the threshold
+        # stays an MQL, but would no longer qualify. The preview calls these "drop back".
+        if stage == Stage.MQL and new_score < self.mql_threshold <= score:
+            totals["drop_below_mql"] += 1
+            if len(self.drops) < self.limit:
+                self.drops.append(
+                    {"id": lead_id, "email": email, "score": score, "would_score": new_score}
+                )
         if new_stage == stage:
             return
         totals["changes"] += 1
@@ -246,6 +263,7 @@ class _Tally:
             **self.totals,
             "changed_leads": self.changes,
             "changed_leads_truncated": self.totals["changes"] > self.limit,
+            "dropped_leads": self.drops,
             "histogram": _histogram(self.before, self.after),
             "rules": [
                 {
@@ -294,3 +312,28 @@ def _lead_chunks(size: int):
             return
         yield Scope(after=last, upto=leads[-1][0]), leads
         last = leads[-1][0]
+
+
+def rule_overview() -> list[dict[str, Any]]:
+    """Every rule for the rules page: its sentence, version, and what it gives now (leads it
+    scores, live points), in two queries."""
+    given: dict[int, dict[str, Any]] = {
+        row["rule_id"]: dict(row)
+        for row in LedgerEntry.objects.filter(is_live=True)
+        .values("rule_id")
+        .annotate(leads=Count("lead_id", distinct=True), points=Sum("points"))
+    }
+    out = []
+    for rule in rule_list():
+        version = rule.current_version
+        stats: dict[str, Any] = given.get(rule.pk, {})
+        out.append(
+            {
+                "rule": rule,
+                "sentence": rules.describe(version.as_def()) if version else "",
+                "version": version.number if version else 0,
+                "leads": stats.get("leads", 0),
+                "points": stats.get("points", 0) or 0,
+            }
+        )
+    return out
