@@ -172,7 +172,9 @@ def _preview_context(job: SimulationJob) -> dict[str, Any]:
         "PQL": [c for c in changed if c["would_be"] == Stage.PQL],
         "back": result.get("dropped_leads", []),
     }
-    draft_rules = (job.draft or {}).get("rules") or []
+    draft_rules = (job.draft or {}).get("rules")
+    if draft_rules is None:  # a settings draft runs the active rules
+        draft_rules = [{**r.definition(), "name": r.name} for r in selectors.rules_active()]
     per_rule = [
         {**row, "sentence": _sentence(draft_rules, row["index"])} for row in result.get("rules", [])
     ]
