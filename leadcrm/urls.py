@@ -36,6 +36,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("e/", include("nurturing.urls")),
     path("scoring/", include("scoring.urls")),
+    path("nurturing/", include("nurturing.page_urls")),
     path("f/", include("web.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
