@@ -5,7 +5,7 @@ on the form's fields."""
 from django import forms
 
 from leads.models import Stage
-from nurturing.models import Sequence, Step
+from nurturing.models import Sequence, Step, TriggerKind
 
 
 class SequenceForm(forms.ModelForm):
@@ -41,6 +41,16 @@ class SequenceForm(forms.ModelForm):
 
     def clean_trigger_filter(self):
         return self.cleaned_data.get("trigger_filter") or {}
+
+    def clean(self):
+        data = super().clean() or {}
+        kind = data.get("trigger_kind")
+        # Said on the field, before the table's check constraint would say it for the form.
+        if kind == TriggerKind.STAGE and not data.get("trigger_stage"):
+            self.add_error("trigger_stage", "A stage trigger needs a stage.")
+        if kind == TriggerKind.SCORE and data.get("trigger_score") is None:
+            self.add_error("trigger_score", "A score trigger needs a score.")
+        return data
 
 
 class StepForm(forms.ModelForm):
