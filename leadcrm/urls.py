@@ -35,6 +35,8 @@ urlpatterns = [
     path("", include("handoff.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("e/", include("nurturing.urls")),
+    path("scoring/", include("scoring.urls")),
+    path("nurturing/", include("nurturing.page_urls")),
     path("f/", include("web.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

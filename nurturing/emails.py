@@ -20,6 +20,7 @@ from django.template import Context, Engine, TemplateDoesNotExist, TemplateSynta
 from django.urls import reverse
 
 from leads.models import Lead
+from nurturing import template_policy
 
 SALT_UNSUBSCRIBE = "nurturing.unsubscribe"
 SALT_OPEN = "nurturing.open"
@@ -118,8 +119,10 @@ def _render(source: str, context: dict[str, str], *, html: bool) -> str:
 
 
 def check_template(source: str, *, autoescape: bool = False) -> str | None:
-    """The error a template would raise when rendered, or None when it is fine."""
+    """Why a marketer's template cannot be saved (a syntax error, something the policy in
+    template_policy.py refuses, an error when rendered), or None when it is fine."""
     try:
+        template_policy.check(_compiled(source))
         _render(source, SAMPLE_CONTEXT, html=autoescape)
     except (TemplateSyntaxError, TemplateDoesNotExist, LookupError, ValueError, TypeError) as exc:
         return str(exc)

@@ -205,6 +205,9 @@ class Message(models.Model):
     message_id_header = models.CharField(max_length=255, blank=True)
     opened_at = models.DateTimeField(null=True, blank=True)
     clicked_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(
+        null=True, blank=True, help_text="The recipient used this email's unsubscribe link."
+    )
     detail = models.TextField(blank=True, help_text="Why skipped/cancelled, or the last error.")
 
     class Meta:

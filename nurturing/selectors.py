@@ -1,15 +1,25 @@
 """Reads of nurturing, scoped by who asks, and the lead timeline's nurture items."""
 
+from datetime import timedelta
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from accounts.models import User
 from core import hooks
 from core.errors import Forbidden
-from leads.models import Lead
+from leads.models import Lead, Stage, StageChange
 from leads.selectors import lead_consent_awaited_q, lead_visible_q
-from nurturing.models import Enrollment, Message, MessageStatus, Sequence, Step, Suppression
+from nurturing import emails
+from nurturing.models import (
+    Enrollment,
+    EnrollmentStatus,
+    Message,
+    MessageStatus,
+    Sequence,
+    Step,
+    Suppression,
+)
 
 
 def lead_paused_q() -> Q:
@@ -153,3 +163,105 @@ def _message_items(lead: Lead) -> list[dict[str, Any]]:
 
 def nurture_timeline_items(lead: Lead) -> list[dict[str, Any]]:
     return _enrollment_items(lead) + _message_items(lead)
+
+
+# --- Figures: what each step achieves ------------------------------------------------------
+
+# Sent: handed to the mail server (a message in review probably was); delivered: not bounced.
+_SENT = [MessageStatus.SENT, MessageStatus.UNKNOWN, MessageStatus.BOUNCED]
+FIGURE_DAYS = 30
+
+
+def _went_on_to(stage: str) -> Exists:
+    """The message's lead entered `stage` within FIGURE_DAYS after the email was sent."""
+    return Exists(
+        StageChange.objects.filter(
+            lead_id=OuterRef("lead_id"),
+            to_stage=stage,
+            changed_at__gt=OuterRef("sent_at"),
+            changed_at__lte=OuterRef("sent_at") + timedelta(days=FIGURE_DAYS),
+        )
+    )
+
+
+def _figure_aggregates() -> dict[str, Any]:
+    return {
+        "reached": Count("id"),
+        "sent": Count("id", filter=Q(status__in=_SENT)),
+        "delivered": Count("id", filter=Q(status__in=_SENT[:2])),
+        "opened": Count("id", filter=Q(opened_at__isnull=False)),
+        "clicked": Count("id", filter=Q(clicked_at__isnull=False)),
+        "unsubscribed": Count("id", filter=Q(unsubscribed_at__isnull=False)),
+        "bounced": Count("id", filter=Q(status=MessageStatus.BOUNCED)),
+        "to_mql": Count("id", filter=Q(went_mql=True, status__in=_SENT)),
+        "to_sql": Count("id", filter=Q(went_sql=True, status__in=_SENT)),
+    }
+
+
+FIGURE_KEYS = (
+    "reached", "sent", "delivered", "opened", "clicked", "unsubscribed", "bounced", "to_mql",
+    "to_sql",
+)  # fmt: skip
+
+
+def sequence_figures(*, sequence: Sequence) -> dict[str, Any]:
+    """Per step and for the sequence: emails reached, sent, delivered, opened, clicked,
+    unsubscribed, bounced, and leads that went on to MQL / SQL within 30 days of the email.
+    One query for the steps' figures, one for the enrollments."""
+    rows = (
+        Message.objects.filter(step__sequence=sequence)
+        .annotate(went_mql=_went_on_to(Stage.MQL), went_sql=_went_on_to(Stage.SQL))
+        .values("step_id")
+        .annotate(**_figure_aggregates())
+    )
+    by_step: dict[int, dict[str, Any]] = {row["step_id"]: dict(row) for row in rows}
+    steps: list[dict[str, Any]] = []
+    for step in sequence.steps.order_by("position"):
+        row = by_step.get(step.pk, {})
+        steps.append({"step": step, **{key: row.get(key, 0) for key in FIGURE_KEYS}})
+    totals = {key: sum(s[key] for s in steps) for key in FIGURE_KEYS}
+    enrollments = sequence.enrollments.aggregate(
+        enrolled=Count("id"),
+        active=Count("id", filter=Q(status=EnrollmentStatus.ACTIVE)),
+        completed=Count("id", filter=Q(status=EnrollmentStatus.COMPLETED)),
+    )
+    return {"steps": steps, "totals": totals, **enrollments}
+
+
+def sequences_overview() -> list[dict[str, Any]]:
+    """Every sequence with its enrollment count and email figures, in two queries."""
+    sent: dict[int, dict[str, Any]] = {
+        row["step__sequence_id"]: dict(row)
+        for row in Message.objects.values("step__sequence_id").annotate(
+            sent=Count("id", filter=Q(status__in=_SENT)),
+            opened=Count("id", filter=Q(opened_at__isnull=False)),
+            clicked=Count("id", filter=Q(clicked_at__isnull=False)),
+        )
+    }
+    rows = Sequence.objects.annotate(
+        enrolled=Count("enrollments", distinct=True), step_count=Count("steps", distinct=True)
+    ).order_by("name", "id")
+    return [
+        {
+            "sequence": seq,
+            **{k: sent.get(seq.pk, {}).get(k, 0) for k in ("sent", "opened", "clicked")},
+        }
+        for seq in rows
+    ]
+
+
+def step_preview(*, step: Step, lead: Lead) -> dict[str, Any]:
+    """The step rendered for a real lead, and which variables fell back to a default because
+    the lead's field is blank."""
+    context = emails.lead_context(lead)
+    rendered = emails.render(
+        subject=step.subject, body_text=step.body_text, body_html=step.body_html, context=context
+    )
+    blank = {
+        "first_name": not lead.first_name.strip(),
+        "full_name": not (lead.full_name or lead.first_name),
+        "company": not lead.company_name.strip(),
+        "owner_name": lead.owner_id is None,
+    }
+    defaults = [(name, context[name]) for name, is_blank in blank.items() if is_blank]
+    return {"rendered": rendered, "defaults": defaults, "context": context}

@@ -8,13 +8,15 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.auth import request_user
 from core.errors import validated
-from scoring import rules, selectors, services
-from scoring.models import RescoreJob, RuleKind, RuleVersion, ScoringRule
+from scoring import rules, selectors, services, simulations
+from scoring.models import RescoreJob, RuleKind, RuleVersion, ScoringRule, SimulationJob
 from scoring.services import RuleInvalid
 
 DEFINITION_FIELDS = (
@@ -319,6 +321,26 @@ class ChangedLeadOutput(serializers.Serializer):
     would_score = serializers.IntegerField()
 
 
+class DroppedLeadOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.CharField()
+    score = serializers.IntegerField()
+    would_score = serializers.IntegerField()
+
+
+class HistogramBucketOutput(serializers.Serializer):
+    bucket = serializers.CharField(help_text="Score range: 'below 0', '0–9', ..., '100+'.")
+    before = serializers.IntegerField(help_text="Leads in the range with today's scores.")
+    after = serializers.IntegerField(help_text="Leads in the range under the draft.")
+
+
+class DraftRulePointsOutput(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The rule's position in the draft.")
+    name = serializers.CharField()
+    points = serializers.IntegerField(help_text="Live points the rule would give, in all.")
+    leads = serializers.IntegerField(help_text="Leads it would give points to.")
+
+
 class SimulateOutput(serializers.Serializer):
     leads = serializers.IntegerField()
     mql = serializers.IntegerField(help_text="Leads that would be MQL.")
@@ -327,30 +349,82 @@ class SimulateOutput(serializers.Serializer):
     score_changes = serializers.IntegerField()
     changed_leads = ChangedLeadOutput(many=True)
     changed_leads_truncated = serializers.BooleanField()
+    drop_below_mql = serializers.IntegerField(
+        help_text="MQLs at or above today's threshold whose score would fall below it (scoring "
+        "never moves a lead back; they would no longer qualify)."
+    )
+    dropped_leads = DroppedLeadOutput(many=True, help_text="The first `limit` of them.")
+    histogram = HistogramBucketOutput(many=True)
+    rules = DraftRulePointsOutput(many=True)
+
+
+class SimulationJobOutput(serializers.ModelSerializer):
+    progress = serializers.FloatField(help_text="0 to 1.")
+    result = SimulateOutput(allow_null=True, help_text="Once the status is done.")
+
+    class Meta:
+        model = SimulationJob
+        fields = [
+            "id",
+            "status",
+            "progress",
+            "processed_leads",
+            "total_leads",
+            "result",
+            "error",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
 
 
 class SimulateApi(APIView):
-    """Try a draft rule set before publishing it: changes nothing."""
+    """Try a draft rule set before publishing it: changes nothing. The simulation reads the
+    whole history, so it runs in a worker: the answer is 202 with a job to poll at
+    /api/v1/scoring/simulations/{id}/ (its `result` once `status` is done)."""
 
-    @extend_schema(request=SimulateInput, responses=SimulateOutput)
+    @extend_schema(request=SimulateInput, responses={202: SimulationJobOutput})
     def post(self, request):
         selectors.scoring_simulate_authorize(user=request.user)
         data = validated(SimulateInput(data=request.data))
-        draft = _draft_rules(data.get("rules"))
+        _draft_rules(data.get("rules"))
+        overrides = {k: data[k] for k in ("mql_threshold", "warm_at", "hot_at") if k in data}
+        if "pql_conditions" in data:
+            overrides["pql_conditions"] = [dict(c) for c in data["pql_conditions"]]
         try:
-            thresholds = rules.thresholds_parse(
-                {k: data[k] for k in ("mql_threshold", "warm_at", "hot_at") if k in data}
-                | (
-                    {"pql_conditions": [dict(c) for c in data["pql_conditions"]]}
-                    if "pql_conditions" in data
-                    else {}
-                ),
-                base=selectors.scoring_settings_get().thresholds(),
-            )
+            rules.thresholds_parse(overrides, base=selectors.scoring_settings_get().thresholds())
         except rules.RuleError as exc:
             raise RuleInvalid(str(exc), fields=exc.fields) from exc
-        result = selectors.scoring_simulate(draft=draft, thresholds=thresholds, limit=data["limit"])
-        return Response(SimulateOutput(result).data)
+        draft = {"rules": data.get("rules"), "thresholds": overrides, "limit": data["limit"]}
+        job = simulations.simulation_start(actor=request.user, draft=draft)
+        return Response(SimulationJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SimulationJobViewSet(viewsets.GenericViewSet):
+    """Simulations of draft rules: status, progress and result; POST .../cancel/ stops one."""
+
+    serializer_class = SimulationJobOutput
+    queryset = SimulationJob.objects.none()  # for the schema; rows come from the selectors
+
+    def _job(self, pk) -> SimulationJob:
+        selectors.scoring_simulate_authorize(user=request_user(self.request))
+        return get_object_or_404(selectors.simulation_job_list(), pk=pk)
+
+    def list(self, request):
+        selectors.scoring_simulate_authorize(user=request_user(request))
+        page = self.paginate_queryset(selectors.simulation_job_list())
+        return self.get_paginated_response(SimulationJobOutput(page, many=True).data)
+
+    def retrieve(self, request, pk=None):
+        return Response(SimulationJobOutput(self._job(pk)).data)
+
+    @extend_schema(request=None, responses={200: SimulationJobOutput})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        job = simulations.simulation_cancel(job=self._job(pk), actor=request_user(request))
+        return Response(SimulationJobOutput(job).data)
 
 
 def _draft_rules(raw) -> list[rules.RuleDef]:

@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 # Scoring's published tasks, by name (scoring/tasks.py registers them under these names).
 SCORING_PROCESS = "scoring.process"
 RESCORE_STEP = "scoring.rescore_step"
+SIMULATE_RUN = "scoring.simulate_run"
 
 
 def _prefix() -> str:

@@ -247,3 +247,55 @@ class RescoreJob(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in (RescoreStatus.PENDING, RescoreStatus.RUNNING)
+
+
+class SimulationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    CANCELLED = "cancelled", "Cancelled"
+    FAILED = "failed", "Failed"
+
+
+class SimulationJob(models.Model):
+    """What a draft rule set and thresholds would do to every lead, worked out by a Celery
+    task chunk by chunk (it reads the whole event history, too long for a web request).
+    Changes nothing but this row."""
+
+    status = models.CharField(
+        max_length=16, choices=SimulationStatus.choices, default=SimulationStatus.PENDING
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    draft = models.JSONField(
+        help_text="The request: draft rules (null for the active ones), thresholds, limit."
+    )
+    total_leads = models.PositiveIntegerField(default=0)
+    processed_leads = models.PositiveIntegerField(default=0)
+    result = models.JSONField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the draft's change was applied (from the page)."
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Simulation {self.pk} ({self.status})"
+
+    @property
+    def progress(self) -> float:
+        if self.status == SimulationStatus.DONE:
+            return 1.0
+        if not self.total_leads:
+            return 0.0
+        return min(1.0, self.processed_leads / self.total_leads)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (SimulationStatus.PENDING, SimulationStatus.RUNNING)

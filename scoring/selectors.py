@@ -1,5 +1,7 @@
 """Reads of scoring: rules, a lead's score breakdown, re-score jobs, and the simulation."""
 
+from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,7 +16,14 @@ from leads.models import Lead, Stage
 from leads.selectors import lead_get
 from scoring import rules
 from scoring.engine import Scope, derive, pql
-from scoring.models import LedgerEntry, RescoreJob, RuleVersion, ScoringRule, ScoringSettings
+from scoring.models import (
+    LedgerEntry,
+    RescoreJob,
+    RuleVersion,
+    ScoringRule,
+    ScoringSettings,
+    SimulationJob,
+)
 
 
 def rules_active() -> list[rules.RuleDef]:
@@ -133,6 +142,19 @@ def scoring_simulate_authorize(*, user: User) -> None:
         raise Forbidden("Only marketers and admins simulate scoring rules.")
 
 
+def simulation_job_list() -> QuerySet[SimulationJob]:
+    return SimulationJob.objects.select_related("created_by").order_by("-created_at", "-id")
+
+
+# Score buckets of the before/after histogram: below 0, then 10 points wide up to 100+.
+HISTOGRAM_WIDTH = 10
+HISTOGRAM_TOP = 100
+
+
+class SimulationCancelled(Exception):
+    """The `progress` callback of a simulation asked it to stop."""
+
+
 def scoring_simulate(
     *,
     draft: list[rules.RuleDef],
@@ -140,36 +162,140 @@ def scoring_simulate(
     now: datetime | None = None,
     limit: int = 100,
     chunk: int = 10000,
+    progress: Callable[[int], bool] | None = None,
 ) -> dict[str, Any]:
     """What `draft` and `thresholds` would do to every lead, changing nothing.
 
     Works chunk by chunk over the leads with the re-score's own SELECTs (so the answer is the
-    one a re-score would give), inside a transaction that is always rolled back.
+    one a re-score would give), each chunk inside a transaction that is always rolled back.
+    After each chunk `progress(leads done)` is called; when it answers False the simulation
+    stops with SimulationCancelled.
     """
     now = now or timezone.now()
-    # Draft rules have no ids yet; the derivation tells rules apart by version id.
+    # Draft rules have no ids yet; the derivation tells rules apart by version id (-1, -2, ...).
     draft = [
         rules.RuleDef(**{**r.__dict__, "rule_id": -i, "version_id": -i})
         for i, r in enumerate(draft, 1)
     ]
-    totals = {"leads": 0, "score_changes": 0, "mql": 0, "pql": 0, "changes": 0}
-    changes: list[dict[str, Any]] = []
-    with transaction.atomic(), connection.cursor() as cursor:
-        for scope, leads in _lead_chunks(chunk):
-            scores = derive.scores_under(cursor, draft, scope, now)
+    tally = _Tally(limit=limit, rules=draft, mql_threshold=thresholds.mql_threshold)
+    for scope, leads in _lead_chunks(chunk):
+        with transaction.atomic(), connection.cursor() as cursor:
+            points = derive.points_under(cursor, draft, scope, now)
             to_pql = set(pql.candidates(cursor, scope, thresholds.pql_conditions))
-            for lead_id, email, stage, score in leads:
-                new_score = scores.get(lead_id, 0)
-                new_stage = rules.next_stage(
-                    stage=stage, score=new_score, pql=lead_id in to_pql, thresholds=thresholds
+            transaction.set_rollback(True)
+        scores = tally.rule_points(points)
+        for lead_id, email, stage, score in leads:
+            new_score = scores.get(lead_id, 0)
+            new_stage = rules.next_stage(
+                stage=stage, score=new_score, pql=lead_id in to_pql, thresholds=thresholds
+            )
+            tally.add((lead_id, email, stage, score, new_score, new_stage))
+        if progress is not None and not progress(tally.totals["leads"]):
+            raise SimulationCancelled
+    return tally.result()
+
+
+class _Tally:
+    """The simulation's running totals: stages, the score histogram before and after, and the
+    points each draft rule gives."""
+
+    def __init__(self, *, limit: int, rules: list[rules.RuleDef], mql_threshold: int):
+        self.limit = limit
+        self.mql_threshold = mql_threshold
+        self.totals = {
+            "leads": 0,
+            "score_changes": 0,
+            "mql": 0,
+            "pql": 0,
+            "changes": 0,
+            "drop_below_mql": 0,
+        }
+        self.changes: list[dict[str, Any]] = []
+        self.drops: list[dict[str, Any]] = []
+        self.before: Counter[int] = Counter()
+        self.after: Counter[int] = Counter()
+        self.rules = rules
+        self.rule_points_total: Counter[int] = Counter()
+        self.rule_leads: Counter[int] = Counter()
+
+    def rule_points(self, points: list[tuple[int, int, int]]) -> dict[int, int]:
+        scores: dict[int, int] = {}
+        for lead_id, version_id, given in points:
+            scores[lead_id] = scores.get(lead_id, 0) + given
+            self.rule_points_total[version_id] += given
+            self.rule_leads[version_id] += given != 0
+        return scores
+
+    def add(self, row: tuple) -> None:
+        lead_id, email, stage, score, new_score, new_stage = row
+        totals = self.totals
+        totals["leads"] += 1
+        totals["score_changes"] += new_score != score
+        totals["mql"] += new_stage == Stage.MQL
+        totals["pql"] += new_stage == Stage.PQL
+        self.before[_bucket(score)] += 1
+        self.after[_bucket(new_score)] += 1
+        # Scoring only moves leads forward: an MQL whose score would fall below the threshold
+        # stays an MQL, but would no longer qualify. The preview calls these "drop back".
+        if stage == Stage.MQL and new_score < self.mql_threshold <= score:
+            totals["drop_below_mql"] += 1
+            if len(self.drops) < self.limit:
+                self.drops.append(
+                    {"id": lead_id, "email": email, "score": score, "would_score": new_score}
                 )
-                _tally(totals, changes, limit, (lead_id, email, stage, score, new_score, new_stage))
-        transaction.set_rollback(True)
-    return {
-        **totals,
-        "changed_leads": changes,
-        "changed_leads_truncated": totals["changes"] > limit,
-    }
+        if new_stage == stage:
+            return
+        totals["changes"] += 1
+        if len(self.changes) < self.limit:
+            self.changes.append(
+                {
+                    "id": lead_id,
+                    "email": email,
+                    "stage": stage,
+                    "would_be": new_stage,
+                    "score": score,
+                    "would_score": new_score,
+                }
+            )
+
+    def result(self) -> dict[str, Any]:
+        return {
+            **self.totals,
+            "changed_leads": self.changes,
+            "changed_leads_truncated": self.totals["changes"] > self.limit,
+            "dropped_leads": self.drops,
+            "histogram": _histogram(self.before, self.after),
+            "rules": [
+                {
+                    "index": i,
+                    "name": rule.name,
+                    "points": self.rule_points_total[rule.version_id],
+                    "leads": self.rule_leads[rule.version_id],
+                }
+                for i, rule in enumerate(self.rules)
+            ],
+        }
+
+
+def _bucket(score: int) -> int:
+    """The histogram bucket of a score: -1 below 0, then 0, 10, ... up to HISTOGRAM_TOP."""
+    if score < 0:
+        return -1
+    return min(score // HISTOGRAM_WIDTH * HISTOGRAM_WIDTH, HISTOGRAM_TOP)
+
+
+def _histogram(before: Counter[int], after: Counter[int]) -> list[dict[str, Any]]:
+    buckets = [-1, *range(0, HISTOGRAM_TOP + 1, HISTOGRAM_WIDTH)]
+    out = []
+    for low in buckets:
+        if low == -1:
+            label = "below 0"
+        elif low == HISTOGRAM_TOP:
+            label = f"{HISTOGRAM_TOP}+"
+        else:
+            label = f"{low}–{low + HISTOGRAM_WIDTH - 1}"
+        out.append({"bucket": label, "before": before[low], "after": after[low]})
+    return out
 
 
 def _lead_chunks(size: int):
@@ -188,23 +314,26 @@ def _lead_chunks(size: int):
         last = leads[-1][0]
 
 
-def _tally(totals: dict, changes: list, limit: int, row: tuple) -> None:
-    lead_id, email, stage, score, new_score, new_stage = row
-    totals["leads"] += 1
-    totals["score_changes"] += new_score != score
-    totals["mql"] += new_stage == Stage.MQL
-    totals["pql"] += new_stage == Stage.PQL
-    if new_stage == stage:
-        return
-    totals["changes"] += 1
-    if len(changes) < limit:
-        changes.append(
+def rule_overview() -> list[dict[str, Any]]:
+    """Every rule for the rules page: its sentence, version, and what it gives now (leads it
+    scores, live points), in two queries."""
+    given: dict[int, dict[str, Any]] = {
+        row["rule_id"]: dict(row)
+        for row in LedgerEntry.objects.filter(is_live=True)
+        .values("rule_id")
+        .annotate(leads=Count("lead_id", distinct=True), points=Sum("points"))
+    }
+    out = []
+    for rule in rule_list():
+        version = rule.current_version
+        stats: dict[str, Any] = given.get(rule.pk, {})
+        out.append(
             {
-                "id": lead_id,
-                "email": email,
-                "stage": stage,
-                "would_be": new_stage,
-                "score": score,
-                "would_score": new_score,
+                "rule": rule,
+                "sentence": rules.describe(version.as_def()) if version else "",
+                "version": version.number if version else 0,
+                "leads": stats.get("leads", 0),
+                "points": stats.get("points", 0) or 0,
             }
         )
+    return out

@@ -8,8 +8,8 @@ from celery import shared_task
 from django.db import OperationalError
 
 from core.publish import publish_on_commit
-from scoring import services
-from scoring.kick import RESCORE_STEP, SCORING_PROCESS
+from scoring import services, simulations
+from scoring.kick import RESCORE_STEP, SCORING_PROCESS, SIMULATE_RUN
 
 logger = logging.getLogger(__name__)
 
@@ -60,3 +60,9 @@ def rescore_step(self, job_id: int, cursor: int):
     if next_cursor is not None:
         publish_on_commit(RESCORE_STEP, job_id, next_cursor)
     return next_cursor
+
+
+@shared_task(name=SIMULATE_RUN, **_TASK)
+def simulate_run(job_id: int):
+    """Run a simulation job; a second delivery finds it claimed and does nothing."""
+    simulations.simulation_run(job_id=job_id)

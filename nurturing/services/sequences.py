@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.http import QueryDict
@@ -160,3 +162,52 @@ def step_delete(*, step: Step, actor: User | None) -> None:
             code="step_in_use",
         )
     step.delete()
+
+
+@transaction.atomic
+def step_move(*, step: Step, actor: User | None, direction: int) -> Step:
+    """Swap a step with its neighbour (direction -1: earlier, +1: later). A step's delay
+    counts from the step before it, so the delays move with the order."""
+    require_marketing(actor)
+    seq = Sequence.objects.select_for_update().get(pk=step.sequence_id)
+    ordered = list(seq.steps.order_by("position"))
+    index = next(i for i, s in enumerate(ordered) if s.pk == step.pk)
+    other_index = index + (1 if direction > 0 else -1)
+    if not 0 <= other_index < len(ordered):
+        return ordered[index]
+    this, other = ordered[index], ordered[other_index]
+    # Through a free position: (sequence, position) is unique at every statement.
+    free = max(s.position for s in ordered) + 1
+    this_position, other_position = this.position, other.position
+    Step.objects.filter(pk=this.pk).update(position=free)
+    Step.objects.filter(pk=other.pk).update(position=this_position)
+    Step.objects.filter(pk=this.pk).update(position=other_position)
+    this.refresh_from_db()
+    return this
+
+
+def step_test_send(*, step: Step, lead: Lead, actor: User) -> str:
+    """Send the step, rendered for `lead`, to the actor's own address through the configured
+    mail backend, marked as a test and without tracking. Returns the address."""
+    require_marketing(actor)
+    if not actor.email:
+        raise InvalidSequence(
+            "Your account has no email address to send the test to.", code="no_email"
+        )
+    rendered = emails.render(
+        subject=step.subject,
+        body_text=step.body_text,
+        body_html=step.body_html,
+        context=emails.lead_context(lead),
+    )
+    message = EmailMultiAlternatives(
+        subject=f"[Test] {rendered.subject}",
+        body=rendered.text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[actor.email],
+        headers={"X-Nurture-Test": f"step {step.pk}, lead {lead.pk}"},
+    )
+    if rendered.html:
+        message.attach_alternative(rendered.html, "text/html")
+    message.send()
+    return actor.email

@@ -41,6 +41,10 @@ def unsubscribe(*, message_id: int, ip: str | None = None) -> bool:
     if message is None:
         return False
     lead = message.lead
+    # Which email's link it was: the per-step figures count unsubscribes by step.
+    Message.objects.filter(pk=message_id, unsubscribed_at__isnull=True).update(
+        unsubscribed_at=timezone.now()
+    )
     suppression_add(email=message.to_email, reason=SuppressionReason.UNSUBSCRIBED)
     newly = lead_mark_do_not_contact(lead_id=lead.pk, reason="unsubscribed")
     wording = UNSUBSCRIBE_WORDING.format(

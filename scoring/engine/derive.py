@@ -129,25 +129,36 @@ def capped_leads(cursor, rules: Sequence[RuleDef], event_ids: Sequence[int]) -> 
 
 def scores_under(cursor, rules: Sequence[RuleDef], scope: Scope, now: datetime) -> dict[int, int]:
     """Live points per lead in scope under `rules`, computed without writing anything."""
+    totals: dict[int, int] = {}
+    for lead_id, _version_id, points in points_under(cursor, rules, scope, now):
+        totals[lead_id] = totals.get(lead_id, 0) + points
+    return totals
+
+
+def points_under(
+    cursor, rules: Sequence[RuleDef], scope: Scope, now: datetime
+) -> list[tuple[int, int, int]]:
+    """(lead, rule version, live points) for every lead in scope that a rule gives points to
+    under `rules`, computed without writing anything."""
     selects = events(rules, scope)
     fit_select = fit(rules, scope, now)
     if fit_select is not None:
         selects.append(fit_select)
     if not selects:
-        return {}
+        return []
     union = Fragment(
         " UNION ALL ".join(f"SELECT {COLUMNS} FROM ({s.sql}) q{i}" for i, s in enumerate(selects)),
         [p for s in selects for p in s.params],
     )
-    totals = rows(
+    found = rows(
         cursor,
         Fragment(
-            "SELECT lead_id, SUM(CASE WHEN expires_at IS NULL OR expires_at > %s THEN points "
-            f"ELSE 0 END) FROM ({union.sql}) u GROUP BY lead_id",
+            "SELECT lead_id, version_id, SUM(CASE WHEN expires_at IS NULL OR expires_at > %s "
+            f"THEN points ELSE 0 END) FROM ({union.sql}) u GROUP BY lead_id, version_id",
             [now, *union.params],
         ),
     )
-    return {lead_id: int(total) for lead_id, total in totals}
+    return [(lead_id, version_id, int(points)) for lead_id, version_id, points in found]
 
 
 # --- the rules as SQL -----------------------------------------------------------------------

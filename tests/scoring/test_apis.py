@@ -7,8 +7,15 @@ from django.utils import timezone
 
 from events.models import Event, PendingEvent
 from leads.models import Lead, Stage, StageChange
-from scoring import services
-from scoring.models import LedgerEntry, RescoreJob, RuleVersion, ScoringRule, ScoringSettings
+from scoring import services, simulations
+from scoring.models import (
+    LedgerEntry,
+    RescoreJob,
+    RuleVersion,
+    ScoringRule,
+    ScoringSettings,
+    SimulationJob,
+)
 from tests.factories import EventFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -359,6 +366,19 @@ def test_timeline_shows_point_changes(marketer_client, default_playbook):
 # --- simulation -----------------------------------------------------------------------------
 
 
+def simulated(client, body: dict) -> dict:
+    """POST a draft, run its job as the worker would (the task's body), and read the result."""
+    response = client.post("/api/v1/scoring/simulate/", body, format="json")
+    assert response.status_code == 202, response.content
+    job = response.json()
+    assert (job["status"], job["result"]) == ("pending", None)
+    simulations.simulation_run(job_id=job["id"])
+    done = client.get(f"/api/v1/scoring/simulations/{job['id']}/").json()
+    assert (done["status"], done["progress"], done["error"]) == ("done", 1.0, "")
+    assert done["processed_leads"] == done["total_leads"] == done["result"]["leads"]
+    return done["result"]
+
+
 def world_snapshot() -> tuple:
     return (
         list(Lead.objects.order_by("id").values_list("id", "stage", "score", "temperature")),
@@ -383,8 +403,8 @@ def test_simulate_answers_without_changing_anything(marketer_client, default_pla
     services.events_score_batch()
     before = world_snapshot()
 
-    response = marketer_client.post(
-        "/api/v1/scoring/simulate/",
+    body = simulated(
+        marketer_client,
         {
             "rules": [
                 {"kind": "event", "event_name": "Demo Requested", "points": 60},
@@ -393,11 +413,8 @@ def test_simulate_answers_without_changing_anything(marketer_client, default_pla
             "mql_threshold": 40,
             "pql_conditions": [{"event_name": "Project Created", "min_count": 1, "within_days": 7}],
         },
-        format="json",
     )
 
-    assert response.status_code == 200, response.content
-    body = response.json()
     assert {k: body[k] for k in ("leads", "mql", "pql", "changes", "score_changes")} == {
         "leads": 4,
         "mql": 2,  # demo_only (60 >= 40) and `already`; webinar has 15
@@ -433,9 +450,7 @@ def test_simulate_defaults_to_the_current_rules(marketer_client, default_playboo
     EventFactory(lead=lead, name="Webinar Attended")
     services.events_score_batch()
 
-    body = marketer_client.post(
-        "/api/v1/scoring/simulate/", {"mql_threshold": 45}, format="json"
-    ).json()
+    body = simulated(marketer_client, {"mql_threshold": 45})
 
     assert (body["mql"], body["changes"], body["score_changes"]) == (1, 1, 0)
 
@@ -496,7 +511,151 @@ def test_rep_is_refused_a_simulation_before_the_draft_is_read(rep_client):
 
 
 def test_admin_simulates(admin_client_api):
-    response = admin_client_api.post("/api/v1/scoring/simulate/", {}, format="json")
+    assert simulated(admin_client_api, {})["leads"] == 0
 
-    assert response.status_code == 200
-    assert response.json()["leads"] == 0
+
+def test_simulation_shows_the_score_histogram_and_each_draft_rules_points(
+    marketer_client, default_playbook
+):
+    # Today: 30 points for a demo request (the playbook), nothing for the others.
+    demo = LeadFactory(email="demo@acme.example")
+    EventFactory(lead=demo, name="Demo Requested")
+    twice = LeadFactory(email="twice@acme.example")
+    EventFactory(lead=twice, name="Webinar Attended")
+    EventFactory(lead=twice, name="Webinar Attended", message_id="w2")
+    LeadFactory(email="idle@acme.example")
+    services.events_score_batch()
+    scores = sorted(Lead.objects.values_list("score", flat=True))
+
+    body = simulated(
+        marketer_client,
+        {
+            "rules": [
+                {"kind": "event", "event_name": "Webinar Attended", "points": 50},
+                {"kind": "event", "event_name": "Demo Requested", "points": 9, "name": "Demo"},
+                {"kind": "event", "event_name": "Never Sent", "points": 5},
+            ]
+        },
+    )
+
+    histogram = {row["bucket"]: (row["before"], row["after"]) for row in body["histogram"]}
+    assert list(histogram)[:3] == ["below 0", "0–9", "10–19"]
+    assert list(histogram)[-1] == "100+"
+    # before: the playbook's scores; after: idle 0 and demo 9 in 0–9, twice 100 in 100+
+    assert sum(before for before, _ in histogram.values()) == 3
+    assert histogram["0–9"][1] == 2 and histogram["100+"][1] == 1
+    assert histogram["0–9"][0] == sum(1 for score in scores if 0 <= score <= 9)
+    assert [(r["index"], r["points"], r["leads"]) for r in body["rules"]] == [
+        (0, 100, 1),
+        (1, 9, 1),
+        (2, 0, 0),
+    ]
+
+
+@pytest.mark.parametrize(
+    "score, bucket", [(-1, -1), (0, 0), (9, 0), (10, 10), (99, 90), (100, 100)]
+)
+def test_histogram_buckets_at_their_edges(score, bucket):
+    from scoring.selectors import _bucket
+
+    assert _bucket(score) == bucket
+
+
+def test_a_cancelled_simulation_stops_and_keeps_no_result(marketer_client):
+    LeadFactory()
+    job = marketer_client.post("/api/v1/scoring/simulate/", {}, format="json").json()
+
+    cancelled = marketer_client.post(f"/api/v1/scoring/simulations/{job['id']}/cancel/")
+    simulations.simulation_run(job_id=job["id"])  # the worker finds it cancelled
+    again = marketer_client.post(f"/api/v1/scoring/simulations/{job['id']}/cancel/")
+
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "cancelled"
+    assert_error(again, 409, "simulation_closed")
+    row = SimulationJob.objects.get(pk=job["id"])
+    assert (row.status, row.result, row.started_at) == ("cancelled", None, None)
+
+
+def test_a_simulation_cancelled_while_running_stops_after_the_chunk(marketer, monkeypatch):
+    from scoring import selectors
+
+    for _ in range(3):
+        LeadFactory()
+    job = simulations.simulation_start(actor=marketer, draft={"rules": None, "limit": 10})
+    real = selectors.scoring_simulate
+    seen = []
+
+    def one_lead_chunks(**kwargs):
+        def progress(done):
+            seen.append(done)
+            if done == 1:
+                simulations.simulation_cancel(job=job, actor=marketer)
+            return kwargs["progress"](done)
+
+        return real(**{**kwargs, "chunk": 1, "progress": progress})
+
+    monkeypatch.setattr(selectors, "scoring_simulate", one_lead_chunks)
+    simulations.simulation_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert seen == [1]
+    assert (job.status, job.result, job.processed_leads) == ("cancelled", None, 0)
+
+
+def test_a_failed_simulation_says_so_without_internals(marketer_client, monkeypatch):
+    from scoring import selectors
+
+    job = marketer_client.post("/api/v1/scoring/simulate/", {}, format="json").json()
+
+    def boom(**kwargs):
+        raise RuntimeError("relation scoring_secret does not exist")
+
+    monkeypatch.setattr(selectors, "scoring_simulate", boom)
+    with pytest.raises(RuntimeError):
+        simulations.simulation_run(job_id=job["id"])
+
+    body = marketer_client.get(f"/api/v1/scoring/simulations/{job['id']}/").json()
+    assert body["status"] == "failed"
+    assert body["error"] == (
+        f"The simulation failed (job {job['id']}); the server log has the details."
+    )
+
+
+def test_a_second_delivery_of_a_simulation_does_nothing(marketer_client):
+    LeadFactory()
+    job = marketer_client.post("/api/v1/scoring/simulate/", {}, format="json").json()
+    simulations.simulation_run(job_id=job["id"])
+    first = SimulationJob.objects.get(pk=job["id"])
+
+    simulations.simulation_run(job_id=job["id"])
+
+    again = SimulationJob.objects.get(pk=job["id"])
+    assert (again.status, again.finished_at, again.result) == (
+        "done",
+        first.finished_at,
+        first.result,
+    )
+
+
+def test_simulation_jobs_are_marketings_only(marketer_client, rep_client, anonymous):
+    job = marketer_client.post("/api/v1/scoring/simulate/", {}, format="json").json()
+    url = f"/api/v1/scoring/simulations/{job['id']}/"
+
+    assert_error(rep_client.get(url), 403, "permission_denied")
+    assert_error(rep_client.get("/api/v1/scoring/simulations/"), 403, "permission_denied")
+    assert_error(rep_client.post(f"{url}cancel/"), 403, "permission_denied")
+    assert anonymous.get(url).status_code in (401, 403)
+    assert SimulationJob.objects.get(pk=job["id"]).status == "pending"
+    assert (
+        marketer_client.get("/api/v1/scoring/simulations/").json()["results"][0]["id"]
+        == (job["id"])
+    )
+
+
+def test_simulating_queues_the_job_on_commit(
+    marketer_client, published, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        job = marketer_client.post("/api/v1/scoring/simulate/", {}, format="json").json()
+
+    assert published == [("scoring.simulate_run", (job["id"],))]

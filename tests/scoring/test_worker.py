@@ -17,8 +17,8 @@ from django.utils import timezone
 from events.models import PendingEvent
 from leads.models import Lead, Stage
 from playbook import scoring as playbook
-from scoring import services, tasks
-from scoring.models import LedgerEntry, RescoreJob, RescoreStatus
+from scoring import services, simulations, tasks
+from scoring.models import LedgerEntry, RescoreJob, RescoreStatus, SimulationJob
 from tests import support
 from tests.factories import EventFactory, LeadFactory
 from tests.support import database_url
@@ -134,3 +134,22 @@ def test_events_accepted_while_redis_is_down_are_scored_by_the_sweep(worker, set
         log=tmp_path / "worker.log",
     )
     assert not PendingEvent.objects.filter(event__lead=lead).exists()
+
+
+def test_a_real_worker_runs_a_simulation_to_its_result(worker, marketer, tmp_path):
+    _playbook_and_worker(worker, tmp_path / "worker.log")
+    lead = LeadFactory()
+    EventFactory(lead=lead, name="Demo Requested")
+    draft = {"rules": [{"kind": "event", "event_name": "Demo Requested", "points": 90}]}
+
+    job = simulations.simulation_start(actor=marketer, draft={**draft, "limit": 10})
+
+    wait_for(
+        lambda: SimulationJob.objects.get(pk=job.pk).status == "done",
+        what="the simulation",
+        log=tmp_path / "worker.log",
+    )
+    job.refresh_from_db()
+    assert (job.result["leads"], job.result["mql"], job.result["changes"]) == (1, 1, 1)
+    assert job.result["changed_leads"][0]["would_score"] == 90
+    assert Lead.objects.get(pk=lead.pk).stage == Stage.IQL  # the simulation changed nothing
