@@ -38,6 +38,7 @@ urlpatterns = [
     path("scoring/", include("scoring.urls")),
     path("nurturing/", include("nurturing.page_urls")),
     path("f/", include("web.urls")),
+    path("forms/", include("web.page_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

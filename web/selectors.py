@@ -1,11 +1,14 @@
 """Reads of the web app: forms and their submissions, for marketers and admins; a form as the
 public sees it."""
 
-from django.db.models import Count, QuerySet
+from typing import Any
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from accounts.models import User
 from core.errors import Forbidden
+from leads.models import Stage, StageChange
 from web.models import Form, Submission
 
 
@@ -43,3 +46,36 @@ def submission_list(*, user: User, form_id: int) -> QuerySet[Submission]:
 
 
 # TEMPORARY (web-forms): replaced by the CONSENT helper's nurture gate at merge
+
+
+def form_figures(*, form_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Per form: submissions, confirmed (double opt-in), leads, and how many of those leads
+    entered MQL and SQL after submitting. One query."""
+    after = {
+        "lead_id": OuterRef("lead_id"),
+        "changed_at__gte": OuterRef("submitted_at"),
+    }
+    rows = (
+        Submission.objects.filter(form_id__in=form_ids)
+        .annotate(
+            went_mql=Exists(StageChange.objects.filter(to_stage=Stage.MQL, **after)),
+            went_sql=Exists(StageChange.objects.filter(to_stage=Stage.SQL, **after)),
+        )
+        .values("form_id")
+        .annotate(
+            submissions=Count("id"),
+            confirmed=Count("id", filter=Q(confirmed_at__isnull=False)),
+            leads=Count("lead_id", distinct=True),
+            to_mql=Count("lead_id", distinct=True, filter=Q(went_mql=True)),
+            to_sql=Count("lead_id", distinct=True, filter=Q(went_sql=True)),
+        )
+    )
+    empty = dict.fromkeys(("submissions", "confirmed", "leads", "to_mql", "to_sql"), 0)
+    figures: dict[int, dict[str, Any]] = {form_id: dict(empty) for form_id in form_ids}
+    for row in rows:
+        found: dict[str, Any] = dict(row)
+        figures[int(found["form_id"])] = {key: found[key] for key in empty}
+    for values in figures.values():
+        leads = values["leads"]
+        values["mql_rate"] = round(100 * values["to_mql"] / leads) if leads else None
+    return figures
