@@ -94,11 +94,7 @@ def _backdate(ids: list[int], planned: list[PlannedLead]) -> None:
 def _rejections(ids: list[int], planned: list[PlannedLead], users: dict[str, User]) -> None:
     """Each rejection as lead_reject leaves it: the assignment ended REJECTED (routing leaves
     the lead in nurture for it) and the Rejection with what had made the lead MQL/PQL."""
-    rows = [
-        (lead_id, p, r)
-        for lead_id, p in zip(ids, planned, strict=True)
-        for r in p.rejections
-    ]
+    rows = [(lead_id, p, r) for lead_id, p in zip(ids, planned, strict=True) for r in p.rejections]
     assignments = Assignment.objects.bulk_create(
         Assignment(
             lead_id=lead_id,

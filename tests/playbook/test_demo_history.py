@@ -105,9 +105,10 @@ def test_the_funnel_converts_like_a_real_one(history):
     assert set(history_leads().values_list("stage", flat=True)) == set(Stage.values)
     # Each rejection of an assigned lead is on record, as the hand-off writes it.
     rejections = Rejection.objects.filter(lead__in=history_leads())
-    assert rejections.count() == Assignment.objects.filter(
-        lead__in=history_leads(), status="rejected"
-    ).count()
+    assert (
+        rejections.count()
+        == Assignment.objects.filter(lead__in=history_leads(), status="rejected").count()
+    )
     assert rejections.count() >= 100
 
 
