@@ -288,11 +288,11 @@ def _days(rng: random.Random, low: float, high: float) -> timedelta:
     return (low + (high - low) * rng.random() ** 2) * D
 
 
-_RECYCLE = {
+_RECYCLE: dict[str, str] = {
     Stage.SAL: "Not ready to buy this quarter; back to nurture",
     Stage.SQL: "Lost to a competitor; nurture for the renewal",
 }
-_DQ = {
+_DQ: dict[str, str] = {
     Stage.IQL: "Not a business: student or job seeker",
     Stage.SAL: "No budget and no project",
     Stage.SQL: "Lost: no decision, project cancelled",
@@ -311,12 +311,8 @@ def _next(rng: random.Random, lead: PlannedLead, channel: Channel) -> Step | Non
         if r < channel.trial + channel.mql + 0.05:
             return Step(Stage.DISQUALIFIED, _days(rng, 1, 10), "marketer", "", _DQ[stage])
         return None
-    if (
-        stage in (Stage.MQL, Stage.PQL)
-        and entered_from in ("IQL", "MQL")
-        and not (stage == Stage.MQL and entered_from == Stage.MQL)
-    ):
-        return _decision(rng, lead)
+    if stage == Stage.PQL or (stage == Stage.MQL and entered_from == Stage.IQL):
+        return _decision(rng, lead)  # newly qualified: routed to a rep
     if stage == Stage.MQL:  # in nurture, after a rejection or a recycle
         if lead.recycle_count < 2 and r < 0.08:
             return Step(Stage.PQL, _days(rng, 5, 40), None, PQL_RULE, "PQL conditions met.")
@@ -438,7 +434,7 @@ def _activity(rng: random.Random, lead: PlannedLead, now: datetime) -> None:
             for _ in range(rng.randrange(2, 6)):
                 events.append(("track", "Feature Used", _between(rng, change.at, now - M)))
     if lead.stage == Stage.IQL:
-        _iql_extra(rng, lead)
+        _iql_extra(rng, lead, now)
 
 
 def _before(rng: random.Random, lead: PlannedLead, start: datetime, change: Change) -> None:
@@ -446,9 +442,9 @@ def _before(rng: random.Random, lead: PlannedLead, start: datetime, change: Chan
     request of a hand-off."""
     end = change.at - M
     if change.rule == MQL_RULE:
-        menu = iter(MQL_MENU)
-        while _points(lead) < MQL_THRESHOLD - lead.fit:
-            kind, name = next(menu)
+        for kind, name in MQL_MENU:
+            if _points(lead) >= MQL_THRESHOLD - lead.fit:
+                break
             lead.events.append((kind, name, _between(rng, start, end)))
     elif change.rule == PQL_RULE:
         begin = max(start + M, end - _days(rng, 1, 9))
@@ -468,11 +464,11 @@ def _nurture(rng: random.Random, lead: PlannedLead, start: datetime, end: dateti
         lead.events.append(("track", "Email Link Clicked", _between(rng, start, end)))
 
 
-def _iql_extra(rng: random.Random, lead: PlannedLead) -> None:
+def _iql_extra(rng: random.Random, lead: PlannedLead, now: datetime) -> None:
     """Some interest, but never enough for the MQL threshold: scoring must not move a lead the
     history leaves at IQL (49 points at most, whichever of its rows have expired)."""
     budget = MQL_THRESHOLD - 1 - lead.fit - _points(lead)
-    start, end = lead.created_at + M, lead.created_at + _days(rng, 1, 30)
+    start, end = lead.created_at + M, min(lead.created_at + _days(rng, 1, 30), now - M)
     if budget >= 10 and rng.random() < 0.35:
         lead.events.append(("page", "Pricing", _between(rng, start, end)))
         budget -= 10

@@ -3,7 +3,7 @@
 from collections import Counter
 
 import pytest
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Sum
 from django.utils import timezone
 
 from accounts.models import User
@@ -118,6 +118,9 @@ def test_scoring_the_activity_moves_no_lead_and_scores_match_the_ledger(history)
     events = Event.objects.filter(lead__in=history_leads())
     assert events.count() == PendingEvent.objects.filter(event__in=events).count() > 10_000
     assert events.filter(type="page", name="Pricing").exists()
+    # Every event happened between its lead's creation and the set-up.
+    assert not events.filter(occurred_at__gte=history).exists()
+    assert not events.filter(occurred_at__lt=F("lead__created_at")).exists()
 
     result, more = backlog_score(lead_ids=history_leads().values_list("pk", flat=True))
 
