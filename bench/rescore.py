@@ -41,12 +41,12 @@ def create_leads(cursor, count: int) -> None:
             company_name, company_domain, company_size, source, direction, utm_source,
             utm_medium, utm_campaign, utm_term, utm_content, external_id, traits, stage,
             stage_entered_at, recycle_count, score, temperature, do_not_contact,
-            do_not_contact_reason, created_at, updated_at)
+            do_not_contact_reason, consent, consent_required, created_at, updated_at)
         SELECT 'lead' || g || CASE WHEN mod(g, 3) = 0 THEN '@gmail.com' ELSE '@acme' || mod(g, 500)
                 || '.example' END,
             'First' || g, 'Last', ({titles})[1 + mod(g, {len(TITLES)})], '', '', 'Acme', '',
             mod(g * 7919, 400), 'other', 'inbound', '', '', '', '', '', 'user-' || g, '{{}}',
-            'IQL', now(), 0, 0, 'cold', false, '', now(), now()
+            'IQL', now(), 0, 0, 'cold', false, '', 'unknown', false, now(), now()
         FROM generate_series(1, %s) AS g
         """,
         [count],
