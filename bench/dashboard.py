@@ -1,7 +1,7 @@
 """The marketer's dashboard at 100,000 leads: server time and queries of each page and filter.
 
     DATABASE_URL=postgres://... .venv/bin/python bench/dashboard.py
-        [--leads 100000] [--events 1000000] [--runs 20] [--reuse] [--keep]
+        [--leads 100000] [--events 1000000] [--runs 20] [--reuse] [--keep] [--explain]
 
 It works in its own database (<DATABASE_URL's name>_bench_dashboard): made afresh and filled
 by `manage.py seed_bench` (leads with their stage history, events), dropped at the end unless
@@ -14,6 +14,7 @@ request that also counts the queries (django.test.utils.CaptureQueriesContext). 
 gives the median, p95 and worst server time, the queries, and PASS when the median is within
 the 200 ms target (p95 shown: a shared 2-core machine is noisy). A URL that answers 404 (its
 page not built yet) is reported "missing", any other non-200 answer "error", not a crash.
+With --explain it then prints EXPLAIN ANALYZE of each lead-list filter's first page.
 """
 
 import argparse
@@ -64,8 +65,9 @@ def seed(args) -> None:
     )
 
 
-def urls() -> list[tuple[str, str]]:
-    """(label, URL) of every page and filter measured, with values that exist in the data."""
+def lead_filters() -> list[tuple[str, str]]:
+    """(label, query string) of each lead-list filter and sort of the shared contract, with
+    values that exist in the data."""
     from django.utils import timezone
 
     from leads.models import Lead
@@ -75,7 +77,7 @@ def urls() -> list[tuple[str, str]]:
     campaign = Lead.objects.exclude(utm_campaign="").values_list("utm_campaign", flat=True)[:1]
     today = timezone.now().date()
     month_ago, quarter_ago = today - timedelta(days=30), today - timedelta(days=90)
-    leads = [
+    return [
         ("lead list", ""),
         ("stage=MQL", "stage=MQL"),
         ("stage=SAL&stage=SQL", "stage=SAL&stage=SQL"),
@@ -95,7 +97,15 @@ def urls() -> list[tuple[str, str]]:
         ("sort by score", "sort=-score"),
         ("page 2 of stage=IQL", "stage=IQL&page=2"),
     ]
-    year_ago = today - timedelta(days=365)
+
+
+def urls() -> list[tuple[str, str]]:
+    """(label, URL) of every page and filter measured."""
+    from django.utils import timezone
+
+    today = timezone.now().date()
+    quarter_ago, year_ago = today - timedelta(days=90), today - timedelta(days=365)
+    leads = lead_filters()
     return [
         ("funnel page /", "/"),
         ("funnel page, last 90 days", f"/?from={quarter_ago}&to={today}"),
@@ -132,6 +142,33 @@ def measure(client, path: str, runs: int) -> dict:
         bytes=len(response.content),
     )
     return row
+
+
+def explain(runs: int = 3) -> None:
+    """The database's side of each filter: EXPLAIN ANALYZE of the list's first page (the
+    filterset the list and the API share, newest first, 26 rows), best of `runs`, and the
+    indexes the plan uses. Filters the filterset does not know yet are left out."""
+    import re
+
+    from django.http import QueryDict
+
+    from leads.filters import LeadFilter
+    from leads.models import Lead
+
+    print("\nEXPLAIN ANALYZE of the first page of each filter (best of 3):", flush=True)
+    for label, query in lead_filters():
+        data = QueryDict(query)
+        if "page" in data:
+            continue  # the first page is what is planned here
+        filterset = LeadFilter(data, queryset=Lead.objects.all())
+        known = set(data) <= set(filterset.filters) | {"sort", "page"}
+        ordering = ["-score", "-id"] if data.get("sort") == "-score" else ["-created_at", "-id"]
+        page = filterset.qs.order_by(*ordering)[:26]
+        plans = [page.explain(analyze=True) for _ in range(runs)]
+        best = min(float(re.search(r"Execution Time: ([\d.]+)", p).group(1)) for p in plans)
+        indexes = ", ".join(sorted(set(re.findall(r" using (\w+)", plans[0])))) or "none"
+        note = "" if known else "  (filter not in LeadFilter yet: the plan is unfiltered)"
+        print(f"  {label:<32} {best:8.1f} ms  indexes: {indexes}{note}", flush=True)
 
 
 def verdict(row: dict) -> str:
@@ -189,6 +226,8 @@ def run(args) -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     counts = {v: verdicts.count(v) for v in sorted(set(verdicts))}
     print(f"\n{counts}; peak RSS of this process {peak:.0f} MB", flush=True)
+    if args.explain:
+        explain()
 
 
 def main() -> None:
@@ -198,6 +237,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--reuse", action="store_true", help="reuse a kept, seeded database")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument(
+        "--explain", action="store_true", help="then EXPLAIN ANALYZE each lead-list filter"
+    )
     args = parser.parse_args()
     args.keep = args.keep or args.reuse
 
