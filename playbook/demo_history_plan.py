@@ -28,7 +28,7 @@ MQL_RULE = "scoring: MQL threshold 50"
 PQL_RULE = "scoring: PQL: 2× Project Created within 14 days and 20× Task Created within 14 days"
 # Open SAL/SQL leads of the history a rep may hold: the reps' capacities (25, 25, 15) count them,
 # and routing still needs room for the demo's own waiting leads.
-OPEN_CAP = {"rep1": 6, "rep2": 6, "rep3": 8}
+OPEN_CAP = {"rep1": 5, "rep2": 5, "rep3": 11}
 NURTURE_REASONS = ("bad_timing", "no_budget", "no_response")
 REJECT_LABELS = {
     "bad_timing": "Bad timing",
