@@ -30,34 +30,7 @@ from benchdb import bench_database_url, recreate_database, run_with_django
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-# Event names with weights (per mille): the playbook's, product events for PQL, and noise.
-EVENT_MIX = [
-    ("track", "Email Opened", 300),
-    ("track", "Email Link Clicked", 100),
-    ("page", "Pricing", 60),
-    ("page", "Home", 100),
-    ("page", "Blog", 80),
-    ("track", "Newsletter Subscribed", 15),
-    ("track", "Ebook Downloaded", 15),
-    ("track", "Webinar Attended", 8),
-    ("track", "Demo Requested", 4),
-    ("track", "Unsubscribed", 8),
-    ("track", "Project Created", 30),
-    ("track", "Task Created", 180),
-    ("track", "Feature Used", 100),
-]
 TITLES = ["Engineer", "VP Sales", "Head of Growth", "Analyst", "Director IT", "Designer", "Founder"]
-
-
-def _event_case() -> str:
-    """SQL choosing (type, name) from EVENT_MIX by a uniform r in [0, 1000)."""
-    parts, low = [], 0
-    for event_type, name, weight in EVENT_MIX:
-        parts.append((low + weight, event_type, name))
-        low += weight
-    name_case = " ".join(f"WHEN r < {high} THEN '{name}'" for high, _, name in parts)
-    type_case = " ".join(f"WHEN r < {high} THEN '{typ}'" for high, typ, _ in parts)
-    return f"CASE {type_case} ELSE 'track' END, CASE {name_case} ELSE 'Feature Used' END"
 
 
 def create_leads(cursor, count: int) -> None:
@@ -68,12 +41,12 @@ def create_leads(cursor, count: int) -> None:
             company_name, company_domain, company_size, source, direction, utm_source,
             utm_medium, utm_campaign, utm_term, utm_content, external_id, traits, stage,
             stage_entered_at, recycle_count, score, temperature, do_not_contact,
-            do_not_contact_reason, created_at, updated_at)
+            do_not_contact_reason, consent, consent_required, created_at, updated_at)
         SELECT 'lead' || g || CASE WHEN mod(g, 3) = 0 THEN '@gmail.com' ELSE '@acme' || mod(g, 500)
                 || '.example' END,
             'First' || g, 'Last', ({titles})[1 + mod(g, {len(TITLES)})], '', '', 'Acme', '',
             mod(g * 7919, 400), 'other', 'inbound', '', '', '', '', '', 'user-' || g, '{{}}',
-            'IQL', now(), 0, 0, 'cold', false, '', now(), now()
+            'IQL', now(), 0, 0, 'cold', false, '', 'unknown', false, now(), now()
         FROM generate_series(1, %s) AS g
         """,
         [count],
@@ -82,29 +55,6 @@ def create_leads(cursor, count: int) -> None:
         "INSERT INTO leads_stagechange (lead_id, from_stage, to_stage, changed_at, rule, reason)"
         " SELECT id, '', 'IQL', now(), '', 'created' FROM leads_lead"
     )
-
-
-def create_events(cursor, *, start: int, count: int, leads: int, source_id: int) -> None:
-    cursor.execute("SELECT min(id) FROM leads_lead")
-    first_lead = cursor.fetchone()[0]
-    cursor.execute(
-        f"""
-        INSERT INTO events_event (source_id, message_id, type, name, lead_id, user_id,
-            anonymous_id, previous_id, group_id, properties, traits, context, occurred_at,
-            received_at)
-        SELECT %s, 'bench-' || g, {_event_case()}, lead, 'user-' || lead, '', '', '',
-            jsonb_build_object('plan', CASE WHEN mod(g, 4) = 0 THEN 'pro' ELSE 'free' END),
-            '{{}}', '{{}}', at, at
-        FROM (
-            SELECT g, floor(random() * 1000) AS r,
-                %s + floor(random() * %s)::bigint AS lead,
-                now() - random() * interval '180 days' AS at
-            FROM generate_series(%s, %s) AS g
-        ) AS s
-        """,
-        [source_id, first_lead, leads, start, start + count - 1],
-    )
-    cursor.execute("ANALYZE events_event")
 
 
 def create_product_bursts(cursor, *, every: int, source_id: int) -> int:
@@ -228,6 +178,7 @@ def run(args) -> None:
 
     from events.models import Source
     from playbook import scoring as playbook
+    from playbook.bench_seed import create_events
     from scoring import services
     from scoring.models import ScoringRule
 
@@ -248,6 +199,7 @@ def run(args) -> None:
             leads=args.leads,
             source_id=source.pk,
         )
+        cursor.execute("ANALYZE events_event")
         reset_scores(cursor)
     print(
         f"set-up: {args.leads:,} leads, {args.first_events:,} events in "
@@ -266,6 +218,7 @@ def run(args) -> None:
             leads=args.leads,
             source_id=source.pk,
         )
+        cursor.execute("ANALYZE events_event")
         reset_scores(cursor)
     print(f"set-up: {args.events:,} events in {time.perf_counter() - started:.1f} s", flush=True)
     rows.append(measure("full re-score, empty ledger", "bench: large"))

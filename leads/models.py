@@ -130,6 +130,10 @@ class Lead(models.Model):
             models.Index(fields=["stage", "-created_at"]),
             models.Index(fields=["owner", "stage"]),
             models.Index(fields=["-score"]),
+            # The lead list's order (Meta.ordering) and its keyset pages: any filter that keeps
+            # many leads reads the first page walking this index instead of sorting the table,
+            # and date ranges and the funnel's cohorts select on it (bench/dashboard.py).
+            models.Index(fields=["-created_at", "-id"], name="lead_created_desc"),
         ]
 
     def __str__(self) -> str:

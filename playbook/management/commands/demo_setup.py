@@ -8,6 +8,7 @@ from playbook.demo_handoff_decisions import demo_handoff_decisions
 from playbook.demo_handoff_pages import demo_handoff_pages
 from playbook.demo_handoff_routing import demo_handoff_routing
 from playbook.demo_handoff_sla import demo_sla_ensure
+from playbook.demo_history import demo_history_ensure
 from playbook.demo_web import demo_web_ensure
 from scoring.services import backlog_score
 
@@ -19,19 +20,22 @@ class Command(BaseCommand):
         users = demo.demo_users_ensure()
         call_command("load_playbook")
         created = demo.demo_leads_ensure()
-        # Score the demo activity now, so the first page a visitor opens shows real scores.
-        backlog_score(
-            lead_ids=Lead.objects.filter(email__endswith=".example").values_list("pk", flat=True)
-        )
         # The sales hand-off: the team (a manager, reps with capacities, one away), routing
         # rules, SLA cases met and missed, leads decided and worked, then the waiting MQL/PQL
         # leads routed into the reps' inboxes.
         team = demo_handoff_routing(route=False)
+        # Six months of history behind the dashboard: ~2,000 leads, their moves and activity.
+        history = demo_history_ensure()
+        # Score the demo activity now, so the first page a visitor opens shows real scores.
+        backlog_score(
+            lead_ids=Lead.objects.filter(email__endswith=".example").values_list("pk", flat=True)
+        )
         handoff = demo_sla_ensure() + demo_handoff_decisions() + demo_handoff_pages()
         # The website: a browser source, the ebook form with its hosted page, leads from it.
         website = demo_web_ensure()
         routed = routing.pool_route()
         self.stdout.write(f"Demo data: {created} new leads; hand-off: {handoff} new rows.")
+        self.stdout.write(f"History: {history} new leads over the last six months.")
         self.stdout.write(f"Routed {routed} waiting leads to the reps' inboxes.")
         self.stdout.write(f"Website: {website} new rows (a browser source, the form /f/ebook/).")
         self.stdout.write("Demo log-ins (username / password):")
