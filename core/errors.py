@@ -109,3 +109,18 @@ def api_exception_handler(exc, context):
         body["message"] = str(detail)
     response.data = body
     return response
+
+
+def errors_to_form(form, exc: ApiError, *, word=lambda field, text: text) -> None:
+    """Put a service's refusal on a page's Django form: each field's messages on the field of
+    that name (or on the form when it has none), and the message itself on the form when the
+    refusal names no field or is a permission refusal (whose `fields` name what was refused,
+    not why). `word(field, text)` may reword a message for the page."""
+    fields = getattr(exc, "fields", None) or {}
+    if not fields or exc.status_code == status.HTTP_403_FORBIDDEN:
+        form.add_error(None, str(exc.detail))
+        return
+    for name, messages in fields.items():
+        target = name if name in form.fields else None
+        for message in messages if isinstance(messages, list) else [messages]:
+            form.add_error(target, word(name, str(message)))

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from handoff import views
+from handoff import team, views
 from handoff.apis import activities, decisions, reports, routing
 
 api_urlpatterns = [
@@ -24,4 +24,13 @@ urlpatterns = [
     path(f"{_lead}/activities/new/", views.activity_log, name="activity"),
     path(f"{_lead}/tasks/new/", views.task_create, name="task"),
     path(f"{_lead}/tasks/<int:task_id>/done/", views.task_complete, name="task_done"),
+    # The team pages: admins and sales managers.
+    path("team/", team.team, name="team"),
+    path("team/people/new/", team.person_edit, name="person_new"),
+    path("team/people/<int:user_id>/", team.person_edit, name="person"),
+    path("team/rules/new/", team.rule_edit, name="rule_new"),
+    path("team/rules/<int:rule_id>/", team.rule_edit, name="rule"),
+    path("team/rules/<int:rule_id>/move/", team.rule_move, name="rule_move"),
+    path("team/rules/<int:rule_id>/delete/", team.rule_delete, name="rule_delete"),
+    path("team/settings/", team.settings_edit, name="settings"),
 ]

@@ -74,13 +74,3 @@ class StepForm(forms.ModelForm):
             "body_html": "HTML body (optional)",
         }
         help_texts = {"delay_minutes": "1 day is 1440 minutes; 0 sends at once."}
-
-
-def apply_errors(form: forms.BaseForm, fields: dict, message: str) -> None:
-    """Put a service's field errors on the form (the rest on the form itself)."""
-    if not fields:
-        form.add_error(None, message)
-        return
-    for name, errors in fields.items():
-        for error in errors if isinstance(errors, list) else [errors]:
-            form.add_error(name if name in form.fields else None, str(error))

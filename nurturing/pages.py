@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.auth import request_user
 from accounts.models import User
-from core.errors import ApiError
+from core.errors import ApiError, errors_to_form
 from leads.models import Lead
 from nurturing import forms, selectors
 from nurturing.models import Sequence, Step
@@ -99,7 +99,7 @@ def sequence_edit(request: HttpRequest, sequence_id: int | None = None) -> HttpR
             else:
                 sequence = services.sequence_update(sequence=sequence, actor=user, **fields)
         except ApiError as exc:
-            forms.apply_errors(form, getattr(exc, "fields", {}), str(exc.detail))
+            errors_to_form(form, exc)
         else:
             messages.success(request, f"Saved “{sequence.name}”.")
             return redirect("sequences:detail", sequence_id=sequence.pk)
@@ -132,7 +132,7 @@ def step_edit(request: HttpRequest, sequence_id: int, step_id: int | None = None
             else:
                 step = services.step_update(step=step, actor=user, **fields)
         except ApiError as exc:
-            forms.apply_errors(form, getattr(exc, "fields", {}), str(exc.detail))
+            errors_to_form(form, exc)
         else:
             messages.success(request, f"Saved step {step.position}.")
             return redirect("sequences:step", sequence_id=sequence.pk, step_id=step.pk)

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.auth import request_user
 from accounts.models import User
-from core.errors import ApiError
+from core.errors import ApiError, errors_to_form
 from web import rendering, selectors, services
 from web.builder import FormBuilder
 from web.models import Form
@@ -67,7 +67,7 @@ def form_edit(request: HttpRequest, form_id: int | None = None) -> HttpResponse:
                 else:
                     form = services.form_update(form=form, actor=user, **builder.values())
             except ApiError as exc:
-                _errors_to(builder, getattr(exc, "fields", {}), str(exc.detail))
+                errors_to_form(builder, exc, word=_row_words)
             else:
                 messages.success(request, f"Saved “{form.name}”.")
                 return redirect("forms:detail", form_id=form.pk)
@@ -78,18 +78,10 @@ def form_edit(request: HttpRequest, form_id: int | None = None) -> HttpResponse:
     return render(request, "web/manage/form_edit.html", {"builder": builder, "form": form})
 
 
-def _errors_to(builder: FormBuilder, fields: dict, message: str) -> None:
-    if not fields:
-        builder.add_error(None, message)
-    for name, problems in fields.items():
-        target = name if name in builder.fields and name != "fields" else None
-        for problem in problems:
-            text = str(problem)
-            builder.add_error(target, _row_words(text) if name == "fields" else text)
-
-
-def _row_words(problem: str) -> str:
+def _row_words(field: str, problem: str) -> str:
     """'fields[2].label: ...' as the page names it: 'Field 3, label: ...'."""
+    if field != "fields":
+        return problem
     if problem.startswith("fields[") and "]" in problem:
         index, rest = problem[len("fields[") :].split("]", 1)
         if index.isdigit():
