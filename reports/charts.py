@@ -52,11 +52,14 @@ def _link(href: str | None, inner: SafeString) -> SafeString:
     return format_html('<a href="{}">{}</a>', href, inner)
 
 
-def _frame(title: str, desc: str, width: int, height: int, body: list[SafeString]) -> SafeString:
+def _frame(
+    title: str, desc: str, width: int, height: int, body: list[SafeString], kind: str = ""
+) -> SafeString:
     ident = f"chart-{next(_ids)}"
     return format_html(
-        '<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-labelledby="{i}-t {i}-d">'
+        '<svg class="chart{k}" viewBox="0 0 {w} {h}" role="img" aria-labelledby="{i}-t {i}-d">'
         '<title id="{i}-t">{t}</title><desc id="{i}-d">{d}</desc>{body}</svg>',
+        k=f" {kind}" if kind else "",
         w=width,
         h=height,
         i=ident,
@@ -87,7 +90,7 @@ def bar_chart(
 ) -> SafeString:
     """Horizontal bars, one row per label; a row's bars overlap from zero, each narrower than
     the last (series[i] names the i-th: the legend, and the class `s{i}` colours it)."""
-    label_w, right, top, row_h, width = 150, 56, 8, 30, 640
+    label_w, right, top, row_h, width = 118, 44, 8, 28, 460
     plot_w = width - label_w - right
     height = top + row_h * len(rows) + 52
     top_value = _nice_max(max((b.value for r in rows for b in r.bars), default=0))
@@ -127,7 +130,7 @@ def bar_chart(
             )
             body.append(_link(first.href, value))
     body += _x_axis(label_w, plot_w, top + row_h * len(rows), top_value, axis, series)
-    return _frame(title, desc, width, height, body)
+    return _frame(title, desc, width, height, body, "single" if len(series) == 1 else "")
 
 
 def _x_axis(
@@ -156,20 +159,21 @@ def _x_axis(
             axis,
         )
     )
-    parts += _legend(series, left, y + 48)
+    parts += _legend(series, 8, y + 48)
     return parts
 
 
-def _legend(names: list[str], x: int, y: int) -> list[SafeString]:
+def _legend(names: list[str], x: int, y: int, kind: str = "bar") -> list[SafeString]:
     if len(names) < 2:
         return []
     parts = []
     for index, name in enumerate(names):
-        left = x + index * 120
+        left = x + index * 96
         parts.append(
             format_html(
-                '<rect class="bar s{}" x="{}" y="{}" width="12" height="12"/>'
+                '<rect class="swatch {} s{}" x="{}" y="{}" width="12" height="12"/>'
                 '<text class="legend" x="{}" y="{}">{}</text>',
+                kind,
                 index,
                 left,
                 y - 10,
@@ -185,7 +189,7 @@ def line_chart(
     *, title: str, desc: str, months: list[str], lines: list[Line], axis: str
 ) -> SafeString:
     """Shares (0..1) by month, one line a series (class `s{i}`), y from 0 to a round top."""
-    left, right, top, bottom, width, height = 48, 16, 12, 70, 640, 300
+    left, right, top, bottom, width, height = 44, 24, 12, 64, 460, 260
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [p.value for line in lines for p in line.points if p.value is not None]
     top_value = min(_nice_max(max(values, default=0) * 100), 100) / 100
@@ -232,7 +236,7 @@ def line_chart(
     )
     for number, line in enumerate(lines):
         body += _series(number, line, left, top, plot_w, plot_h, step_x, top_value, len(months))
-    body += _legend([line.name for line in lines], left, height - 12)
+    body += _legend([line.name for line in lines], left, height - 12, kind="dot")
     return _frame(title, desc, width, height, body)
 
 
