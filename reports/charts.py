@@ -70,7 +70,8 @@ def _frame(
 
 
 def _nice_max(value: float) -> float:
-    """The axis' end: the smallest 1, 2, 2.5 or 5 times a power of ten at or above value."""
+    """The axis' end: the smallest 1, 2, 4, 6, 8 or 10 times a power of ten at or above value,
+    so that its quarters (the ticks) are round too."""
     if value <= 0:
         return 1
     scale = 1.0
@@ -78,7 +79,7 @@ def _nice_max(value: float) -> float:
         scale *= 10
     while scale > value:
         scale /= 10
-    return next(scale * step for step in (1, 2, 2.5, 5, 10) if scale * step >= value)
+    return next(scale * step for step in (1, 2, 4, 6, 8, 10) if scale * step >= value)
 
 
 def _number(value: float) -> str:

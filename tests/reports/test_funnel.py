@@ -19,8 +19,7 @@ def _params(**extra):
     query = QueryDict(mutable=True)
     query.update(PERIOD)
     for key, value in extra.items():
-        for item in value if isinstance(value, list) else [value]:
-            query.appendlist(key, str(item))
+        query.setlist(key, [str(item) for item in (value if isinstance(value, list) else [value])])
     return report_params(query)
 
 
