@@ -11,6 +11,8 @@ from reports.params import ReportParams
 from reports.selectors.sources import REACHED
 
 COHORT_STAGES = ("MQL", "PQL", "SAL", "SQL", "CUSTOMER")
+# A stage as a column heading.
+HEADINGS = {"CUSTOMER": "Customer"}
 TREND = (("qualified", "MQL or PQL"), ("SAL", "SAL"), ("SQL", "SQL"), ("CUSTOMER", "Customer"))
 
 
@@ -64,7 +66,7 @@ def _cohort_row(params: ReportParams, row: dict) -> dict:
     end = min(day_start(_month_end(row["month"])), params.end)
     cells = [
         {
-            "name": stage,
+            "name": HEADINGS.get(stage, stage),
             "count": row["reached"][stage],
             "share": _percent(row["from_top"][stage]),
             "url": leads_url(params, start=start, end=end, reached=[stage]),
@@ -122,7 +124,7 @@ def funnel_page(params: ReportParams, report: dict) -> dict:
         "to_sql_url": leads_url(params, reached=["IQL", "SQL"]),
         "to_customer_url": leads_url(params, reached=["IQL", "CUSTOMER"]),
         "cohorts": cohorts,
-        "cohort_stages": COHORT_STAGES,
+        "cohort_stages": [HEADINGS.get(stage, stage) for stage in COHORT_STAGES],
         "cohort_chart": _cohort_chart(cohorts, report["cohorts"]),
     }
 
@@ -132,7 +134,7 @@ def _source_row(params: ReportParams, row: dict, rank: int, *, campaign: bool) -
     linked = bool(row["key"])  # "(no campaign)" has no filter value to link with
     cells = [
         {
-            "name": stage,
+            "name": HEADINGS.get(stage, stage),
             "count": row["reached"][stage],
             "share": _percent(row["rates"][stage]),
             "url": leads_url(params, reached=[stage], **scope) if linked else None,
@@ -186,7 +188,7 @@ def sources_page(params: ReportParams, report: dict) -> dict:
     ]
     return {
         "report": report,
-        "stages": REACHED,
+        "stages": [HEADINGS.get(stage, stage) for stage in REACHED],
         "leads_url": leads_url(params),
         "sources": sources,
         "campaigns": campaigns,

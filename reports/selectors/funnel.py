@@ -37,10 +37,10 @@ from django.utils import timezone
 from accounts.models import User
 from core.errors import Forbidden
 from handoff.models import Rejection
+from leads.lifecycle import FUNNEL
 from leads.models import Stage
 from reports.params import ReportParams
 from reports.selectors.cohort import (
-    FIRST_ENTRIES,
     RECYCLE_FROM,
     STAGE_CHANGE,
     cohort_sql,
@@ -59,7 +59,41 @@ STAGES: tuple[tuple[Stage, tuple[Stage, ...]], ...] = (
     (Stage.CUSTOMER, ()),
 )
 
-_QUALIFIED = "(mql_at IS NOT NULL OR pql_at IS NOT NULL)"
+# Each lead's history folds into one bit mask (`bit_or` of its rows): a bit for every stage
+# it reached, one for a recycle. One integer aggregate a row instead of a FILTER a stage.
+BIT = {stage: 1 << index for index, stage in enumerate([*FUNNEL, Stage.DISQUALIFIED])}
+RECYCLED = 1 << len(BIT)
+_STAGE_BIT = "CASE sc.to_stage " + " ".join(f"WHEN '{s}' THEN {b}" for s, b in BIT.items()) + " END"
+_QUALIFIED = BIT[Stage.MQL] | BIT[Stage.PQL]
+
+
+def _has(*stages: Stage) -> str:
+    """SQL: the lead's mask has every one of `stages`."""
+    bits = sum(BIT[stage] for stage in stages)
+    return f"mask & {bits} = {bits}"
+
+
+def _reached_next(stage: Stage, nexts: tuple[Stage, ...]) -> str:
+    if len(nexts) == 1:
+        return _has(stage, *nexts)
+    return f"{_has(stage)} AND mask & {_QUALIFIED} <> 0"
+
+
+_COUNTS = ",\n        ".join(
+    [
+        *(f"count(*) FILTER (WHERE {_has(stage)}) AS {stage.lower()}" for stage, _ in STAGES),
+        *(
+            f"count(*) FILTER (WHERE {_reached_next(stage, nexts)}) AS {stage.lower()}_on"
+            for stage, nexts in STAGES
+            if nexts
+        ),
+        f"count(*) FILTER (WHERE mask & {_QUALIFIED} <> 0) AS qualified",
+        f"count(*) FILTER (WHERE mask & {_QUALIFIED} <> 0 AND {_has(Stage.SAL)}) AS qualified_on",
+        f"count(*) FILTER (WHERE mask & {_QUALIFIED} <> 0 AND mask & {RECYCLED} <> 0) AS recycled",
+        f"count(*) FILTER (WHERE mask & {_QUALIFIED} <> 0 AND rejected) AS rejected",
+        f"count(*) FILTER (WHERE {_has(Stage.DISQUALIFIED)}) AS disqualified",
+    ]
+)
 
 # One aggregate row for every stage's stays, each percentile over its own stage's rows (a
 # FILTER, not a GROUP BY: no sort of every stay by stage first).
@@ -73,32 +107,32 @@ _STAYS = ",\n        ".join(
     for stage, _ in STAGES
 )
 
+# One pass over the cohort's history (`moves`, each row with the length of the stay it
+# starts), folded per lead (`per_lead`) for the counts and read row by row for the stays. An
+# inner join: every lead has its creation row (and the join in lead order lets PostgreSQL
+# walk the history index without sorting it).
 _SQL = f"""
-WITH per_lead AS (
-    SELECT c.id, c.month,
-        {FIRST_ENTRIES},
-        coalesce(bool_or(sc.to_stage = 'MQL' AND sc.from_stage = ANY(%(recycle_from)s)), false)
-            AS recycled,
-        coalesce(bool_or(sc.to_stage = 'DISQUALIFIED'), false) AS disqualified,
-        EXISTS (SELECT 1 FROM {Rejection._meta.db_table} AS r WHERE r.lead_id = c.id)
+WITH moves AS MATERIALIZED (
+    SELECT c.id AS lead_id, c.month, sc.to_stage, sc.changed_at,
+        {_STAGE_BIT} | CASE WHEN sc.to_stage = 'MQL' AND sc.from_stage = ANY(%(recycle_from)s)
+            THEN {RECYCLED} ELSE 0 END AS bits,
+        extract(epoch FROM lead(sc.changed_at) OVER (
+            PARTITION BY sc.lead_id ORDER BY sc.changed_at, sc.id) - sc.changed_at) AS seconds
+    FROM ({{cohort}}) AS c JOIN {STAGE_CHANGE} AS sc ON sc.lead_id = c.id
+),
+per_lead AS (
+    SELECT lead_id, min(month) AS month, bit_or(bits) AS mask,
+        min(changed_at) FILTER (WHERE to_stage = 'IQL') AS iql_at,
+        min(changed_at) FILTER (WHERE to_stage = 'SQL') AS sql_at,
+        min(changed_at) FILTER (WHERE to_stage = 'CUSTOMER') AS customer_at,
+        EXISTS (SELECT 1 FROM {Rejection._meta.db_table} AS r WHERE r.lead_id = moves.lead_id)
             AS rejected
-    FROM ({{cohort}}) AS c LEFT JOIN {STAGE_CHANGE} AS sc ON sc.lead_id = c.id
-    GROUP BY c.id, c.month
+    FROM moves
+    GROUP BY lead_id
 ),
 counts AS (
     SELECT GROUPING(month) AS total, month, count(*) AS leads,
-        count(iql_at) AS iql, count(mql_at) AS mql, count(pql_at) AS pql,
-        count(sal_at) AS sal, count(sql_at) AS sql, count(customer_at) AS customer,
-        count(*) FILTER (WHERE {_QUALIFIED}) AS qualified,
-        count(*) FILTER (WHERE iql_at IS NOT NULL AND {_QUALIFIED}) AS iql_on,
-        count(*) FILTER (WHERE mql_at IS NOT NULL AND sal_at IS NOT NULL) AS mql_on,
-        count(*) FILTER (WHERE pql_at IS NOT NULL AND sal_at IS NOT NULL) AS pql_on,
-        count(*) FILTER (WHERE {_QUALIFIED} AND sal_at IS NOT NULL) AS qualified_on,
-        count(*) FILTER (WHERE sal_at IS NOT NULL AND sql_at IS NOT NULL) AS sal_on,
-        count(*) FILTER (WHERE sql_at IS NOT NULL AND customer_at IS NOT NULL) AS sql_on,
-        count(*) FILTER (WHERE recycled AND {_QUALIFIED}) AS recycled,
-        count(*) FILTER (WHERE rejected AND {_QUALIFIED}) AS rejected,
-        count(*) FILTER (WHERE disqualified) AS disqualified,
+        {_COUNTS},
         count(*) FILTER (WHERE sql_at >= iql_at) AS to_sql_leads,
         percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM sql_at - iql_at))
             FILTER (WHERE sql_at >= iql_at) AS to_sql_median,
@@ -107,11 +141,6 @@ counts AS (
             FILTER (WHERE customer_at >= iql_at) AS to_customer_median
     FROM per_lead
     GROUP BY GROUPING SETS ((), (month))
-),
-moves AS (
-    SELECT sc.to_stage, extract(epoch FROM lead(sc.changed_at) OVER (
-            PARTITION BY sc.lead_id ORDER BY sc.changed_at, sc.id) - sc.changed_at) AS seconds
-    FROM ({{cohort}}) AS c JOIN {STAGE_CHANGE} AS sc ON sc.lead_id = c.id
 ),
 stays AS (
     SELECT {_STAYS}
