@@ -1,5 +1,5 @@
 """The cohort both reports start from, as SQL: the leads created in the period that match the
-filters, and each one's first entry into every funnel stage, from the stage history.
+filters, and what each one reached (a bit mask) and when, from the stage history.
 
 "Reached stage S" is the shared contract's: the lead has a `leads.StageChange` row with
 `to_stage = S`, whatever stage it is in now, so a report's number and the lead list it links to
@@ -20,12 +20,24 @@ SECONDS_A_DAY = 86400
 # SQL, or MQL -> MQL (sales returned an assigned lead it never accepted).
 RECYCLE_FROM = [stage for stage in Stage.values if recycle_move(stage) is not None]
 
-# Each funnel stage's first entry (`iql_at`, `mql_at`, ... `customer_at`) over history rows
-# aliased `sc`, for a GROUP BY lead.
+# Each lead's history folds into one bit mask (`bit_or` over its rows aliased `sc`): a bit for
+# every stage it reached (and, in the funnel, one for a recycle). One integer aggregate a row
+# instead of a FILTER a stage.
+BIT = {stage: 1 << index for index, stage in enumerate([*FUNNEL, Stage.DISQUALIFIED])}
+RECYCLED = 1 << len(BIT)
+STAGE_BIT = "CASE sc.to_stage " + " ".join(f"WHEN '{s}' THEN {b}" for s, b in BIT.items()) + " END"
+
+# The first entries velocity needs, over rows aliased `sc` grouped by lead.
 FIRST_ENTRIES = ",\n        ".join(
     f"min(sc.changed_at) FILTER (WHERE sc.to_stage = '{stage}') AS {stage.lower()}_at"
-    for stage in FUNNEL
+    for stage in (Stage.IQL, Stage.SQL, Stage.CUSTOMER)
 )
+
+
+def has(*stages: Stage) -> str:
+    """SQL: the lead's `mask` has every one of `stages`."""
+    bits = sum(BIT[stage] for stage in stages)
+    return f"mask & {bits} = {bits}"
 
 
 def cohort_sql(params: ReportParams, columns: str = "") -> tuple[str, dict]:

@@ -37,14 +37,17 @@ from django.utils import timezone
 from accounts.models import User
 from core.errors import Forbidden
 from handoff.models import Rejection
-from leads.lifecycle import FUNNEL
 from leads.models import Stage
 from reports.params import ReportParams
 from reports.selectors.cohort import (
+    BIT,
     RECYCLE_FROM,
+    RECYCLED,
+    STAGE_BIT,
     STAGE_CHANGE,
     cohort_sql,
     days,
+    has,
     rate,
     time_zone_name,
 )
@@ -59,39 +62,28 @@ STAGES: tuple[tuple[Stage, tuple[Stage, ...]], ...] = (
     (Stage.CUSTOMER, ()),
 )
 
-# Each lead's history folds into one bit mask (`bit_or` of its rows): a bit for every stage
-# it reached, one for a recycle. One integer aggregate a row instead of a FILTER a stage.
-BIT = {stage: 1 << index for index, stage in enumerate([*FUNNEL, Stage.DISQUALIFIED])}
-RECYCLED = 1 << len(BIT)
-_STAGE_BIT = "CASE sc.to_stage " + " ".join(f"WHEN '{s}' THEN {b}" for s, b in BIT.items()) + " END"
 _QUALIFIED = BIT[Stage.MQL] | BIT[Stage.PQL]
-
-
-def _has(*stages: Stage) -> str:
-    """SQL: the lead's mask has every one of `stages`."""
-    bits = sum(BIT[stage] for stage in stages)
-    return f"mask & {bits} = {bits}"
 
 
 def _reached_next(stage: Stage, nexts: tuple[Stage, ...]) -> str:
     if len(nexts) == 1:
-        return _has(stage, *nexts)
-    return f"{_has(stage)} AND mask & {_QUALIFIED} <> 0"
+        return has(stage, *nexts)
+    return f"{has(stage)} AND mask & {_QUALIFIED} <> 0"
 
 
 _COUNTS = ",\n        ".join(
     [
-        *(f"count(*) FILTER (WHERE {_has(stage)}) AS {stage.lower()}" for stage, _ in STAGES),
+        *(f"count(*) FILTER (WHERE {has(stage)}) AS {stage.lower()}" for stage, _ in STAGES),
         *(
             f"count(*) FILTER (WHERE {_reached_next(stage, nexts)}) AS {stage.lower()}_on"
             for stage, nexts in STAGES
             if nexts
         ),
         f"count(*) FILTER (WHERE mask & {_QUALIFIED} <> 0) AS qualified",
-        f"count(*) FILTER (WHERE mask & {_QUALIFIED} <> 0 AND {_has(Stage.SAL)}) AS qualified_on",
+        f"count(*) FILTER (WHERE mask & {_QUALIFIED} <> 0 AND {has(Stage.SAL)}) AS qualified_on",
         f"count(*) FILTER (WHERE mask & {_QUALIFIED} <> 0 AND mask & {RECYCLED} <> 0) AS recycled",
         f"count(*) FILTER (WHERE mask & {_QUALIFIED} <> 0 AND rejected) AS rejected",
-        f"count(*) FILTER (WHERE {_has(Stage.DISQUALIFIED)}) AS disqualified",
+        f"count(*) FILTER (WHERE {has(Stage.DISQUALIFIED)}) AS disqualified",
     ]
 )
 
@@ -114,7 +106,7 @@ _STAYS = ",\n        ".join(
 _SQL = f"""
 WITH moves AS MATERIALIZED (
     SELECT c.id AS lead_id, c.month, sc.to_stage, sc.changed_at,
-        {_STAGE_BIT} | CASE WHEN sc.to_stage = 'MQL' AND sc.from_stage = ANY(%(recycle_from)s)
+        {STAGE_BIT} | CASE WHEN sc.to_stage = 'MQL' AND sc.from_stage = ANY(%(recycle_from)s)
             THEN {RECYCLED} ELSE 0 END AS bits,
         extract(epoch FROM lead(sc.changed_at) OVER (
             PARTITION BY sc.lead_id ORDER BY sc.changed_at, sc.id) - sc.changed_at) AS seconds

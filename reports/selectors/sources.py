@@ -15,18 +15,28 @@ from django.db import connection, transaction
 from accounts.models import User
 from leads.models import SourceChannel, Stage
 from reports.params import ReportParams
-from reports.selectors.cohort import FIRST_ENTRIES, STAGE_CHANGE, cohort_sql, days, rate
+from reports.selectors.cohort import (
+    FIRST_ENTRIES,
+    STAGE_BIT,
+    STAGE_CHANGE,
+    cohort_sql,
+    days,
+    has,
+    rate,
+)
 from reports.selectors.funnel import funnel_report_authorize
 
 REACHED = (Stage.MQL, Stage.PQL, Stage.SQL, Stage.CUSTOMER)
 # GROUPING(source, utm_campaign): the bits of the columns a row is NOT grouped by.
 _SOURCE, _CAMPAIGN, _TOTAL = 1, 2, 3
 
-_REACHED = ", ".join(f"count({stage.lower()}_at) AS {stage.lower()}" for stage in REACHED)
+_REACHED = ", ".join(
+    f"count(*) FILTER (WHERE {has(stage)}) AS {stage.lower()}" for stage in REACHED
+)
 
 _SQL = f"""
 WITH per_lead AS (
-    SELECT c.id, c.source, c.utm_campaign,
+    SELECT c.id, c.source, c.utm_campaign, bit_or({STAGE_BIT}) AS mask,
         {FIRST_ENTRIES}
     FROM ({{cohort}}) AS c LEFT JOIN {STAGE_CHANGE} AS sc ON sc.lead_id = c.id
     GROUP BY c.id, c.source, c.utm_campaign
