@@ -64,7 +64,9 @@ def _report_page(
         params = report_params(request.GET)
     except ApiError as exc:
         context = {"error": str(exc.detail), "filters": _filters(request, None)}
-        return render(request, _template(request, template), context, status=400)
+        # htmx swaps only a 2xx answer in: the form's request gets the message as its body.
+        status = 200 if getattr(request, "htmx", False) else 400
+        return render(request, _template(request, template), context, status=status)
     context = {**build(params), "filters": _filters(request, params)}
     return render(request, _template(request, template), context)
 

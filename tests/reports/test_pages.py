@@ -109,6 +109,16 @@ def test_a_bad_date_says_so(marketer):
 
     assert response.status_code == 400
     assert "from: An ISO 8601 date" in _html(response)
+    assert 'id="funnel-table"' not in _html(response)
+
+
+def test_a_bad_filter_in_the_htmx_form_is_swapped_in_as_a_message(marketer):
+    client = _client(marketer)
+    response = client.get("/reports/sources/", {"owner": "x"}, headers={"HX-Request": "true"})
+
+    assert response.status_code == 200  # htmx swaps only a 2xx answer in
+    html = _html(response)
+    assert "<html" not in html and "owner must be a user id" in html
 
 
 @pytest.mark.parametrize("path", ["/", "/reports/sources/"])
