@@ -1,58 +1,15 @@
 """The hand-off API: reports (rejections; the SLA report's paths join at the END)."""
 
-from datetime import date, datetime, time, timedelta
-
 from django.urls import path
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import ApiError
+from core.periods import report_period
 from handoff.selectors import reports_sla
 from handoff.selectors.reports_rejections import rejections_report, rejections_report_authorize
-
-# A report without `from` covers this many days up to `to`.
-DEFAULT_DAYS = 30
-
-
-def _instant(raw: str, name: str, *, end: bool) -> datetime:
-    """An ISO date as the start of that day (for `to`: of the next day, so the day is
-    included), or an ISO datetime as given, in the site's time zone when it names none."""
-    try:
-        day = parse_date(raw)
-        moment = None if day else parse_datetime(raw)
-    except ValueError:
-        day = moment = None
-    if day is not None:
-        return _day_start(day + timedelta(days=1) if end else day)
-    if moment is None:
-        message = "An ISO 8601 date (2026-01-31) or date and time."
-        raise ApiError(f"{name}: {message}", code="invalid", fields={name: [message]})
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
-
-
-def _day_start(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
-def report_period(params) -> tuple[datetime, datetime]:
-    """[start, end) from `?from=&to=` (dates inclusive); default: the last 30 days."""
-    raw_to, raw_from = params.get("to"), params.get("from")
-    end = (
-        _instant(raw_to, "to", end=True)
-        if raw_to
-        else _day_start(timezone.localdate() + timedelta(days=1))
-    )
-    start = (
-        _instant(raw_from, "from", end=False) if raw_from else end - timedelta(days=DEFAULT_DAYS)
-    )
-    if start >= end:
-        raise ApiError("from must be before to.", code="invalid", fields={"from": ["After to."]})
-    return start, end
-
 
 # Fields named like Field.source / Field.label: DRF's metaclass takes declared fields out of
 # the class attributes, so the serializer's own attributes are untouched; the stubs cannot know.
