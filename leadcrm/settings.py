@@ -337,3 +337,13 @@ SCORING_RESCORE_STALE_SECONDS = env_int("SCORING_RESCORE_STALE_SECONDS", 180, mi
 SCORING_KEY_PREFIX = env_str("SCORING_KEY_PREFIX", "leadcrm:scoring:")
 # Kicks within this many milliseconds make one scoring task (which runs when it closes).
 SCORING_KICK_WINDOW_MS = env_int("SCORING_KICK_WINDOW_MS", 500, minimum=1)
+
+# --- CSV imports --------------------------------------------------------------------------------
+# The largest CSV an import accepts, in bytes (a larger upload is a 413 before anything is read
+# into the database). 50 MB holds about 500,000 rows of contact fields.
+LEADCRM_IMPORT_MAX_BYTES = env_int("LEADCRM_IMPORT_MAX_BYTES", 50 * 1024 * 1024, minimum=1)
+# Rows per import batch, each one transaction (its leads, bad rows and progress together).
+IMPORT_BATCH_SIZE = env_int("IMPORT_BATCH_SIZE", 2000, minimum=1)
+# Seconds an import task works before handing over to a fresh task (well inside the broker's
+# visibility timeout, so a long import is never delivered twice while it runs).
+IMPORT_STEP_SECONDS = env_int("IMPORT_STEP_SECONDS", 20, minimum=1)

@@ -713,3 +713,67 @@ def _model_field(name: str) -> models.Field:
     if not isinstance(field, models.Field):
         raise TypeError(f"Lead.{name} is not a column.")
     return field
+
+
+# --- Imports: set-based writes for many leads at once -------------------------------------------
+
+# Contact, company and campaign fields an import may set, with their SQL types.
+_OVERWRITE_TYPES = {name: "integer" if name == "company_size" else "text" for name in FILLABLE}
+
+_OVERWRITE = """
+UPDATE leads_lead AS l SET {assignments},
+    traits = COALESCE(l.traits, '{{}}'::jsonb) || COALESCE(t.traits, '{{}}'::jsonb),
+    updated_at = %s
+FROM jsonb_to_recordset(%s::jsonb) AS t(id bigint, {columns}, traits jsonb)
+WHERE l.id = t.id
+"""
+
+
+@transaction.atomic(savepoint=False)
+def leads_overwrite(*, changes: dict[int, dict[str, Any]]) -> int:
+    """Set the given fields of many leads in one statement (an import's "update existing"):
+    `changes` maps a lead id to {field: value}, FILLABLE names and `traits` (keys merged in);
+    a field not given keeps its value. Values are the caller's, already checked (lengths,
+    types). Returns how many leads were updated."""
+    unknown = sorted({name for fields in changes.values() for name in fields} - {*FILLABLE, "traits"})
+    if unknown:
+        raise ValueError(f"leads_overwrite may not set: {', '.join(unknown)}")
+    if not changes:
+        return 0
+    names = list(_OVERWRITE_TYPES)
+    sql = _OVERWRITE.format(
+        assignments=", ".join(f"{n} = COALESCE(t.{n}, l.{n})" for n in names),
+        columns=", ".join(f"{n} {_OVERWRITE_TYPES[n]}" for n in names),
+    )
+    rows = [{**fields, "id": lead_id} for lead_id, fields in changes.items()]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [timezone.now(), json.dumps(rows)])
+        return cursor.rowcount
+
+
+@transaction.atomic
+def leads_consent_record(
+    *, lead_ids: list[int], state: str, wording: str, source: str, at: datetime | None = None
+) -> int:
+    """Set-based `lead_consent_give` / `lead_consent_withdraw` for many leads (an import's
+    declared consent): one evidence row per lead, the state changed where it differs. Locks
+    the leads in id order first, as the one-lead writers do. Returns how many changed state."""
+    if state not in (ConsentState.GIVEN, ConsentState.WITHDRAWN):
+        raise ValueError(f"consent evidence records given or withdrawn, not {state!r}")
+    if state == ConsentState.GIVEN and not wording.strip():
+        raise ValueError("consent needs the exact wording the person agreed to")
+    at = _consent_checked(source=source, ip=None, at=at)
+    locked = list(
+        Lead.objects.select_for_update()
+        .filter(pk__in=sorted(set(lead_ids)))
+        .order_by("pk")
+        .values_list("pk", "consent")
+    )
+    Consent.objects.bulk_create(
+        Consent(lead_id=pk, state=state, wording=wording, source=source.strip(), at=at)
+        for pk, _ in locked
+    )
+    changed = [pk for pk, consent in locked if consent != state]
+    if changed:
+        Lead.objects.filter(pk__in=changed).update(consent=state, updated_at=timezone.now())
+    return len(changed)
