@@ -289,7 +289,7 @@ def _plan(job: ImportJob, rows: list[tuple[parsing.Record, dict[str, Any]]], bat
         elif job.mode == ImportMode.UPDATE_ONLY:
             batch.skipped += 1
         else:
-            batch.creates[email] = {**values, "source": SourceChannel.IMPORT}
+            batch.creates[email] = values
             batch.created += 1
 
 
@@ -297,8 +297,11 @@ def _write(job: ImportJob, batch: _Batch) -> list[int]:
     """The batch's leads written; their ids (created and updated)."""
     created: dict[str, int] = {}
     if batch.creates:
-        created = lead_services.leads_create_identified(
-            rows=list(batch.creates.values()), reason=f"import #{job.pk}", consent_required=True
+        created = lead_services.leads_create_imported(
+            rows=list(batch.creates.values()),
+            source=SourceChannel.IMPORT,
+            reason=f"import #{job.pk}",
+            consent_required=True,
         )
     lost = [values for email, values in batch.creates.items() if email not in created]
     if lost:  # created by someone else since _existing looked: update them instead
@@ -307,7 +310,7 @@ def _write(job: ImportJob, batch: _Batch) -> list[int]:
             _merge(batch.updates.setdefault(found[values["email"]], {}), values)
         batch.created, batch.updated = batch.created - len(lost), batch.updated + len(lost)
     changes = {
-        pk: {k: v for k, v in values.items() if k not in ("email", "source")}
+        pk: {k: v for k, v in values.items() if k != "email"}
         for pk, values in batch.updates.items()
     }
     lead_services.leads_overwrite(changes=changes)

@@ -196,3 +196,18 @@ def test_mapping_check_needs_one_email_and_no_field_twice():
     with pytest.raises(parsing.MappingInvalid, match="Unknown targets: owner"):
         parsing.mapping_check(["email", "owner"], headers)
     assert parsing.mapping_check(["email", ""], headers) == ["email", ""]
+
+
+@pytest.mark.parametrize(
+    "email",
+    ["a@example.com", "a.b+c@sub.example.co.uk", "x@[127.0.0.1]", "o'neil@example.ie"],
+)
+def test_valid_emails_agree_with_django(email):
+    assert parsing.email_valid(email) is True
+
+
+@pytest.mark.parametrize(
+    "email", ["a@", "@example.com", "a@@example.com", "a b@example.com", "a@example", "a@-x.com"]
+)
+def test_invalid_emails_agree_with_django(email):
+    assert parsing.email_valid(email) is False
