@@ -117,9 +117,17 @@ def _job_page(request, job: ImportJob, *, status: int = 200, **extra) -> HttpRes
 
 def _progress_context(job: ImportJob) -> dict[str, Any]:
     done = not job.is_open
+    errors = selectors.job_errors(job=job, limit=REPORT_ROWS) if done else []
     return {
         "job": job,
-        "row_errors": selectors.job_errors(job=job, limit=REPORT_ROWS) if done else [],
+        "row_errors": [
+            {
+                "row": error.row,
+                "reason": error.reason,
+                "cells": [(h, v) for h, v in zip(job.headers, error.values, strict=False) if v],
+            }
+            for error in errors
+        ],
         "more_errors": max(0, job.errors - REPORT_ROWS) if done else 0,
     }
 

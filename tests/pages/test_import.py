@@ -1,6 +1,9 @@
 """The CSV import in Chromium: upload, correct a column, preview, start, watch the progress bar
 finish, download the bad rows; under the CSP and at phone width."""
 
+import os
+from pathlib import Path
+
 import pytest
 
 from imports.models import ImportJob, ImportStatus
@@ -30,7 +33,14 @@ def upload(page, rows=ROWS) -> ImportJob:
     return ImportJob.objects.get()
 
 
-def test_import_a_csv_and_watch_it_finish(logged_in, marketer, published, tmp_path):
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    folder = Path(os.environ.get("LEADCRM_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_import_a_csv_and_watch_it_finish(logged_in, marketer, published, tmp_path, shots):
     page = logged_in(marketer)
     job = upload(page)
     assert page.get_by_text("3 rows, read as utf-8, separated by commas.").is_visible()
@@ -40,6 +50,7 @@ def test_import_a_csv_and_watch_it_finish(logged_in, marketer, published, tmp_pa
     # "Who" was guessed as a custom trait: make it the first name; the preview follows.
     page.get_by_label("Import “Who” as").select_option("first_name")
     preview.locator("thead th", has_text="First name").wait_for()
+    page.screenshot(path=shots / "import-mapping-desktop.png", full_page=True)
     assert preview.locator("thead th").all_inner_texts() == [
         "Line",
         "Email",
@@ -68,7 +79,7 @@ def test_import_a_csv_and_watch_it_finish(logged_in, marketer, published, tmp_pa
     counts = page.locator(".import-counts dd").all_inner_texts()
     assert counts == ["1", "1", "0", "1"]  # created, updated, skipped, bad rows
     assert page.locator("table.errors tbody tr").all_inner_texts() == [
-        "3\tNot a valid email address: 'not-an-email'.\tnot-an-email · Bob · Nowhere · Free"
+        "3\tNot a valid email address: 'not-an-email'.\tEmail not-an-email Who Bob Company Nowhere Plan Free"
     ]
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Download the 1 bad row (CSV)").click()
@@ -105,9 +116,10 @@ def test_the_progress_bar_polls_while_the_job_runs(logged_in, marketer, settings
     assert page.get_by_text("None: every row was used.").is_visible()
 
 
-def test_import_pages_fit_a_phone(logged_in, marketer):
+def test_import_pages_fit_a_phone(logged_in, marketer, shots):
     page = logged_in(marketer, viewport=PHONE)
     job = upload(page)
+    page.screenshot(path=shots / "import-mapping-phone.png", full_page=True)
     assert scroll_width(page) <= PHONE["width"]
 
     page.get_by_role("button", name="Start the import").click()
