@@ -120,6 +120,7 @@ def create_existing(count: int) -> None:
 
 
 def run(args) -> None:
+    from django.core.management import call_command
     from django.db import connection
 
     from accounts.models import Role, User
@@ -127,8 +128,6 @@ def run(args) -> None:
     from imports.models import ImportJob
     from leads.models import Lead, Stage
     from playbook import scoring as playbook
-
-    from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
     playbook.playbook_load()

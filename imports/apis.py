@@ -8,13 +8,18 @@ import json
 from typing import Any
 
 from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiTypes, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiTypes,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import ApiError, validated
+from core.errors import validated
 from imports import selectors, services
 from imports.models import ImportConsent, ImportJob, ImportMode
 
@@ -33,9 +38,7 @@ class ImportInput(serializers.Serializer):
         "company_size, utm_*), trait, or an empty string to ignore. Columns not named keep "
         "the guessed target.",
     )
-    mode = serializers.ChoiceField(
-        choices=ImportMode.choices, default=ImportMode.CREATE_AND_UPDATE
-    )
+    mode = serializers.ChoiceField(choices=ImportMode.choices, default=ImportMode.CREATE_AND_UPDATE)
     consent = serializers.ChoiceField(choices=ImportConsent.choices, default=ImportConsent.UNKNOWN)
     consent_wording = serializers.CharField(required=False, allow_blank=True, default="")
 
@@ -76,7 +79,8 @@ class JobOutput(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_first_errors(self, job: ImportJob) -> list[dict[str, Any]]:
+    @extend_schema_field(RowErrorOutput(many=True))
+    def get_first_errors(self, job: ImportJob) -> Any:
         rows = selectors.job_errors(job=job, limit=selectors.FIRST_ERRORS) if job.errors else []
         return RowErrorOutput(rows, many=True).data
 
@@ -146,6 +150,3 @@ def errors_csv_response(job: ImportJob) -> StreamingHttpResponse:
     )
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
     return response
-
-
-__all__ = ["ApiError"]

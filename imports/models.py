@@ -112,6 +112,9 @@ class ImportFile(models.Model):
     job = models.OneToOneField(ImportJob, on_delete=models.CASCADE, related_name="file")
     content = models.BinaryField()
 
+    def __str__(self) -> str:
+        return f"File of import {self.job_id}"
+
 
 class ImportRowError(models.Model):
     """A row the import could not use: its spreadsheet row number (the header is row 1), why,

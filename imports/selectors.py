@@ -56,8 +56,10 @@ def job_errors_csv(*, job: ImportJob) -> Iterator[str]:
 
     width = len(job.headers)
     yield line(["row", "reason", *job.headers])
-    rows = ImportRowError.objects.filter(job=job).order_by("row", "id").values_list(
-        "row", "reason", "values"
+    rows = (
+        ImportRowError.objects.filter(job=job)
+        .order_by("row", "id")
+        .values_list("row", "reason", "values")
     )
     for row, reason, values in rows.iterator(chunk_size=2000):
         yield line([row, reason, *values, *[""] * (width - len(values))])

@@ -9,8 +9,8 @@ nothing is imported twice. Scoring's fit rules run on each batch's leads once it
 """
 
 import time
-from datetime import timedelta
 from dataclasses import dataclass, field
+from datetime import timedelta
 from itertools import islice
 from typing import Any
 

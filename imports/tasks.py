@@ -2,13 +2,15 @@
 transaction, and a runner that finds it moved stops), acknowledged late so that a killed
 worker's step runs again from the last committed batch."""
 
+from typing import Any
+
 from celery import shared_task
 from django.db import OperationalError
 
 from core.publish import publish_on_commit
 from imports import services
 
-_TASK = {
+_TASK: dict[str, Any] = {
     "acks_late": True,
     "reject_on_worker_lost": True,
     # Deadlocks, serialisation failures and dropped connections are transient: try again soon

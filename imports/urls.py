@@ -5,7 +5,9 @@ from imports import apis, views
 api_urlpatterns = [
     path("imports/", apis.ImportCreateApi.as_view(), name="import-create"),
     path("imports/<int:job_id>/", apis.ImportDetailApi.as_view(), name="import-detail"),
-    path("imports/<int:job_id>/errors.csv", apis.ImportErrorsCsvApi.as_view(), name="import-errors"),
+    path(
+        "imports/<int:job_id>/errors.csv", apis.ImportErrorsCsvApi.as_view(), name="import-errors"
+    ),
 ]
 
 app_name = "imports"

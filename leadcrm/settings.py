@@ -205,6 +205,9 @@ SPECTACULAR_SETTINGS = {
         "ActivityKindEnum": "handoff.models.ActivityKind",
         "RuleKindEnum": "scoring.models.RuleKind",
         "SourceKindEnum": "events.models.SourceKind",
+        # An import's `mode` and `consent` (a lead's consent state is another choice set).
+        "ImportModeEnum": "imports.models.ImportMode",
+        "ImportConsentEnum": "imports.models.ImportConsent",
     },
 }
 

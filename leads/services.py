@@ -735,7 +735,9 @@ def leads_overwrite(*, changes: dict[int, dict[str, Any]]) -> int:
     `changes` maps a lead id to {field: value}, FILLABLE names and `traits` (keys merged in);
     a field not given keeps its value. Values are the caller's, already checked (lengths,
     types). Returns how many leads were updated."""
-    unknown = sorted({name for fields in changes.values() for name in fields} - {*FILLABLE, "traits"})
+    unknown = sorted(
+        {name for fields in changes.values() for name in fields} - {*FILLABLE, "traits"}
+    )
     if unknown:
         raise ValueError(f"leads_overwrite may not set: {', '.join(unknown)}")
     if not changes:
@@ -773,7 +775,7 @@ def _imported_insert(now: datetime, fixed: dict[str, Any]) -> tuple[str, list[An
     for field in Lead._meta.concrete_fields:
         if field.primary_key:
             continue
-        columns.append(field.column)
+        columns.append(str(field.column))
         if field.name == "email":
             selects.append("lower(t.email)")
         elif field.name in FILLABLE and field.name != "company_size":

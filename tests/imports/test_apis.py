@@ -10,7 +10,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from imports.models import ImportFile, ImportJob
 from leads.models import Lead
-from tests.factories import UserFactory
 from tests.imports.conftest import csv_bytes, run
 from tests.support import assert_error
 
@@ -26,10 +25,16 @@ def upload(client, data: bytes, name: str = "leads.csv", **fields):
 
 
 def nothing_written() -> None:
-    assert (ImportJob.objects.count(), ImportFile.objects.count(), Lead.objects.count()) == (0, 0, 0)
+    assert (ImportJob.objects.count(), ImportFile.objects.count(), Lead.objects.count()) == (
+        0,
+        0,
+        0,
+    )
 
 
-def test_upload_answers_202_with_the_job(marketer_client, django_capture_on_commit_callbacks, published):
+def test_upload_answers_202_with_the_job(
+    marketer_client, django_capture_on_commit_callbacks, published
+):
     with django_capture_on_commit_callbacks(execute=True):
         response = upload(marketer_client, csv_bytes(ROWS))
 
@@ -51,7 +56,10 @@ def test_the_job_reports_its_progress_and_first_errors(marketer_client):
 
     body = marketer_client.get(f"{URL}{job_id}/").json()
 
-    picked = {k: body[k] for k in ("status", "total", "processed", "created", "updated", "skipped", "errors")}
+    picked = {
+        k: body[k]
+        for k in ("status", "total", "processed", "created", "updated", "skipped", "errors")
+    }
     assert picked == {
         "status": "done",
         "total": 2,
@@ -113,7 +121,10 @@ def test_a_mapping_corrects_the_guess(marketer_client):
 )
 def test_a_bad_mapping_is_refused(marketer_client, mapping, message):
     body = assert_error(
-        upload(marketer_client, csv_bytes(ROWS), mapping=mapping), 400, "invalid_mapping", {"mapping"}
+        upload(marketer_client, csv_bytes(ROWS), mapping=mapping),
+        400,
+        "invalid_mapping",
+        {"mapping"},
     )
     assert body["message"] == message
     nothing_written()
@@ -158,8 +169,15 @@ def _zip() -> bytes:
 @pytest.mark.parametrize(
     "data, message",
     [
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "The file is not a CSV: it looks like a PNG image."),
-        (_zip(), "The file is not a CSV: it looks like a ZIP archive (an Excel .xlsx file is one: save it as CSV)."),
+        (
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00",
+            "The file is not a CSV: it looks like a PNG image.",
+        ),
+        (
+            _zip(),
+            "The file is not a CSV: it looks like a ZIP archive"
+            " (an Excel .xlsx file is one: save it as CSV).",
+        ),
         (b"email\n\x00\x01\x02\x03garbage", "The file is not a CSV: it holds binary data."),
     ],
 )
@@ -230,7 +248,9 @@ def test_managers_may_import(manager_client):
 
 
 def test_anonymous_cannot_read_a_job(anonymous, marketer):
-    job = ImportJob.objects.create(created_by=marketer, filename="a.csv", encoding="utf-8", delimiter=",")
+    job = ImportJob.objects.create(
+        created_by=marketer, filename="a.csv", encoding="utf-8", delimiter=","
+    )
 
     assert_error(anonymous.get(f"{URL}{job.pk}/"), 401, "not_authenticated")
     assert_error(anonymous.get(f"{URL}{job.pk}/errors.csv"), 401, "not_authenticated")
@@ -244,5 +264,3 @@ def test_semicolons_and_cp1252_through_the_api(marketer_client):
     run(ImportJob.objects.get(pk=job_id))
 
     assert list(Lead.objects.values_list("email", "first_name")) == [("zoe@example.com", "Zoë")]
-
-

@@ -35,13 +35,15 @@ def test_encoding_is_detected(data, encoding):
     found, delimiter, headers = read(data)
 
     assert (found, delimiter, headers) == (encoding, ",", ["Email", "Name"])
-    assert parsing.decode(data, found).splitlines()[1].startswith(
-        "zoë@example.com" if encoding != "latin-1" else "a@example.com"
+    assert (
+        parsing.decode(data, found)
+        .splitlines()[1]
+        .startswith("zoë@example.com" if encoding != "latin-1" else "a@example.com")
     )
 
 
 def test_a_bom_is_not_part_of_the_first_header():
-    data = codecs.BOM_UTF8 + "email;first name\n".encode()
+    data = codecs.BOM_UTF8 + b"email;first name\n"
 
     assert read(data) == ("utf-8-sig", ";", ["email", "first name"])
 
@@ -68,7 +70,10 @@ def test_single_column_file_reads_as_commas():
     "data, kind",
     [
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "a PNG image"),
-        (b"PK\x03\x04\x14\x00\x06\x00", "a ZIP archive (an Excel .xlsx file is one: save it as CSV)"),
+        (
+            b"PK\x03\x04\x14\x00\x06\x00",
+            "a ZIP archive (an Excel .xlsx file is one: save it as CSV)",
+        ),
         (b"%PDF-1.7\n", "a PDF document"),
     ],
 )

@@ -39,10 +39,18 @@ def test_new_leads_are_created_with_source_import(importing):
         "Analytical",
         "CTO",
     )
-    assert (lead.source, lead.stage, lead.traits) == (SourceChannel.IMPORT, Stage.IQL, {"plan": "Pro"})
+    assert (lead.source, lead.stage, lead.traits) == (
+        SourceChannel.IMPORT,
+        Stage.IQL,
+        {"plan": "Pro"},
+    )
     assert (lead.consent, lead.consent_required) == (ConsentState.UNKNOWN, True)
     history = StageChange.objects.get(lead=lead)
-    assert (history.from_stage, history.to_stage, history.reason) == ("", "IQL", f"import #{job.pk}")
+    assert (history.from_stage, history.to_stage, history.reason) == (
+        "",
+        "IQL",
+        f"import #{job.pk}",
+    )
     assert not ImportFile.objects.filter(job=job).exists()  # dropped once done
     assert job.finished_at is not None
 
@@ -88,7 +96,11 @@ def test_duplicates_across_batches_update_too(importing, settings):
 
 def test_create_only_skips_existing_emails(importing):
     LeadFactory(email="old@example.com", first_name="Old")
-    rows = [HEADER, ["old@example.com", "New", "", "", "", ""], ["new@example.com", "N", "", "", "", ""]]
+    rows = [
+        HEADER,
+        ["old@example.com", "New", "", "", "", ""],
+        ["new@example.com", "N", "", "", "", ""],
+    ]
     rows.append(["NEW@example.com", "Twice", "", "", "", ""])
 
     job = importing(rows, mode="create_only")
@@ -100,7 +112,11 @@ def test_create_only_skips_existing_emails(importing):
 
 def test_update_only_skips_unknown_emails(importing):
     LeadFactory(email="old@example.com", first_name="Old")
-    rows = [HEADER, ["old@example.com", "New", "", "", "", ""], ["new@example.com", "N", "", "", "", ""]]
+    rows = [
+        HEADER,
+        ["old@example.com", "New", "", "", "", ""],
+        ["new@example.com", "N", "", "", "", ""],
+    ]
     rows.append(["new@example.com", "N2", "", "", "", ""])
 
     job = importing(rows, mode="update_only")
@@ -141,7 +157,11 @@ def test_bad_rows_are_reported_exactly_and_the_rest_imported(importing):
 
 def test_declared_consent_is_recorded_with_its_evidence(importing):
     existing = LeadFactory(email="old@example.com")
-    rows = [HEADER, ["old@example.com", "", "", "", "", ""], ["new@example.com", "", "", "", "", ""]]
+    rows = [
+        HEADER,
+        ["old@example.com", "", "", "", "", ""],
+        ["new@example.com", "", "", "", "", ""],
+    ]
 
     job = importing(rows, consent="given", consent_wording="Send me the newsletter.")
 
@@ -152,7 +172,12 @@ def test_declared_consent_is_recorded_with_its_evidence(importing):
     evidence = Consent.objects.order_by("lead_id")
     assert [(c.lead_id, c.state, c.wording, c.source) for c in evidence] == [
         (existing.pk, "given", "Send me the newsletter.", f"import #{job.pk}"),
-        (Lead.objects.get(email="new@example.com").pk, "given", "Send me the newsletter.", f"import #{job.pk}"),
+        (
+            Lead.objects.get(email="new@example.com").pk,
+            "given",
+            "Send me the newsletter.",
+            f"import #{job.pk}",
+        ),
     ]
 
 
@@ -168,7 +193,9 @@ def test_given_consent_needs_its_wording(marketer):
             actor=marketer, filename="a.csv", data=csv_bytes([HEADER]), consent="given"
         )
 
-    assert refused.value.fields == {"consent_wording": ["Give the exact wording the people agreed to."]}
+    assert refused.value.fields == {
+        "consent_wording": ["Give the exact wording the people agreed to."]
+    }
     assert ImportJob.objects.count() == 0
 
 
@@ -243,13 +270,17 @@ def test_a_cancelled_job_stops_at_its_next_batch(marketer, settings):
     assert services.job_cancel(job=job) is False
 
 
-def test_a_draft_is_started_with_the_chosen_mapping(marketer, django_capture_on_commit_callbacks, published):
+def test_a_draft_is_started_with_the_chosen_mapping(
+    marketer, django_capture_on_commit_callbacks, published
+):
     data = csv_bytes([["Contact", "Who"], ["ada@example.com", "Ada"]])
     job = services.job_upload(actor=marketer, filename="a.csv", data=data)
     assert (job.status, job.mapping) == ("draft", ["email", "trait"])
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.job_start(job=job, mapping=["email", "first_name"], mode="create_only", consent="unknown")
+        services.job_start(
+            job=job, mapping=["email", "first_name"], mode="create_only", consent="unknown"
+        )
 
     assert published == [("imports.run", (job.pk,))]
     job = run(job)

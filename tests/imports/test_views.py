@@ -104,7 +104,7 @@ def test_changing_a_column_refreshes_the_preview(marketer):
 
     html = response.content.decode()
     assert response.status_code == 200
-    assert "<th scope=\"col\">First name</th>" in html
+    assert '<th scope="col">First name</th>' in html
     assert "<td>Ada</td>" in html
     assert "who: Ada" not in html and "<html" not in html
     job.refresh_from_db()
@@ -136,7 +136,9 @@ def test_start_queues_the_job_and_the_page_polls_until_done(
 
     assert response.status_code == 302
     assert published == [("imports.run", (job.pk,))]
-    polling = client.get(f"/leads/import/{job.pk}/", headers={"HX-Request": "true"}).content.decode()
+    polling = client.get(
+        f"/leads/import/{job.pk}/", headers={"HX-Request": "true"}
+    ).content.decode()
     assert 'hx-trigger="every 1s"' in polling and "Importing…" in polling
     run(job)
     done = client.get(f"/leads/import/{job.pk}/", headers={"HX-Request": "true"}).content.decode()

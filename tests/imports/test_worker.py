@@ -51,7 +51,10 @@ def test_a_worker_runs_an_upload_to_done(worker, marketer_client):
 
     assert wait_for(finished, timeout=90), worker.output()[-3000:]
     body = marketer_client.get(f"/api/v1/imports/{job_id}/").json()
-    picked = {k: body[k] for k in ("status", "total", "processed", "created", "updated", "skipped", "errors")}
+    picked = {
+        k: body[k]
+        for k in ("status", "total", "processed", "created", "updated", "skipped", "errors")
+    }
     assert picked == {
         "status": "done",
         "total": 42,
@@ -62,7 +65,11 @@ def test_a_worker_runs_an_upload_to_done(worker, marketer_client):
         "errors": 1,
     }
     assert body["first_errors"] == [
-        {"row": 42, "reason": "Not a valid email address: 'not-an-email'.", "values": ["not-an-email", "x", "1"]}
+        {
+            "row": 42,
+            "reason": "Not a valid email address: 'not-an-email'.",
+            "values": ["not-an-email", "x", "1"],
+        }
     ]
     assert Lead.objects.count() == 40
     assert set(Lead.objects.values_list("score", flat=True)) == {25}  # senior title + size

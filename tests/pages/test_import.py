@@ -79,7 +79,8 @@ def test_import_a_csv_and_watch_it_finish(logged_in, marketer, published, tmp_pa
     counts = page.locator(".import-counts dd").all_inner_texts()
     assert counts == ["1", "1", "0", "1"]  # created, updated, skipped, bad rows
     assert page.locator("table.errors tbody tr").all_inner_texts() == [
-        "3\tNot a valid email address: 'not-an-email'.\tEmail not-an-email Who Bob Company Nowhere Plan Free"
+        "3\tNot a valid email address: 'not-an-email'."
+        "\tEmail not-an-email Who Bob Company Nowhere Plan Free"
     ]
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Download the 1 bad row (CSV)").click()
