@@ -19,6 +19,7 @@ checks the job's counters and the leads' scores against what the file holds.
 import argparse
 import csv
 import io
+import os
 import random
 import sys
 import time
@@ -141,6 +142,8 @@ def run(args) -> None:
         flush=True,
     )
 
+    load_before = os.getloadavg()[0]
+    cpu_started = time.process_time()
     started = time.perf_counter()
     job = services.job_create(actor=user, filename="bench.csv", data=data)
     uploaded = time.perf_counter()
@@ -148,12 +151,18 @@ def run(args) -> None:
     while tasks.run(job.pk):  # the task's own body, as a worker runs it
         steps += 1
     finished = time.perf_counter()
+    cpu = time.process_time() - cpu_started
 
     job = ImportJob.objects.get(pk=job.pk)
     upload_s, run_s, total_s = uploaded - started, finished - uploaded, finished - started
     print(f"upload (read, detect, store): {upload_s:6.2f} s")
     print(f"run ({steps} task step{'s' if steps > 1 else ''}):          {run_s:6.2f} s")
     print(f"total:                        {total_s:6.2f} s   {args.rows / total_s:,.0f} rows/s")
+    print(
+        f"this process's CPU: {cpu:.2f} s (the rest: PostgreSQL, and waiting for a core); "
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
+        f"on {os.cpu_count()} cores"
+    )
     print(
         f"job: {job.status}, processed {job.processed:,}, created {job.created:,}, "
         f"updated {job.updated:,}, skipped {job.skipped:,}, errors {job.errors:,}"

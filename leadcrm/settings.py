@@ -345,8 +345,11 @@ SCORING_KICK_WINDOW_MS = env_int("SCORING_KICK_WINDOW_MS", 500, minimum=1)
 # The largest CSV an import accepts, in bytes (a larger upload is a 413 before anything is read
 # into the database). 50 MB holds about 500,000 rows of contact fields.
 LEADCRM_IMPORT_MAX_BYTES = env_int("LEADCRM_IMPORT_MAX_BYTES", 50 * 1024 * 1024, minimum=1)
-# Rows per import batch, each one transaction (its leads, bad rows and progress together).
-IMPORT_BATCH_SIZE = env_int("IMPORT_BATCH_SIZE", 2000, minimum=1)
+# Rows per import batch, each one transaction (its leads, bad rows and progress together), then
+# one scoring pass over its leads. Larger batches amortise each pass's fixed statements (the
+# bench ran 25% faster at 10,000 than at 2,000); 5,000 keeps the progress bar moving and a
+# batch's locks short.
+IMPORT_BATCH_SIZE = env_int("IMPORT_BATCH_SIZE", 5000, minimum=1)
 # Seconds an import task works before handing over to a fresh task (well inside the broker's
 # visibility timeout, so a long import is never delivered twice while it runs).
 IMPORT_STEP_SECONDS = env_int("IMPORT_STEP_SECONDS", 20, minimum=1)

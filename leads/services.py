@@ -729,7 +729,6 @@ WHERE l.id = t.id
 """
 
 
-@transaction.atomic(savepoint=False)
 def leads_overwrite(*, changes: dict[int, dict[str, Any]]) -> int:
     """Set the given fields of many leads in one statement (an import's "update existing"):
     `changes` maps a lead id to {field: value}, FILLABLE names and `traits` (keys merged in);
@@ -748,7 +747,7 @@ def leads_overwrite(*, changes: dict[int, dict[str, Any]]) -> int:
         columns=", ".join(f"{n} {_OVERWRITE_TYPES[n]}" for n in names),
     )
     rows = [{**fields, "id": lead_id} for lead_id, fields in changes.items()]
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, [timezone.now(), json.dumps(rows)])
         return cursor.rowcount
 

@@ -293,3 +293,23 @@ def test_error_rows_are_counted_once_per_row(importing):
     job = importing([HEADER, ["bad", "", "", "", "", ""], ["bad", "", "", "", "", ""]])
 
     assert (job.errors, ImportRowError.objects.filter(job=job).count()) == (2, 2)
+
+
+def test_a_lead_created_meanwhile_by_someone_else_is_updated(importing, monkeypatch):
+    # Between the batch's lookup and its insert, another writer creates the lead.
+    real = services._existing
+    calls = []
+
+    def racing(emails):
+        calls.append(emails)
+        if len(calls) == 1:
+            LeadFactory(email="ada@example.com", first_name="Other")
+            return {}
+        return real(emails)
+
+    monkeypatch.setattr(services, "_existing", racing)
+
+    job = importing([HEADER, ["ada@example.com", "", "Lovelace", "", "", ""]])
+
+    assert (job.created, job.updated, Lead.objects.count()) == (0, 1, 1)
+    assert list(Lead.objects.values_list("first_name", "last_name")) == [("Other", "Lovelace")]
