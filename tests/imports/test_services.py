@@ -1,7 +1,10 @@
 """Running an import (the task's service, in this process): modes, duplicates, bad rows,
 consent, scoring, batches, cancel and a second run."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from imports import services
 from imports.models import ImportFile, ImportJob, ImportRowError, ImportStatus
@@ -313,3 +316,19 @@ def test_a_lead_created_meanwhile_by_someone_else_is_updated(importing, monkeypa
 
     assert (job.created, job.updated, Lead.objects.count()) == (0, 1, 1)
     assert list(Lead.objects.values_list("first_name", "last_name")) == [("Other", "Lovelace")]
+
+
+def test_resume_queues_jobs_nothing_runs(marketer, django_capture_on_commit_callbacks, published):
+    data = csv_bytes([HEADER, ["ada@example.com", "", "", "", "", ""]])
+    stale = services.job_create(actor=marketer, filename="a.csv", data=data)
+    fresh = services.job_create(actor=marketer, filename="b.csv", data=data)
+    beating = services.job_create(actor=marketer, filename="c.csv", data=data)
+    old = timezone.now() - timedelta(seconds=181)
+    ImportJob.objects.filter(pk__in=[stale.pk, beating.pk]).update(created_at=old)
+    ImportJob.objects.filter(pk=beating.pk).update(status="running", heartbeat_at=timezone.now())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.jobs_resume() == [stale.pk]
+
+    assert published == [("imports.run", (stale.pk,))]
+    assert fresh.pk not in [args[0] for _, args in published]
