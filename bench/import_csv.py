@@ -120,6 +120,21 @@ def create_existing(count: int) -> None:
         )
 
 
+def backend_cpu_seconds() -> float | None:
+    """CPU time of this connection's PostgreSQL backend (user + system), when the server runs
+    on this machine and /proc shows it; None otherwise."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run(args) -> None:
     from django.core.management import call_command
     from django.db import connection
@@ -143,6 +158,7 @@ def run(args) -> None:
     )
 
     load_before = os.getloadavg()[0]
+    backend_started = backend_cpu_seconds()
     cpu_started = time.process_time()
     started = time.perf_counter()
     job = services.job_create(actor=user, filename="bench.csv", data=data)
@@ -152,16 +168,21 @@ def run(args) -> None:
         steps += 1
     finished = time.perf_counter()
     cpu = time.process_time() - cpu_started
+    backend_ended = backend_cpu_seconds()
 
     job = ImportJob.objects.get(pk=job.pk)
     upload_s, run_s, total_s = uploaded - started, finished - uploaded, finished - started
     print(f"upload (read, detect, store): {upload_s:6.2f} s")
     print(f"run ({steps} task step{'s' if steps > 1 else ''}):          {run_s:6.2f} s")
     print(f"total:                        {total_s:6.2f} s   {args.rows / total_s:,.0f} rows/s")
+    backend = None
+    if backend_started is not None and backend_ended is not None:
+        backend = backend_ended - backend_started
     print(
-        f"this process's CPU: {cpu:.2f} s (the rest: PostgreSQL, and waiting for a core); "
-        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
-        f"on {os.cpu_count()} cores"
+        f"CPU: this process {cpu:.2f} s, its PostgreSQL backend "
+        f"{'unknown' if backend is None else f'{backend:.2f} s'}; load average "
+        f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores "
+        "(the wall time beyond the CPU is disk and waiting for a core)"
     )
     print(
         f"job: {job.status}, processed {job.processed:,}, created {job.created:,}, "
