@@ -66,14 +66,15 @@ def job_errors_csv(*, job: ImportJob) -> Iterator[str]:
 
 
 def job_preview(*, job: ImportJob, mapping: list[str], limit: int = 5) -> dict[str, Any]:
-    """The first rows as the import would read them with `mapping`: per row its line and
-    either the lead's values or why it would be refused."""
+    """The first rows as the import would read them with `mapping`: the mapped fields
+    (name, label), and per row its line and either its (label, value) cells and traits or why
+    it would be refused."""
     content = ImportFile.objects.filter(job=job).values_list("content", flat=True).first()
     if content is None:
         return {"columns": [], "rows": []}
     text = bytes(content)[: 256 * 1024].decode(job.encoding, errors="replace")
     sample = parsing.head_text(text) if len(content) > 256 * 1024 else text
-    columns = [name for name, _ in parsing.FIELD_TARGETS if name in mapping]
+    columns = [(name, label) for name, label in parsing.FIELD_TARGETS if name in mapping]
     rows = []
     for record in islice(parsing.records(sample, job.delimiter), limit):
         try:
@@ -81,7 +82,7 @@ def job_preview(*, job: ImportJob, mapping: list[str], limit: int = 5) -> dict[s
         except parsing.RowInvalid as exc:
             rows.append({"line": record.line, "error": str(exc), "raw": record.values})
             continue
-        cells = [values.get(name, "") for name in columns]
+        cells = [(label, values.get(name, "")) for name, label in columns]
         rows.append(
             {"line": record.line, "cells": cells, "traits": values["traits"], "raw": record.values}
         )

@@ -264,3 +264,13 @@ def test_semicolons_and_cp1252_through_the_api(marketer_client):
     run(ImportJob.objects.get(pk=job_id))
 
     assert list(Lead.objects.values_list("email", "first_name")) == [("zoe@example.com", "Zoë")]
+
+
+def test_utf16_with_tabs_through_the_api(marketer_client):
+    data = "Email\tFirst name\r\nada@example.com\tAdà\r\n".encode("utf-16")
+
+    job_id = upload(marketer_client, data).json()["id"]
+    job = run(ImportJob.objects.get(pk=job_id))
+
+    assert (job.encoding, job.delimiter, job.status) == ("utf-16", "\t", "done")
+    assert list(Lead.objects.values_list("email", "first_name")) == [("ada@example.com", "Adà")]

@@ -105,7 +105,7 @@ def test_changing_a_column_refreshes_the_preview(marketer):
     html = response.content.decode()
     assert response.status_code == 200
     assert '<th scope="col">First name</th>' in html
-    assert "<td>Ada</td>" in html
+    assert '<td data-label="First name">Ada</td>' in html
     assert "who: Ada" not in html and "<html" not in html
     job.refresh_from_db()
     assert job.mapping == ["email", "trait", "trait"]  # a preview changes nothing
