@@ -137,6 +137,16 @@ class ImportDetailApi(APIView):
         return Response(JobOutput(selectors.job_get(user=request.user, job_id=job_id)).data)
 
 
+class ImportCancelApi(APIView):
+    @extend_schema(request=None, responses=JobOutput, summary="Cancel an import")
+    def post(self, request, job_id: int):
+        job = selectors.job_get(user=request.user, job_id=job_id)
+        if not services.job_cancel(job=job):
+            raise services.JobFinished()
+        job.refresh_from_db()
+        return Response(JobOutput(job).data)
+
+
 class ImportErrorsCsvApi(APIView):
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR}, summary="Bad rows as CSV")
     def get(self, request, job_id: int):

@@ -67,6 +67,11 @@ class JobNotDraft(Conflict):
     default_detail = "This import has already been started."
 
 
+class JobFinished(Conflict):
+    default_code = "already_finished"
+    default_detail = "This import has already finished."
+
+
 def import_authorize(*, actor: User) -> None:
     """Marketers, managers and admins import leads; sales reps do not."""
     if actor.is_rep:

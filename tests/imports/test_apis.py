@@ -274,3 +274,32 @@ def test_utf16_with_tabs_through_the_api(marketer_client):
 
     assert (job.encoding, job.delimiter, job.status) == ("utf-16", "\t", "done")
     assert list(Lead.objects.values_list("email", "first_name")) == [("ada@example.com", "Adà")]
+
+
+def test_cancel_stops_a_pending_import(marketer_client):
+    job_id = upload(marketer_client, csv_bytes(ROWS)).json()["id"]
+
+    response = marketer_client.post(f"{URL}{job_id}/cancel/")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "cancelled"
+    job = run(ImportJob.objects.get(pk=job_id))
+    assert (job.status, job.processed, Lead.objects.count()) == ("cancelled", 0, 0)
+    assert not ImportFile.objects.filter(job=job).exists()
+
+
+def test_cancel_of_a_finished_import_is_a_conflict(marketer_client):
+    job_id = upload(marketer_client, csv_bytes(ROWS)).json()["id"]
+    run(ImportJob.objects.get(pk=job_id))
+
+    assert_error(marketer_client.post(f"{URL}{job_id}/cancel/"), 409, "already_finished")
+    assert ImportJob.objects.get(pk=job_id).status == "done"
+
+
+def test_cancel_needs_the_owner(marketer_client, manager_client, rep_client, anonymous):
+    job_id = upload(marketer_client, csv_bytes(ROWS)).json()["id"]
+
+    assert_error(manager_client.post(f"{URL}{job_id}/cancel/"), 404, "not_found")
+    assert_error(rep_client.post(f"{URL}{job_id}/cancel/"), 403, "permission_denied")
+    assert_error(anonymous.post(f"{URL}{job_id}/cancel/"), 401, "not_authenticated")
+    assert ImportJob.objects.get(pk=job_id).status == "pending"
