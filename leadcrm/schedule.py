@@ -51,4 +51,12 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Imports: queue again the jobs nothing runs (pending or running with no batch committed
+    # for three minutes: a publish lost while the broker was down, a worker killed for good).
+    # A second runner of a job is harmless (it stops at its first batch). Every five minutes.
+    "imports-resume": {
+        "task": "imports.resume",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
 }

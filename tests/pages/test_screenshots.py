@@ -13,6 +13,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import User
+from imports.models import ImportJob
 from leads.models import Lead, Stage
 from playbook.demo_handoff_pages import demo_handoff_pages
 from tests.handoff.inbox_data import route, start_first_touch
@@ -57,6 +58,8 @@ def test_main_pages_on_desktop_and_phone(new_page, demo, shots, size, viewport):
     screens = [
         ("login", "", "/accounts/login/", None),
         ("leads", "marketer", "/leads/", None),
+        ("import", "marketer", "/leads/import/", None),
+        ("import-report", "marketer", f"/leads/import/{ImportJob.objects.get().pk}/", None),
         ("inbox", "rep1", "/inbox/", None),
         ("inbox-reject", "rep1", "/inbox/", _dialog),
         ("lead", "rep1", f"/leads/{demo['sal'].pk}/", None),

@@ -9,6 +9,7 @@ from playbook.demo_handoff_pages import demo_handoff_pages
 from playbook.demo_handoff_routing import demo_handoff_routing
 from playbook.demo_handoff_sla import demo_sla_ensure
 from playbook.demo_history import demo_history_ensure
+from playbook.demo_imports import demo_imports_ensure
 from playbook.demo_web import demo_web_ensure
 from scoring.services import backlog_score
 
@@ -33,9 +34,12 @@ class Command(BaseCommand):
         handoff = demo_sla_ensure() + demo_handoff_decisions() + demo_handoff_pages()
         # The website: a browser source, the ebook form with its hosted page, leads from it.
         website = demo_web_ensure()
+        # A finished CSV import (a trade-show list) with its report of bad rows.
+        imported = demo_imports_ensure()
         routed = routing.pool_route()
         self.stdout.write(f"Demo data: {created} new leads; hand-off: {handoff} new rows.")
         self.stdout.write(f"History: {history} new leads over the last six months.")
+        self.stdout.write(f"Import: {imported} leads from a trade-show list (/leads/import/).")
         self.stdout.write(f"Routed {routed} waiting leads to the reps' inboxes.")
         self.stdout.write(f"Website: {website} new rows (a browser source, the form /f/ebook/).")
         self.stdout.write("Demo log-ins (username / password):")
