@@ -1,6 +1,46 @@
-import django_filters
+"""The lead list's filters: one vocabulary for the list page, the API, the CSV export, bulk
+actions, nurture filter triggers and the funnel's click-through links.
 
-from leads.models import Lead, SourceChannel, Stage, Temperature
+Dates (`*_after` inclusive, `*_before` exclusive) take an ISO date or datetime; a date is its
+midnight in the site's time zone. "Reached stage S" means the lead has a history row
+(`StageChange`) into S, which is what the funnel counts.
+"""
+
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from leads.models import Lead, SourceChannel, Stage, StageChange, Temperature
+
+# Free-text search: at most this many characters are searched for.
+SEARCH_MAX = 200
+# A selection names at most this many leads (a page holds far fewer).
+IDS_MAX = 1000
+
+
+class _IdsField(forms.Field):
+    widget = forms.MultipleHiddenInput  # reads every `id=` of the query, not just the last
+
+    def to_python(self, value):
+        try:
+            ids = sorted({int(v) for v in value or []})
+        except (TypeError, ValueError):
+            raise ValidationError("Lead ids are whole numbers.", code="invalid") from None
+        if len(ids) > IDS_MAX:
+            raise ValidationError(f"At most {IDS_MAX} leads at once.", code="too_many")
+        return ids
+
+
+class IdsFilter(django_filters.Filter):
+    field_class = _IdsField
+
+    def filter(self, qs, value):
+        return qs.filter(pk__in=value) if value else qs
+
+
+def _reached(stage: str):
+    return Exists(StageChange.objects.filter(lead_id=OuterRef("pk"), to_stage=stage))
 
 
 class LeadFilter(django_filters.FilterSet):
@@ -15,7 +55,36 @@ class LeadFilter(django_filters.FilterSet):
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     temperature = django_filters.MultipleChoiceFilter(choices=Temperature.choices)
     do_not_contact = django_filters.BooleanFilter()
+    stage_entered_after = django_filters.IsoDateTimeFilter(
+        field_name="stage_entered_at", lookup_expr="gte"
+    )
+    stage_entered_before = django_filters.IsoDateTimeFilter(
+        field_name="stage_entered_at", lookup_expr="lt"
+    )
+    utm_campaign = django_filters.CharFilter(field_name="utm_campaign", lookup_expr="exact")
+    reached = django_filters.ChoiceFilter(choices=Stage.choices, method="filter_reached")
+    not_reached = django_filters.ChoiceFilter(choices=Stage.choices, method="filter_not_reached")
+    q = django_filters.CharFilter(method="filter_search", max_length=SEARCH_MAX)
+    # A selection of leads (bulk actions, the export of checked rows); repeatable.
+    id = IdsFilter()
 
     class Meta:
         model = Lead
         fields: list[str] = []
+
+    def filter_reached(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
+        return queryset.filter(_reached(value)) if value else queryset
+
+    def filter_not_reached(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
+        return queryset.filter(~_reached(value)) if value else queryset
+
+    def filter_search(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
+        words = value.split()
+        for word in words:
+            queryset = queryset.filter(
+                Q(email__icontains=word)
+                | Q(first_name__icontains=word)
+                | Q(last_name__icontains=word)
+                | Q(company_name__icontains=word)
+            )
+        return queryset

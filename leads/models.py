@@ -182,3 +182,24 @@ class Consent(models.Model):
 
     def __str__(self) -> str:
         return f"lead {self.lead_id}: {self.state}"
+
+
+class SavedView(models.Model):
+    """A user's named lead list: the list's query string (filters and sort). Private: only its
+    user sees, applies or deletes it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_lead_views"
+    )
+    name = models.CharField(max_length=80)
+    query = models.TextField(blank=True, help_text="The list's query string, e.g. stage=MQL.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="saved_view_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user_id})"
