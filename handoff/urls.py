@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from handoff import views
+from handoff import views, views_bulk
 from handoff.apis import activities, decisions, reports, routing
 
 api_urlpatterns = [
@@ -24,4 +24,5 @@ urlpatterns = [
     path(f"{_lead}/activities/new/", views.activity_log, name="activity"),
     path(f"{_lead}/tasks/new/", views.task_create, name="task"),
     path(f"{_lead}/tasks/<int:task_id>/done/", views.task_complete, name="task_done"),
+    path("leads/bulk/assign/", views_bulk.leads_bulk_assign, name="bulk_assign"),
 ]

@@ -11,8 +11,9 @@ server-side cursor.
 import base64
 import binascii
 import json
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -133,9 +134,9 @@ def _after(sort: Sort, cursor: Cursor) -> Q:
     instead of filtering every row before it."""
     down = sort.descending != cursor.backwards
     op = "lt" if down else "gt"
-    field = sort.field
-    return Q(**{f"{field}__{op}e": cursor.value}) & (
-        Q(**{f"{field}__{op}": cursor.value}) | Q(**{field: cursor.value, f"id__{op}": cursor.id})
+    column = sort.field
+    return Q(**{f"{column}__{op}e": cursor.value}) & (
+        Q(**{f"{column}__{op}": cursor.value}) | Q(**{column: cursor.value, f"id__{op}": cursor.id})
     )
 
 
@@ -321,6 +322,40 @@ def bulk_leads(*, user: User, query: QueryDict | str) -> QuerySet[Lead]:
 def _first_error(fields: dict[str, list[str]]) -> str:
     name, errors = next(iter(fields.items()))
     return f"{name}: {errors[0]}"
+
+
+def bulk_return_url(data: QueryDict) -> str:
+    """The list with the filters and sort a bulk form carried: where its action lands."""
+    query = list_query(data).urlencode()
+    return f"/leads/?{query}" if query else "/leads/"
+
+
+@dataclass
+class BulkOutcome:
+    """What a bulk action did: how many leads it changed, how many it left and why (a reason
+    each), and the reason it stopped early, if it did."""
+
+    done: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    stopped: str = ""
+
+    def add(self, other: "BulkOutcome") -> None:
+        self.done += other.done
+        self.skipped.update(other.skipped)
+        self.stopped = self.stopped or other.stopped
+
+    def summary(self, done: str) -> str:
+        """E.g. "Assigned 3 leads; skipped 2 (not in the hand-off: 2)."."""
+        text = f"{done} {self.done} lead{'' if self.done == 1 else 's'}"
+        if self.skipped:
+            reasons = ", ".join(f"{why}: {n}" for why, n in sorted(self.skipped.items()))
+            text += f"; skipped {self.skipped.total()} ({reasons})"
+        if self.stopped:
+            text += f"; stopped: {self.stopped}"
+        return text + "."
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"done": self.done, "skipped": dict(self.skipped), "stopped": self.stopped}
 
 
 def lead_ids_batches(leads: QuerySet[Lead], *, size: int = BATCH) -> Iterator[list[int]]:
