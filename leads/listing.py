@@ -163,9 +163,7 @@ class LeadPage:
         return f"{self.count:,}+" if self.count_capped else f"{self.count:,}"
 
 
-def lead_page(
-    *, leads: QuerySet[Lead], sort: Sort, cursor: Cursor | None, size: int = PAGE_SIZE
-) -> LeadPage:
+def lead_page(*, leads: QuerySet[Lead], sort: Sort, cursor: Cursor | None, size: int) -> LeadPage:
     """One page of `leads` (already filtered and scoped) in `sort` order, after `cursor`: two
     queries (the rows with their owners, a count capped at COUNT_CAP), whatever the depth."""
     rows = leads.select_related("owner")
@@ -241,14 +239,14 @@ def list_query(params: QueryDict, *, sort: bool = True, ids: bool = False) -> Qu
     return query
 
 
-def lead_list(*, user: User, params: QueryDict, size: int = PAGE_SIZE) -> LeadList:
+def lead_list(*, user: User, params: QueryDict, size: int | None = None) -> LeadList:
     """The list page's data for `user`: filters, sort and cursor from `params`."""
     filterset = lead_filter(user=user, params=list_query(params, ids=True))
     sort = sort_parse(params.get("sort"))
     page = None
     if filterset.is_valid():
         cursor = cursor_parse(params.get("cursor"), sort)
-        page = lead_page(leads=filterset.qs, sort=sort, cursor=cursor, size=size)
+        page = lead_page(leads=filterset.qs, sort=sort, cursor=cursor, size=size or PAGE_SIZE)
     return LeadList(
         filter=filterset,
         page=page,
