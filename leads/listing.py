@@ -349,7 +349,7 @@ class BulkOutcome:
             reasons = ", ".join(f"{why}: {n}" for why, n in sorted(self.skipped.items()))
             text += f"; skipped {self.skipped.total()} ({reasons})"
         if self.stopped:
-            text += f"; stopped: {self.stopped}"
+            text += f"; stopped: {self.stopped.rstrip('.')}"
         return text + "."
 
     def as_dict(self) -> dict[str, Any]:

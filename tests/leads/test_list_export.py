@@ -63,7 +63,7 @@ def test_export_content_is_exact(marketer_client, rep):
         datetime(2026, 3, 3, 8, 0, tzinfo=UTC),
         first_name="Bob",
         last_name='"Quoted"',
-        company_name="=HYPERLINK(\"http://evil.test\")",
+        company_name='=HYPERLINK("http://evil.test")',
         stage_entered_at=datetime(2026, 3, 3, 8, 0, tzinfo=UTC),
         do_not_contact=True,
         do_not_contact_reason="bounced",

@@ -133,9 +133,7 @@ def test_stage_entered_dates(marketer, marketer_client):
     lead("before@x.test", stage_entered_at=T - US)
     lead("at@x.test", stage_entered_at=T)
 
-    assert found(marketer, marketer_client, {"stage_entered_after": T.isoformat()}) == [
-        "at@x.test"
-    ]
+    assert found(marketer, marketer_client, {"stage_entered_after": T.isoformat()}) == ["at@x.test"]
     assert found(marketer, marketer_client, {"stage_entered_before": T.isoformat()}) == [
         "before@x.test"
     ]
