@@ -234,6 +234,8 @@ def list_query(params: QueryDict, *, sort: bool = True, ids: bool = False) -> Qu
     query = QueryDict(mutable=True)
     for name in names:
         values = [value.strip() for value in params.getlist(name) if value.strip()]
+        if name == "sort" and values == [DEFAULT_SORT]:
+            continue  # the default needs no saying
         if values:
             query.setlist(name, values)
     return query

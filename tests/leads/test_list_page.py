@@ -128,7 +128,7 @@ def test_htmx_gets_the_rows_alone_and_a_clean_address(marketer):
     html = response.content.decode()
     assert "<html" not in html and "lead-filters" not in html
     assert re.findall(r"<small>([^<]+@x\.test)</small>", html) == ["mql@x.test"]
-    assert response["HX-Push-Url"] == "/leads/?stage=MQL&sort=-created"
+    assert response["HX-Push-Url"] == "/leads/?stage=MQL"
 
 
 def test_the_page_keeps_the_filters_in_its_form_and_links(marketer, monkeypatch):
