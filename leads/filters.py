@@ -44,8 +44,10 @@ def _reached(stage: str):
 
 
 class LeadFilter(django_filters.FilterSet):
-    stage = django_filters.MultipleChoiceFilter(choices=Stage.choices)
-    source = django_filters.MultipleChoiceFilter(choices=SourceChannel.choices)
+    # No DISTINCT (django-filter's default for these): they filter the lead's own columns, and
+    # a DISTINCT over every column turns a 51-row page into a sort of every match.
+    stage = django_filters.MultipleChoiceFilter(choices=Stage.choices, distinct=False)
+    source = django_filters.MultipleChoiceFilter(choices=SourceChannel.choices, distinct=False)
     owner = django_filters.NumberFilter(field_name="owner_id")
     unowned = django_filters.BooleanFilter(field_name="owner", lookup_expr="isnull")
     email = django_filters.CharFilter(field_name="email", lookup_expr="iexact")
@@ -53,7 +55,7 @@ class LeadFilter(django_filters.FilterSet):
     score_max = django_filters.NumberFilter(field_name="score", lookup_expr="lte")
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    temperature = django_filters.MultipleChoiceFilter(choices=Temperature.choices)
+    temperature = django_filters.MultipleChoiceFilter(choices=Temperature.choices, distinct=False)
     do_not_contact = django_filters.BooleanFilter()
     stage_entered_after = django_filters.IsoDateTimeFilter(
         field_name="stage_entered_at", lookup_expr="gte"

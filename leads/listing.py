@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, CharField, F, Func, Q, QuerySet, Value, When
+from django.db.models.functions import Concat
 from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 
@@ -370,36 +371,58 @@ def lead_ids_batches(leads: QuerySet[Lead], *, size: int = BATCH) -> Iterator[li
         last = batch[-1]
 
 
-EXPORT_COLUMNS: list[tuple[str, str]] = [
-    ("id", "id"),
-    ("email", "email"),
-    ("first_name", "first_name"),
-    ("last_name", "last_name"),
-    ("title", "title"),
-    ("phone", "phone"),
-    ("country", "country"),
-    ("company_name", "company_name"),
-    ("company_domain", "company_domain"),
-    ("company_size", "company_size"),
-    ("source", "source"),
-    ("utm_source", "utm_source"),
-    ("utm_medium", "utm_medium"),
-    ("utm_campaign", "utm_campaign"),
-    ("stage", "stage"),
-    ("stage_entered_at", "stage_entered_at"),
-    ("score", "score"),
-    ("temperature", "temperature"),
-    ("owner", "owner__username"),
-    ("do_not_contact", "do_not_contact"),
-    ("consent", "consent"),
-    ("created_at", "created_at"),
+# The export's columns: (header, field, kind). The database formats every cell (see
+# `_export_cell`), so the CSV writer gets plain values and writes them in C.
+EXPORT_COLUMNS: list[tuple[str, str, str]] = [
+    ("id", "id", "int"),
+    ("email", "email", "text"),
+    ("first_name", "first_name", "text"),
+    ("last_name", "last_name", "text"),
+    ("title", "title", "text"),
+    ("phone", "phone", "text"),
+    ("country", "country", "text"),
+    ("company_name", "company_name", "text"),
+    ("company_domain", "company_domain", "text"),
+    ("company_size", "company_size", "int"),
+    ("source", "source", "text"),
+    ("utm_source", "utm_source", "text"),
+    ("utm_medium", "utm_medium", "text"),
+    ("utm_campaign", "utm_campaign", "text"),
+    ("stage", "stage", "text"),
+    ("stage_entered_at", "stage_entered_at", "datetime"),
+    ("score", "score", "int"),
+    ("temperature", "temperature", "text"),
+    ("owner", "owner__username", "text"),
+    ("do_not_contact", "do_not_contact", "bool"),
+    ("consent", "consent", "text"),
+    ("created_at", "created_at", "datetime"),
 ]
 # Rows fetched from the server-side cursor at a time.
 EXPORT_CHUNK = 2000
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection): such a
+# text cell is written with a leading apostrophe, which spreadsheets show as text.
+_FORMULA_START = r"^[-=+@\t\r]"
+# ISO 8601 with microseconds and the offset (the connection's time zone is UTC).
+_ISO_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.USTZH:TZM'
+
+
+def _export_cell(field: str, kind: str):
+    if kind == "datetime":
+        return Func(F(field), Value(_ISO_FORMAT), function="to_char", output_field=CharField())
+    if kind == "bool":
+        return Case(When(**{field: True}, then=Value("true")), default=Value("false"))
+    if kind == "text":
+        return Case(
+            When(**{f"{field}__regex": _FORMULA_START}, then=Concat(Value("'"), F(field))),
+            default=F(field),
+            output_field=CharField(),
+        )
+    return F(field)
 
 
 def lead_export_rows(leads: QuerySet[Lead]) -> Iterator[tuple]:
     """The export's rows of `leads` (filtered, scoped, ordered), as tuples in EXPORT_COLUMNS'
-    order, streamed from a server-side cursor: no model instances, constant memory."""
-    fields = [field for _, field in EXPORT_COLUMNS]
-    return leads.values_list(*fields).iterator(chunk_size=EXPORT_CHUNK)
+    order with every cell formatted by the database, streamed from a server-side cursor: no
+    model instances, constant memory."""
+    cells = {f"cell_{n}": _export_cell(f, kind) for n, (_, f, kind) in enumerate(EXPORT_COLUMNS)}
+    return leads.annotate(**cells).values_list(*cells).iterator(chunk_size=EXPORT_CHUNK)

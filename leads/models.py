@@ -130,6 +130,13 @@ class Lead(models.Model):
             models.Index(fields=["stage", "-created_at"]),
             models.Index(fields=["owner", "stage"]),
             models.Index(fields=["-score"]),
+            # The lead list's sorts: each a (column, id) index, read in either direction, so
+            # a keyset page starts where its cursor points (leads.listing).
+            models.Index(fields=["created_at", "id"], name="lead_list_created"),
+            models.Index(fields=["stage_entered_at", "id"], name="lead_list_stage_entered"),
+            models.Index(fields=["score", "id"], name="lead_list_score"),
+            models.Index(fields=["last_name", "id"], name="lead_list_name"),
+            models.Index(fields=["company_name", "id"], name="lead_list_company"),
         ]
 
     def __str__(self) -> str:
@@ -157,7 +164,11 @@ class StageChange(models.Model):
 
     class Meta:
         ordering = ["changed_at", "id"]
-        indexes = [models.Index(fields=["lead", "changed_at"])]
+        indexes = [
+            models.Index(fields=["lead", "changed_at"]),
+            # "Reached stage S" (leads.filters): one probe per lead, no row read.
+            models.Index(fields=["lead", "to_stage"], name="stagechange_reached"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.lead_id}: {self.from_stage or '-'} -> {self.to_stage}"

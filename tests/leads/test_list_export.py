@@ -77,10 +77,10 @@ def test_export_content_is_exact(marketer_client, rep):
     assert text(response) == (
         f"{HEADER}\r\n"
         f'{bob.pk},bob@x.test,Bob,"""Quoted""",,,,"\'=HYPERLINK(""http://evil.test"")",,,other,'
-        ",,,IQL,2026-03-03T08:00:00+00:00,0,cold,,true,unknown,2026-03-03T08:00:00+00:00\r\n"
+        ",,,IQL,2026-03-03T08:00:00.000000+00:00,0,cold,,true,unknown,2026-03-03T08:00:00.000000+00:00\r\n"
         f'{ada.pk},ada@x.test,Ada,Lovelace,Analyst,\'+44 20 7946 0000,UK,"Engines, Ltd",'
-        "engines.test,12,event,meetup,talk,spring,SAL,2026-03-02T10:00:00+00:00,72,hot,rep,"
-        "false,unknown,2026-03-01T09:30:00+00:00\r\n"
+        "engines.test,12,event,meetup,talk,spring,SAL,2026-03-02T10:00:00.000000+00:00,72,hot,rep,"
+        "false,unknown,2026-03-01T09:30:00.000000+00:00\r\n"
     )
 
 
