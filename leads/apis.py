@@ -273,7 +273,8 @@ class LeadViewSet(viewsets.ModelViewSet):
     @action(detail=False, methods=["get"], pagination_class=None)
     def export(self, request):
         leads = self.filter_queryset(self.get_queryset())
-        ordering = list(leads.query.order_by)
+        # OrderingFilter leaves field names (the default or `ordering`): ties go by id.
+        ordering = [str(name) for name in leads.query.order_by]
         if not {"id", "-id", "pk", "-pk"} & set(ordering):
             ordering.append("-id" if ordering and ordering[0].startswith("-") else "id")
         rows = listing.lead_export_rows(leads.order_by(*ordering))

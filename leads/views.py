@@ -1,5 +1,7 @@
 """Server-rendered pages for leads (the dashboard grows from these)."""
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseRedirect, QueryDict
@@ -20,7 +22,7 @@ def lead_list(request):
     """The lead list: filters, search, sort, keyset pages, saved views and bulk actions. An
     htmx request (the filter form, the pager) gets the results alone (`_lead_rows.html`)."""
     result = listing.lead_list(user=request.user, params=request.GET)
-    context = {"list": result, "page": result.page}
+    context: dict[str, Any] = {"list": result, "page": result.page}
     if request.htmx and not request.htmx.history_restore_request:
         response = render(request, "leads/_lead_rows.html", context | _bulk_context(request))
         # The address bar shows the filters that apply, not every empty field of the form.

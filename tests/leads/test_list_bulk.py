@@ -239,7 +239,7 @@ def test_enrolling_a_whole_filter_runs_in_a_task_by_batches(
     assert sorted(Enrollment.objects.values_list("lead_id", flat=True)) == [h.pk for h in hits]
 
 
-# --- The bulk bar offers each action to whom may take it -------------------------------------------
+# --- The bulk bar offers each action to whom may take it ------------------------------------
 
 
 @pytest.mark.parametrize(
