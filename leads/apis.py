@@ -266,6 +266,7 @@ class LeadViewSet(viewsets.ModelViewSet):
         return Response(StageVisitOutput(visits, many=True).data)
 
     @extend_schema(
+        filters=True,
         responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV")},
         description="The leads the list's filters match (and `id`s, `search`, `ordering`), "
         "as CSV streamed in constant memory. A rep gets only the leads they may see.",
