@@ -193,3 +193,12 @@ def test_bulk_export_needs_a_login_and_a_post(client, marketer):
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
     assert page_client(marketer).get("/leads/bulk/export/").status_code == 405
+
+
+def test_bulk_export_with_a_bad_filter_says_so_and_exports_nothing(marketer):
+    client = page_client(marketer)
+
+    response = client.post("/leads/bulk/export/", {"scope": "filter", "score_min": "lots"})
+
+    assert response["Location"] == "/leads/?score_min=lots"
+    assert "score_min: Enter a number." in client.get("/leads/").content.decode()
