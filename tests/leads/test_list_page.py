@@ -177,3 +177,15 @@ def test_a_rep_pages_through_only_what_they_may_see(rep, other_rep, monkeypatch)
 
     assert row_ids(first) + row_ids(second) == [lead.pk for lead in mine]
     assert link(second, "next") is None
+
+
+def test_htmx_history_restore_gets_the_whole_page(marketer):
+    LeadFactory()
+
+    response = client_for(marketer).get(
+        "/leads/?stage=IQL", HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true"
+    )
+
+    html = response.content.decode()
+    assert "<html" in html and 'id="lead-filters"' in html
+    assert "HX-Push-Url" not in response

@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 
 from handoff.models import Assignment
+from leads import listing
 from leads.models import Lead, SavedView, Stage
 from tests.factories import LeadFactory
 from tests.support import PHONE, scroll_width
@@ -155,3 +156,23 @@ def test_the_list_fits_a_phone_with_every_filter_open(logged_in, manager, leads)
     assert page.locator("details.more-filters").get_attribute("open") == ""
     assert page.get_by_label("Assign to").is_visible()
     assert scroll_width(page) <= PHONE["width"]
+
+
+def test_next_and_previous_pages_with_htmx(logged_in, marketer, leads, monkeypatch):
+    from playwright.sync_api import expect
+
+    monkeypatch.setattr(listing, "PAGE_SIZE", 3)
+    page = logged_in(marketer)
+    page.goto("/leads/?sort=name")
+    first = emails(page)
+    rest = sorted({lead.email for lead in leads.values()} - set(first))
+    page.evaluate("window.notReloaded = true")
+    emails_cells = page.locator("table.lead-list tbody small")
+
+    page.get_by_role("link", name="Next →").click()
+    expect(emails_cells).to_have_text(rest)
+    page.wait_for_url(re.compile(r"/leads/\?sort=name&cursor="))
+    page.get_by_role("link", name="← Previous").click()
+    expect(emails_cells).to_have_text(first)
+    assert len(first) == 3
+    assert page.evaluate("window.notReloaded") is True
