@@ -115,6 +115,16 @@ call is caught up by the receiver's own periodic job. Registered by: scoring (ki
 pass for those leads).
 """
 
+lead_list_actions: Hook[[Any], dict[str, Any] | None] = Hook("lead_list_actions")
+"""The lead list is being rendered for a user (the argument is the `accounts.models.User`).
+
+Called by `leads.views.lead_list` inside the page's request (no transaction of its own); each
+receiver returns one bulk action for the list's bulk bar, or None when the user may not take
+it: a dict with `template` (rendered inside the bulk form, with the action's `context` as
+`action`; its submit button posts to the receiver app's own view with `formaction`) and
+`context` (a dict). Registered by: handoff (assign to a rep), nurturing (enroll in a sequence).
+"""
+
 ALL_HOOKS: tuple[Hook[..., Any], ...] = (
     lead_stage_entered,
     lead_timeline_items,
@@ -123,4 +133,5 @@ ALL_HOOKS: tuple[Hook[..., Any], ...] = (
     lead_page_sections,
     lead_rows_merged,
     events_recorded,
+    lead_list_actions,
 )

@@ -5,7 +5,7 @@ from typing import Any
 
 from celery import shared_task
 
-from handoff.services import decisions, routing, sla
+from handoff.services import bulk, decisions, routing, sla
 
 # Task names, published by name (core.publish) from services that must not import this module.
 ROUTE_LEADS = "handoff.route_leads"
@@ -62,3 +62,10 @@ def sla_notify(notice_ids: list[int]) -> int:
     """Send these SLA escalation emails, each once (claimed just before the SMTP server accepts
     it); what fails for a passing reason is queued again by the SLA job a few minutes later."""
     return sla.sla_notices_send(notice_ids=notice_ids)
+
+
+@shared_task(name=bulk.BULK_ASSIGN, **_TASK)
+def bulk_assign(actor_id: int, query: str, owner_id: int) -> dict:
+    """A manager's "assign every lead matching the filter" from the lead list. Idempotent: a
+    second run finds the leads already the rep's and skips them."""
+    return bulk.leads_assign_filter(actor_id=actor_id, query=query, owner_id=owner_id).as_dict()

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from handoff import team, views
+from handoff import team, views, views_bulk
 from handoff.apis import activities, decisions, reports, routing
 
 api_urlpatterns = [
@@ -33,4 +33,5 @@ urlpatterns = [
     path("team/rules/<int:rule_id>/move/", team.rule_move, name="rule_move"),
     path("team/rules/<int:rule_id>/delete/", team.rule_delete, name="rule_delete"),
     path("team/settings/", team.settings_edit, name="settings"),
+    path("leads/bulk/assign/", views_bulk.leads_bulk_assign, name="bulk_assign"),
 ]

@@ -130,10 +130,13 @@ class Lead(models.Model):
             models.Index(fields=["stage", "-created_at"]),
             models.Index(fields=["owner", "stage"]),
             models.Index(fields=["-score"]),
-            # The lead list's order (Meta.ordering) and its keyset pages: any filter that keeps
-            # many leads reads the first page walking this index instead of sorting the table,
-            # and date ranges and the funnel's cohorts select on it (bench/dashboard.py).
-            models.Index(fields=["-created_at", "-id"], name="lead_created_desc"),
+            # The lead list's sorts: each a (column, id) index, read in either direction, so
+            # a keyset page starts where its cursor points (leads.listing).
+            models.Index(fields=["created_at", "id"], name="lead_list_created"),
+            models.Index(fields=["stage_entered_at", "id"], name="lead_list_stage_entered"),
+            models.Index(fields=["score", "id"], name="lead_list_score"),
+            models.Index(fields=["last_name", "id"], name="lead_list_name"),
+            models.Index(fields=["company_name", "id"], name="lead_list_company"),
         ]
 
     def __str__(self) -> str:
@@ -168,7 +171,9 @@ class StageChange(models.Model):
                 fields=["lead", "changed_at", "id"],
                 include=["from_stage", "to_stage"],
                 name="stagechange_lead_history",
-            )
+            ),
+            # "Reached stage S" (leads.filters): one probe per lead, no row read.
+            models.Index(fields=["lead", "to_stage"], name="stagechange_reached"),
         ]
 
     def __str__(self) -> str:
@@ -194,3 +199,24 @@ class Consent(models.Model):
 
     def __str__(self) -> str:
         return f"lead {self.lead_id}: {self.state}"
+
+
+class SavedView(models.Model):
+    """A user's named lead list: the list's query string (filters and sort). Private: only its
+    user sees, applies or deletes it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_lead_views"
+    )
+    name = models.CharField(max_length=80)
+    query = models.TextField(blank=True, help_text="The list's query string, e.g. stage=MQL.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="saved_view_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user_id})"

@@ -11,5 +11,9 @@ api_urlpatterns = router.urls
 app_name = "leads"
 urlpatterns = [
     path("leads/", views.lead_list, name="list"),
+    path("leads/views/", views.saved_view_create, name="view_create"),
+    path("leads/views/<int:view_id>/", views.saved_view_apply, name="view_apply"),
+    path("leads/views/<int:view_id>/delete/", views.saved_view_delete, name="view_delete"),
+    path("leads/bulk/export/", views.bulk_export, name="bulk_export"),
     path("leads/<int:lead_id>/", views.lead_detail, name="detail"),
 ]

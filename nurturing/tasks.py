@@ -11,6 +11,7 @@ from django.conf import settings
 
 from core.publish import publish
 from nurturing import services
+from nurturing.services import bulk
 from nurturing.services.dispatch import (
     NURTURE_DISPATCH_LEADS,
     NURTURE_LEADS_STAGE_ENTERED,
@@ -88,3 +89,12 @@ def stage_entered_hook(lead_ids: list[int]) -> None:
     """A `core.hooks.lead_stage_entered` receiver (NurturingConfig.ready()): runs after the
     move commits, so it publishes at once; the every-minute trigger matcher backs it up."""
     publish(NURTURE_LEADS_STAGE_ENTERED, list(lead_ids), queue=settings.NURTURE_QUEUE)
+
+
+@shared_task(name=bulk.BULK_ENROLL, acks_late=True, reject_on_worker_lost=True)
+def bulk_enroll(actor_id: int, query: str, sequence_id: int) -> dict:
+    """Marketing's "enroll every lead matching the filter" from the lead list. Idempotent: a
+    second run finds the leads active in the sequence and skips them."""
+    return bulk.leads_enroll_filter(
+        actor_id=actor_id, query=query, sequence_id=sequence_id
+    ).as_dict()

@@ -10,6 +10,7 @@ from playbook.demo_handoff_routing import demo_handoff_routing
 from playbook.demo_handoff_sla import demo_sla_ensure
 from playbook.demo_history import demo_history_ensure
 from playbook.demo_imports import demo_imports_ensure
+from playbook.demo_leadlist import demo_leadlist_ensure
 from playbook.demo_web import demo_web_ensure
 from scoring.services import backlog_score
 
@@ -37,11 +38,14 @@ class Command(BaseCommand):
         # A finished CSV import (a trade-show list) with its report of bad rows.
         imported = demo_imports_ensure()
         routed = routing.pool_route()
+        # The lead list: saved views of the marketer and the sales manager.
+        views = demo_leadlist_ensure()
         self.stdout.write(f"Demo data: {created} new leads; hand-off: {handoff} new rows.")
         self.stdout.write(f"History: {history} new leads over the last six months.")
         self.stdout.write(f"Import: {imported} leads from a trade-show list (/leads/import/).")
         self.stdout.write(f"Routed {routed} waiting leads to the reps' inboxes.")
         self.stdout.write(f"Website: {website} new rows (a browser source, the form /f/ebook/).")
+        self.stdout.write(f"Lead list: {views} saved views.")
         self.stdout.write("Demo log-ins (username / password):")
         seen = set()
         for user in [*users, *team["users"]]:
