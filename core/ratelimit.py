@@ -59,25 +59,54 @@ def hit(key: str, limit: int, window_seconds: int) -> tuple[bool, int]:
 
     A `limit` below 1 means no limit (nothing is counted). Never raises on a Redis problem.
     """
+    refused = hit_many([(key, limit)], window_seconds)
+    return (True, 0) if refused is None else (False, refused[1])
+
+
+def hit_many(checks: list[tuple[str, int]], window_seconds: int) -> tuple[int, int] | None:
+    """Count one hit of each `(key, limit)` in ONE Redis round trip (a pipeline); returns None
+    when every one is within its limit, else (index of the first over it, retry_after seconds).
+
+    The same counts as checking them one by one and stopping at the first refusal: the keys
+    after a refused one are counted back down (a second trip, on the refused path only), so
+    that, say, a noisy client over its address's limit does not use up its site's budget. A
+    `limit` below 1 is no limit and is not counted. Never raises on a Redis problem.
+    """
     if window_seconds < 1:
         raise ValueError("a rate limit window is at least one second")
-    if limit < 1 or not enabled() or _clock() < _broken_until:
-        return True, 0
+    counted = [(index, key, limit) for index, (key, limit) in enumerate(checks) if limit >= 1]
+    if not counted or not enabled() or _clock() < _broken_until:
+        return None
     now = _clock()
     window = int(now // window_seconds)
-    redis_key = f"{settings.RATE_LIMIT_KEY_PREFIX}{key}:{window_seconds}:{window}"
     try:
         pipe = _client(settings.REDIS_URL).pipeline(transaction=False)
-        pipe.incr(redis_key)
-        pipe.expire(redis_key, window_seconds + 1)
-        count = pipe.execute()[0]
+        for _, key, _ in counted:
+            redis_key = f"{settings.RATE_LIMIT_KEY_PREFIX}{key}:{window_seconds}:{window}"
+            pipe.incr(redis_key)
+            pipe.expire(redis_key, window_seconds + 1)
+        replies = pipe.execute()
     except redis.RedisError as exc:
         _trip(exc)
-        return True, 0
-    if count <= limit:
-        return True, 0
-    ends = (window + 1) * window_seconds
-    return False, max(1, math.ceil(ends - now))
+        return None
+    for position, ((index, _, limit), count) in enumerate(zip(counted, replies[::2], strict=True)):
+        if count > limit:
+            _uncount([key for _, key, _ in counted[position + 1 :]], window_seconds, window)
+            ends = (window + 1) * window_seconds
+            return index, max(1, math.ceil(ends - now))
+    return None
+
+
+def _uncount(keys: list[str], window_seconds: int, window: int) -> None:
+    if not keys:
+        return
+    try:
+        pipe = _client(settings.REDIS_URL).pipeline(transaction=False)
+        for key in keys:
+            pipe.decr(f"{settings.RATE_LIMIT_KEY_PREFIX}{key}:{window_seconds}:{window}")
+        pipe.execute()
+    except redis.RedisError as exc:
+        _trip(exc)
 
 
 def _trip(exc: Exception) -> None:

@@ -97,9 +97,13 @@ def events_ingest(
         # A concurrent identify may have committed its lead between our lookup and our commit;
         # looking again once both are committed closes that gap (see identity.link_orphans).
         # (A browser key's events never join through a userId: no point looking those up.)
+        # Not for a browser's lone page view or track, the bulk of browser traffic: that look
+        # was a query on every request for a race of a few milliseconds, and the scoring
+        # sweep (every minute) links the waiting events of ids linked since its last run.
         if not browser_key:
             users |= {m.user_id for m in unlinked if m.user_id}
-        anons |= {m.anonymous_id for m in unlinked if m.anonymous_id}
+        if not (browser_key and alone):
+            anons |= {m.anonymous_id for m in unlinked if m.anonymous_id}
         if users or anons:
             transaction.on_commit(
                 partial(_link_after_commit, user_ids=users, anonymous_ids=anons), robust=True
@@ -445,6 +449,8 @@ def source_update(*, source: Source, actor: User | None = None, **fields: Any) -
         setattr(locked, name, value)
     if changed:
         _save(locked, update_fields=list(changed))
+        # Ingestion's cached copy (events.selectors.source_for_write_key) goes once committed.
+        transaction.on_commit(selectors.source_cache_clear)
     return locked
 
 
@@ -457,6 +463,7 @@ def source_rotate_key(*, source: Source, actor: User | None = None) -> str:
     Source.objects.filter(pk=locked.pk).update(
         write_key_digest=_digest(key), write_key_prefix=key[:12], is_active=True, disabled_at=None
     )
+    transaction.on_commit(selectors.source_cache_clear)  # the old key stops here at once
     return key
 
 
