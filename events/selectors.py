@@ -55,12 +55,25 @@ def source_for_write_key(*, write_key: str) -> Source | None:
 def source_cache_clear() -> None:
     """Forget this process's cached sources (events.services calls it when one changes)."""
     _by_digest.clear()
+    _internal.clear()
+
+
+def internal_source_cached(name: str) -> Source | None:
+    """The app's internal source `name` (events.services.source_internal), once remembered."""
+    return _internal.get(name)
+
+
+def internal_source_remember(name: str, source: Source) -> None:
+    """Keep an internal source (committed: events.services calls this after the commit); an
+    internal source is never changed nor deleted, so it is kept for the life of the process."""
+    _internal[name] = source
 
 
 _clock = time.monotonic  # tests replace it
 # write key digest -> (expiry on _clock, source); a plain dict: only whole-item operations.
 _by_digest: dict[str, tuple[float, Source]] = {}
 _CACHE_MAX = 1000
+_internal: dict[str, Source] = {}  # name -> the app's internal source of that name
 
 
 _SOURCE_COLUMNS = [field.attname for field in Source._meta.concrete_fields]

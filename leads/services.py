@@ -257,16 +257,28 @@ def _consent_record(
     *, lead_id: int, state: str, wording: str, source: str, ip: str | None, at: datetime | None
 ) -> bool:
     at = _consent_checked(source=source, ip=ip, at=at)
-    # Locked: two changes of one lead's consent serialise, so the state always matches its
-    # latest evidence row.
-    lead = Lead.objects.select_for_update().only("consent").get(pk=lead_id)
+    # One statement locks the row, sets the state and says what it was: two changes of one
+    # lead's consent serialise, so the state always matches its latest evidence row.
+    with connection.cursor() as cursor:
+        cursor.execute(_CONSENT_SET, [state, state, timezone.now(), lead_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Lead.DoesNotExist(f"No lead {lead_id}.")
     Consent.objects.create(
         lead_id=lead_id, state=state, wording=wording, source=source.strip(), ip=ip, at=at
     )
-    if lead.consent == state:
-        return False
-    Lead.objects.filter(pk=lead_id).update(consent=state, updated_at=timezone.now())
-    return True
+    return row[0] != state
+
+
+# The lead's consent set (updated_at too when it changes), its row locked, and the state
+# it had before returned (a locked subquery reads it; UPDATE ... RETURNING sees the new row).
+_CONSENT_SET = """
+UPDATE leads_lead AS l
+SET consent = %s, updated_at = CASE WHEN before.consent = %s THEN l.updated_at ELSE %s END
+FROM (SELECT id, consent FROM leads_lead WHERE id = %s FOR UPDATE) AS before
+WHERE l.id = before.id
+RETURNING before.consent
+"""
 
 
 @transaction.atomic
