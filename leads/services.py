@@ -316,6 +316,42 @@ def lead_consent_withdraw(
     )
 
 
+def lead_consent_record_authorize(*, actor: User) -> None:
+    """Who may record consent by hand (a signed paper form, a call, a badge scan): marketers
+    and admins, who own the mailing."""
+    if not actor.does_marketing:
+        raise Forbidden("Only marketers and admins may record a lead's consent.")
+
+
+@transaction.atomic
+def lead_consent_record(
+    *,
+    lead_id: int,
+    actor: User,
+    state: str,
+    wording: str,
+    source: str,
+    at: datetime | None = None,
+) -> tuple[bool, Consent]:
+    """Consent given or withdrawn, recorded by hand with its evidence: the exact `wording` the
+    person agreed to (required to give; optional to withdraw), `source` (where: "trade show
+    badge scan", "phone call"), `at` when (default now; never in the future). The evidence's
+    source names who recorded it. Returns (whether the state changed, the evidence row)."""
+    lead_consent_record_authorize(actor=actor)
+    if state not in (ConsentState.GIVEN, ConsentState.WITHDRAWN):
+        raise ValueError("consent recorded by hand is given or withdrawn")
+    if at is not None and at > timezone.now():
+        raise ValueError("consent cannot be recorded for a time still to come")
+    if not source.strip():
+        raise ValueError("consent evidence needs a source")
+    evidence = f"{source.strip()} (recorded by {actor.get_username()})"[:200]
+    if state == ConsentState.GIVEN:
+        changed = lead_consent_give(lead_id=lead_id, wording=wording, source=evidence, at=at)
+    else:
+        changed = lead_consent_withdraw(lead_id=lead_id, wording=wording, source=evidence, at=at)
+    return changed, Consent.objects.filter(lead_id=lead_id).latest("id")
+
+
 # Clears the owner only where it is still the one expected (one statement for any number).
 _OWNERS_RELEASE = """
 UPDATE leads_lead AS l SET owner_id = NULL, updated_at = %s
