@@ -223,9 +223,10 @@ def _without_health_check(store: Callable[[], services.IngestResult]) -> service
     Running it again is safe: a message id this source sent before is acknowledged and not
     stored again, and a failed transaction stored nothing.
     """
-    if connection.connection is None or connection.health_check_done:
+    # (health_check_done: Django's own flag, which its stubs leave out.)
+    if connection.connection is None or connection.health_check_done:  # type: ignore[attr-defined]
         return store()
-    connection.health_check_done = True  # the check is skipped, not failed: see below
+    connection.health_check_done = True  # type: ignore[attr-defined]  # skipped, not failed
     try:
         return store()
     except (InterfaceError, OperationalError):

@@ -150,7 +150,8 @@ class TransitionInput(serializers.Serializer):
 class ConsentInput(serializers.Serializer):
     state = serializers.ChoiceField(choices=[ConsentState.GIVEN, ConsentState.WITHDRAWN])
     wording = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
-    source = serializers.CharField(max_length=150)
+    # (A Field has a `source` attribute too; the serializer's metaclass takes this one away.)
+    source = serializers.CharField(max_length=150)  # type: ignore[assignment]
     at = serializers.DateTimeField(required=False, default=None)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -168,7 +169,7 @@ class ConsentOutput(serializers.Serializer):
     lead = serializers.IntegerField(source="lead_id")
     state = serializers.CharField()
     wording = serializers.CharField()
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]
     at = serializers.DateTimeField()
 
 
