@@ -3,7 +3,8 @@
     allowed, retry_after = ratelimit.hit("ingest:source:12", limit=600, window_seconds=60)
 
 A window is a slice of the clock `window_seconds` long (aligned to the epoch, the same slices
-for every process); its counter is one Redis key, INCR'd and given an expiry in one round trip.
+for every process); its counter is one Redis key, INCR'd and given an expiry by one Lua script
+call (one round trip, whatever the number of keys checked together).
 The `limit`-th hit of a window is allowed, the next is refused with the seconds left until the
 window ends (for `Retry-After`). At a window's edge a client may get up to twice the limit
 within a short time; that is the price of one counter and one round trip a check.
@@ -59,25 +60,55 @@ def hit(key: str, limit: int, window_seconds: int) -> tuple[bool, int]:
 
     A `limit` below 1 means no limit (nothing is counted). Never raises on a Redis problem.
     """
+    refused = hit_many([(key, limit)], window_seconds)
+    return (True, 0) if refused is None else (False, refused[1])
+
+
+def hit_many(checks: list[tuple[str, int]], window_seconds: int) -> tuple[int, int] | None:
+    """Count one hit of each `(key, limit)`, in order, in ONE Redis command (a Lua script):
+    None when every one is within its limit, else (index of the first over it, retry_after
+    seconds). As checking them one by one: the keys after a refused one are not counted, so
+    that, say, a noisy client over its address's limit does not use up its site's budget. A
+    `limit` below 1 is no limit and is not counted. Never raises on a Redis problem.
+    """
     if window_seconds < 1:
         raise ValueError("a rate limit window is at least one second")
-    if limit < 1 or not enabled() or _clock() < _broken_until:
-        return True, 0
+    counted = [(index, key, limit) for index, (key, limit) in enumerate(checks) if limit >= 1]
+    if not counted or not enabled() or _clock() < _broken_until:
+        return None
     now = _clock()
     window = int(now // window_seconds)
-    redis_key = f"{settings.RATE_LIMIT_KEY_PREFIX}{key}:{window_seconds}:{window}"
+    prefix = settings.RATE_LIMIT_KEY_PREFIX
     try:
-        pipe = _client(settings.REDIS_URL).pipeline(transaction=False)
-        pipe.incr(redis_key)
-        pipe.expire(redis_key, window_seconds + 1)
-        count = pipe.execute()[0]
+        refused = _script(settings.REDIS_URL)(
+            keys=[f"{prefix}{key}:{window_seconds}:{window}" for _, key, _ in counted],
+            args=[window_seconds + 1, *(limit for _, _, limit in counted)],
+        )
     except redis.RedisError as exc:
         _trip(exc)
-        return True, 0
-    if count <= limit:
-        return True, 0
+        return None
+    if not refused:
+        return None
     ends = (window + 1) * window_seconds
-    return False, max(1, math.ceil(ends - now))
+    return counted[int(refused) - 1][0], max(1, math.ceil(ends - now))
+
+
+# KEYS: the counters, in order; ARGV[1]: their expiry (s); ARGV[2..]: their limits. Returns the
+# 1-based position of the first counter over its limit (those after it are left alone), or 0.
+_HIT_MANY = """
+for i, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  if count == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+  if count > tonumber(ARGV[i + 1]) then return i end
+end
+return 0
+"""
+
+
+@cache
+def _script(url: str):
+    # EVALSHA, loading the script again whenever the server answers NOSCRIPT (a restart).
+    return _client(url).register_script(_HIT_MANY)
 
 
 def _trip(exc: Exception) -> None:

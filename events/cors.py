@@ -14,6 +14,8 @@ the preflight, so its pages cannot even send.
 Pure, apart from the response helpers at the end: no ORM here (the selector asks the database).
 """
 
+from functools import lru_cache
+
 from django.http import HttpResponse
 from django.utils.cache import patch_vary_headers
 
@@ -45,6 +47,7 @@ ALLOWED_HEADERS = (
 EXPOSED_HEADERS = ("retry-after",)
 
 
+@lru_cache(maxsize=1024)  # pure, and asked for the same few origins on every request
 def origin_normalize(value: str) -> str | None:
     """`value` as a browser writes an Origin header, by the same rule that stores a source's
     allowed origins (`events.origins.origin_normalise`), or None when it is not an http(s)

@@ -1,8 +1,10 @@
 """Reads of events and sources."""
 
 import hashlib
+import time
 from typing import Any
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import QuerySet
 from django.http import Http404
@@ -17,16 +19,61 @@ TIMELINE_LIMIT = 200
 
 
 def source_for_write_key(*, write_key: str) -> Source | None:
-    """The active, non-internal source this write key belongs to, or None."""
+    """The active, non-internal source this write key belongs to, or None.
+
+    Kept in this process for INGEST_SOURCE_CACHE_SECONDS (a browser sends one event a request,
+    and the lookup was a round trip of its own on each): a change made through
+    events.services (disable, rotate, origins, limits) empties this process's cache when it
+    commits, and reaches the other processes within that many seconds. Only keys that match
+    are kept, so wrong keys cannot fill the cache; the returned Source is shared: read it,
+    never change it.
+    """
     if not write_key:
         return None
     digest = hashlib.sha256(write_key.encode("utf-8")).hexdigest()
-    # A plain cursor: it runs on every ingest request (one event a request from browsers), and
-    # the ORM's query building, or even a raw queryset's, costs more than the lookup itself.
+    now = _clock()
+    cached = _by_digest.get(digest)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    # A plain cursor: the ORM's query building, or even a raw queryset's, costs more than the
+    # lookup itself.
     with connection.cursor() as cursor:
         cursor.execute(_SOURCE_BY_DIGEST, [digest])
         row = cursor.fetchone()
-    return Source.from_db(DEFAULT_DB_ALIAS, _SOURCE_COLUMNS, row) if row else None
+    if row is None:
+        _by_digest.pop(digest, None)
+        return None
+    source = Source.from_db(DEFAULT_DB_ALIAS, _SOURCE_COLUMNS, row)
+    seconds = settings.INGEST_SOURCE_CACHE_SECONDS
+    if seconds > 0:
+        if len(_by_digest) >= _CACHE_MAX:
+            _by_digest.clear()
+        _by_digest[digest] = (now + seconds, source)
+    return source
+
+
+def source_cache_clear() -> None:
+    """Forget this process's cached sources (events.services calls it when one changes)."""
+    _by_digest.clear()
+    _internal.clear()
+
+
+def internal_source_cached(name: str) -> Source | None:
+    """The app's internal source `name` (events.services.source_internal), once remembered."""
+    return _internal.get(name)
+
+
+def internal_source_remember(name: str, source: Source) -> None:
+    """Keep an internal source (committed: events.services calls this after the commit); an
+    internal source is never changed nor deleted, so it is kept for the life of the process."""
+    _internal[name] = source
+
+
+_clock = time.monotonic  # tests replace it
+# write key digest -> (expiry on _clock, source); a plain dict: only whole-item operations.
+_by_digest: dict[str, tuple[float, Source]] = {}
+_CACHE_MAX = 1000
+_internal: dict[str, Source] = {}  # name -> the app's internal source of that name
 
 
 _SOURCE_COLUMNS = [field.attname for field in Source._meta.concrete_fields]

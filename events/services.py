@@ -97,9 +97,13 @@ def events_ingest(
         # A concurrent identify may have committed its lead between our lookup and our commit;
         # looking again once both are committed closes that gap (see identity.link_orphans).
         # (A browser key's events never join through a userId: no point looking those up.)
+        # Not for a browser's lone page view or track, the bulk of browser traffic: that look
+        # was a query on every request for a race of a few milliseconds, and the scoring
+        # sweep (every minute) links the waiting events of ids linked since its last run.
         if not browser_key:
             users |= {m.user_id for m in unlinked if m.user_id}
-        anons |= {m.anonymous_id for m in unlinked if m.anonymous_id}
+        if not (browser_key and alone):
+            anons |= {m.anonymous_id for m in unlinked if m.anonymous_id}
         if users or anons:
             transaction.on_commit(
                 partial(_link_after_commit, user_ids=users, anonymous_ids=anons), robust=True
@@ -445,6 +449,8 @@ def source_update(*, source: Source, actor: User | None = None, **fields: Any) -
         setattr(locked, name, value)
     if changed:
         _save(locked, update_fields=list(changed))
+        # Ingestion's cached copy (events.selectors.source_for_write_key) goes once committed.
+        transaction.on_commit(selectors.source_cache_clear)
     return locked
 
 
@@ -457,6 +463,7 @@ def source_rotate_key(*, source: Source, actor: User | None = None) -> str:
     Source.objects.filter(pk=locked.pk).update(
         write_key_digest=_digest(key), write_key_prefix=key[:12], is_active=True, disabled_at=None
     )
+    transaction.on_commit(selectors.source_cache_clear)  # the old key stops here at once
     return key
 
 
@@ -470,8 +477,18 @@ def source_internal(name: str) -> Source:
     """Get or create the internal source `name` for events the app produces (e.g. "email").
 
     Should a write-key source already be called `name`, the internal one is "`name` (internal)":
-    a source created by hand must never break the app's own events.
+    a source created by hand must never break the app's own events. Kept in this process once
+    committed (an internal source never changes), so the app's own events look it up once.
     """
+    cached = selectors.internal_source_cached(name)
+    if cached is not None:
+        return cached
+    source = _source_internal(name)
+    transaction.on_commit(partial(selectors.internal_source_remember, name, source))
+    return source
+
+
+def _source_internal(name: str) -> Source:
     for candidate in (name, f"{name} (internal)"):
         source = Source.objects.filter(name=candidate).first()
         if source is None:
@@ -493,7 +510,7 @@ def source_internal(name: str) -> Source:
 # --- Events the app records itself, for a lead it already knows ----------------------------------
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def lead_event_record(
     *,
     lead: Lead,
@@ -508,25 +525,37 @@ def lead_event_record(
     The app already knows the lead, so nothing is resolved from ids: the event is stored linked
     to it. `message_id` is the idempotency key within `source`: a second call with the same key
     stores nothing and returns False. Scoring is asked for after the commit, as for ingestion.
+
+    One statement (a form submission's hot path): the insert skips a known message id (ON
+    CONFLICT DO NOTHING, so a concurrent duplicate fails nothing, not even the caller's
+    transaction) and queues the new row for scoring in the same statement.
     """
     now = timezone.now()
-    try:
-        # A savepoint: a concurrent duplicate fails only this insert, not the caller's work.
-        with transaction.atomic():
-            event = Event.objects.create(
-                source=source,
-                message_id=message_id,
-                type=EventType.TRACK,
-                name=name,
-                lead=lead,
-                user_id=lead.external_id or "",
-                properties=properties,
-                occurred_at=occurred_at or now,
-                received_at=now,
-            )
-    except IntegrityError:
+    events, queue = Event._meta.db_table, PendingEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH new AS (INSERT INTO {events} (source_id, message_id, type, name, lead_id, "
+            "user_id, anonymous_id, previous_id, group_id, properties, traits, context, "
+            "occurred_at, received_at) VALUES "
+            "(%s, %s, %s, %s, %s, %s, '', '', '', %s::jsonb, '{}', '{}', %s, %s) "
+            "ON CONFLICT (source_id, message_id) DO NOTHING RETURNING id), "
+            f"queued AS (INSERT INTO {queue} (event_id) SELECT id FROM new) "
+            "SELECT count(*) FROM new",
+            [
+                source.pk,
+                message_id,
+                EventType.TRACK,
+                name,
+                lead.pk,
+                lead.external_id or "",
+                jsonfast.dumps(properties),
+                occurred_at or now,
+                now,
+            ],
+        )
+        (inserted,) = cursor.fetchone()
+    if not inserted:
         return False
-    pending.events_queue_for_scoring(event_ids=[event.pk])
     hooks.events_recorded.call_on_commit([lead.pk])
     return True
 

@@ -298,6 +298,11 @@ INGEST_BROWSER_RATE_PER_MINUTE = env_int("INGEST_BROWSER_RATE_PER_MINUTE", 3_000
 INGEST_BROWSER_IP_RATE_PER_MINUTE = env_int("INGEST_BROWSER_IP_RATE_PER_MINUTE", 300, minimum=0)
 # Most messages in one batch (/v1/batch, a list to /api/v1/events/); more is a 400.
 INGEST_BATCH_MAX_MESSAGES = env_int("INGEST_BATCH_MAX_MESSAGES", 500, minimum=1)
+# Seconds an ingestion process keeps a write key's source in memory instead of asking the
+# database on every request; 0: ask every time. A source changed through the API or the command
+# (disabled, rotated, origins, limits) is seen at once by the process that changed it and within
+# this many seconds by the others.
+INGEST_SOURCE_CACHE_SECONDS = env_int("INGEST_SOURCE_CACHE_SECONDS", 5, minimum=0)
 # Prefix of the rate limits' Redis keys.
 RATE_LIMIT_KEY_PREFIX = env_str("RATE_LIMIT_KEY_PREFIX", "leadcrm:ratelimit:")
 # Reverse proxies in front of leadcrm that append the client's address to X-Forwarded-For;

@@ -20,7 +20,7 @@ from accounts.auth import request_user
 from core.errors import validated
 from leads import listing, selectors, services
 from leads.filters import LeadFilter
-from leads.models import Lead, Stage
+from leads.models import ConsentState, Lead, Stage
 
 User = get_user_model()
 
@@ -154,6 +154,38 @@ class TransitionInput(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
+class ConsentInput(serializers.Serializer):
+    state = serializers.ChoiceField(choices=[ConsentState.GIVEN, ConsentState.WITHDRAWN])
+    wording = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    # (A Field has a `source` attribute too; the serializer's metaclass takes this one away.)
+    source = serializers.CharField(max_length=150)  # type: ignore[assignment]
+    at = serializers.DateTimeField(required=False, default=None)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        errors = {}
+        if attrs["state"] == ConsentState.GIVEN and not attrs["wording"].strip():
+            errors["wording"] = ["The exact text the person agreed to: consent needs it."]
+        if attrs["at"] is not None and attrs["at"] > timezone.now():
+            errors["at"] = ["Consent cannot be recorded for a time still to come."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class ConsentOutput(serializers.Serializer):
+    lead = serializers.IntegerField(source="lead_id")
+    state = serializers.CharField()
+    wording = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]
+    at = serializers.DateTimeField()
+
+
+class ConsentRecordedOutput(serializers.Serializer):
+    consent = serializers.CharField()
+    changed = serializers.BooleanField()
+    evidence = ConsentOutput()
+
+
 class StageVisitOutput(serializers.Serializer):
     stage = serializers.CharField()
     entered_at = serializers.DateTimeField()
@@ -251,6 +283,21 @@ class LeadViewSet(viewsets.ModelViewSet):
             lead_id=lead.pk, to=data["to"], reason=data["reason"], actor=request_user(request)
         )
         return Response(LeadOutput(lead).data)
+
+    @extend_schema(request=ConsentInput, responses={201: ConsentRecordedOutput})
+    @action(detail=True, methods=["post"])
+    def consent(self, request, pk=None):
+        """POST /api/v1/leads/{id}/consent/: consent given or withdrawn, recorded by hand with
+        its evidence (marketers and admins)."""
+        # Asked before the body is read, so a rep hears 403 whatever they send.
+        services.lead_consent_record_authorize(actor=request.user)
+        lead = self.get_object()
+        data = validated(ConsentInput(data=request.data))
+        changed, evidence = services.lead_consent_record(
+            lead_id=lead.pk, actor=request.user, **data
+        )
+        body = {"consent": data["state"], "changed": changed, "evidence": evidence}
+        return Response(ConsentRecordedOutput(body).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=TimelineItemOutput(many=True))
     @action(detail=True, methods=["get"])

@@ -60,7 +60,18 @@ def lead_consent_blocker(lead: Lead) -> str:
 
 def lead_consent_latest(*, lead: Lead) -> Consent | None:
     """The lead's latest consent evidence (what it agreed to or withdrew, when, where)."""
-    return lead.consents.order_by("-at", "-id").first()
+    rows = _consents(lead)
+    return rows[-1] if rows else None
+
+
+def _consents(lead: Lead) -> list[Consent]:
+    """The lead's consent evidence, oldest first. Read once for a loaded lead object (the
+    lead's page shows the latest and the timeline lists them all): a lead read again (the
+    next request) reads them again."""
+    rows = lead.__dict__.get("_consents_read")
+    if rows is None:
+        rows = lead.__dict__["_consents_read"] = list(lead.consents.order_by("at", "id"))
+    return rows
 
 
 def lead_list(*, user: User) -> QuerySet[Lead]:
@@ -77,6 +88,15 @@ def lead_get(*, user: User, lead_id: int) -> Lead:
 
 def lead_stage_history(*, lead: Lead) -> QuerySet[StageChange]:
     return lead.stage_changes.select_related("changed_by").order_by("changed_at", "id")
+
+
+def _stage_rows(lead: Lead) -> list[StageChange]:
+    """`lead_stage_history`, read once for a loaded lead object (the page's timeline and its
+    stage durations both show it), as `_consents`."""
+    rows = lead.__dict__.get("_stage_rows_read")
+    if rows is None:
+        rows = lead.__dict__["_stage_rows_read"] = list(lead_stage_history(lead=lead))
+    return rows
 
 
 def lead_stage_entry(*, lead: Lead) -> StageChange | None:
@@ -100,7 +120,7 @@ def leads_last_stage_change(*, lead_ids) -> dict[int, tuple[str, str]]:
 def lead_stage_durations(*, lead: Lead, now: datetime | None = None) -> list[dict[str, Any]]:
     """Time spent in each stage visit, derived from the history rows."""
     now = now or timezone.now()
-    rows = list(lead_stage_history(lead=lead))
+    rows = _stage_rows(lead)
     visits = []
     for row, nxt in zip(rows, [*rows[1:], None], strict=True):
         left = nxt.changed_at if nxt else None
@@ -129,7 +149,7 @@ def _stage_items(lead: Lead) -> list[dict[str, Any]]:
                 "reason": row.reason,
             },
         }
-        for row in lead_stage_history(lead=lead)
+        for row in _stage_rows(lead)
     ]
 
 
@@ -153,7 +173,7 @@ def _consent_items(lead: Lead) -> list[dict[str, Any]]:
                 "ip": row.ip,
             },
         }
-        for row in lead.consents.order_by("at", "id")
+        for row in _consents(lead)
     ]
 
 

@@ -257,16 +257,28 @@ def _consent_record(
     *, lead_id: int, state: str, wording: str, source: str, ip: str | None, at: datetime | None
 ) -> bool:
     at = _consent_checked(source=source, ip=ip, at=at)
-    # Locked: two changes of one lead's consent serialise, so the state always matches its
-    # latest evidence row.
-    lead = Lead.objects.select_for_update().only("consent").get(pk=lead_id)
+    # One statement locks the row, sets the state and says what it was: two changes of one
+    # lead's consent serialise, so the state always matches its latest evidence row.
+    with connection.cursor() as cursor:
+        cursor.execute(_CONSENT_SET, [state, state, timezone.now(), lead_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Lead.DoesNotExist(f"No lead {lead_id}.")
     Consent.objects.create(
         lead_id=lead_id, state=state, wording=wording, source=source.strip(), ip=ip, at=at
     )
-    if lead.consent == state:
-        return False
-    Lead.objects.filter(pk=lead_id).update(consent=state, updated_at=timezone.now())
-    return True
+    return row[0] != state
+
+
+# The lead's consent set (updated_at too when it changes), its row locked, and the state
+# it had before returned (a locked subquery reads it; UPDATE ... RETURNING sees the new row).
+_CONSENT_SET = """
+UPDATE leads_lead AS l
+SET consent = %s, updated_at = CASE WHEN before.consent = %s THEN l.updated_at ELSE %s END
+FROM (SELECT id, consent FROM leads_lead WHERE id = %s FOR UPDATE) AS before
+WHERE l.id = before.id
+RETURNING before.consent
+"""
 
 
 @transaction.atomic
@@ -302,6 +314,42 @@ def lead_consent_withdraw(
     return _consent_record(
         lead_id=lead_id, state=ConsentState.WITHDRAWN, wording=wording, source=source, ip=ip, at=at
     )
+
+
+def lead_consent_record_authorize(*, actor: User) -> None:
+    """Who may record consent by hand (a signed paper form, a call, a badge scan): marketers
+    and admins, who own the mailing."""
+    if not actor.does_marketing:
+        raise Forbidden("Only marketers and admins may record a lead's consent.")
+
+
+@transaction.atomic
+def lead_consent_record(
+    *,
+    lead_id: int,
+    actor: User,
+    state: str,
+    wording: str,
+    source: str,
+    at: datetime | None = None,
+) -> tuple[bool, Consent]:
+    """Consent given or withdrawn, recorded by hand with its evidence: the exact `wording` the
+    person agreed to (required to give; optional to withdraw), `source` (where: "trade show
+    badge scan", "phone call"), `at` when (default now; never in the future). The evidence's
+    source names who recorded it. Returns (whether the state changed, the evidence row)."""
+    lead_consent_record_authorize(actor=actor)
+    if state not in (ConsentState.GIVEN, ConsentState.WITHDRAWN):
+        raise ValueError("consent recorded by hand is given or withdrawn")
+    if at is not None and at > timezone.now():
+        raise ValueError("consent cannot be recorded for a time still to come")
+    if not source.strip():
+        raise ValueError("consent evidence needs a source")
+    evidence = f"{source.strip()} (recorded by {actor.get_username()})"[:200]
+    if state == ConsentState.GIVEN:
+        changed = lead_consent_give(lead_id=lead_id, wording=wording, source=evidence, at=at)
+    else:
+        changed = lead_consent_withdraw(lead_id=lead_id, wording=wording, source=evidence, at=at)
+    return changed, Consent.objects.filter(lead_id=lead_id).latest("id")
 
 
 # Clears the owner only where it is still the one expected (one statement for any number).

@@ -4,8 +4,8 @@ double opt-in), and leads that came through it: three confirmed, one still waiti
 confirmation link. One of them read the pricing page and the blog before filling the form: those
 page views joined the lead.
 
-Not wired into `demo_setup` yet: call `demo_web_ensure()` after the demo users exist (the form
-is the demo marketer's). Idempotent: a second call adds nothing. The submissions go through the
+`demo_setup` calls `demo_web_ensure()` after the demo users exist (the form is the demo
+marketer's). Idempotent: a second call adds nothing. The submissions go through the
 real service (spam checks, lead, consent, event), with a form shown a minute earlier.
 """
 

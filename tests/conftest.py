@@ -59,6 +59,15 @@ def _own_rate_limits(settings):
     ratelimit.reset_breaker()
 
 
+@pytest.fixture(autouse=True)
+def _no_cached_sources():
+    """Ingestion keeps write keys' sources in memory for a few seconds (events.selectors); each
+    test starts without, as its database starts afresh (tests change sources with .update())."""
+    from events import selectors
+
+    selectors.source_cache_clear()
+
+
 @pytest.fixture
 def rate_clock(monkeypatch):
     """The rate limits' clock, frozen where a test puts it: `rate_clock.now = ...` (epoch

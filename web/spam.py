@@ -86,12 +86,16 @@ def honeypot_check(value: str) -> None:
 
 
 def rate_check(*, form_id: int, ip: str | None) -> None:
-    """One hit on the address's limit, then on the form's: the first one over refuses."""
+    """One hit on the address's limit, then on the form's: the first one over refuses (both
+    counted in one Redis round trip; the form's is not counted when the address is over). The
+    address is `core.ratelimit.client_ip`'s (the same trusted-proxy rule as ingestion), an IPv6
+    one counted by its /64."""
     prefix = settings.FORMS_KEY_PREFIX
     limits = [(f"{prefix}form:{form_id}", settings.FORMS_RATE_PER_FORM_PER_MINUTE)]
     if ip:
-        limits.insert(0, (f"{prefix}ip:{ip}", settings.FORMS_RATE_PER_IP_PER_MINUTE))
-    for key, limit in limits:
-        allowed, retry_after = ratelimit.hit(key, limit, RATE_WINDOW_SECONDS)
-        if not allowed:
-            raise RateLimited(retry_after)
+        limits.insert(
+            0, (f"{prefix}ip:{ratelimit.ip_key(ip)}", settings.FORMS_RATE_PER_IP_PER_MINUTE)
+        )
+    refused = ratelimit.hit_many(limits, RATE_WINDOW_SECONDS)
+    if refused is not None:
+        raise RateLimited(refused[1])

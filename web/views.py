@@ -22,6 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from core import ratelimit
 from core.errors import ApiError
 from web import emails, rendering, selectors, services, spam, validation
 from web.models import Form, Submission, SubmissionStatus
@@ -46,9 +47,10 @@ def _wants_json(request: HttpRequest) -> bool:
 
 
 def _client_ip(request: HttpRequest) -> str | None:
-    # The socket's peer: behind a reverse proxy, have it set REMOTE_ADDR (X-Forwarded-For is
-    # the client's to write, and would let anyone pick the address the limits count).
-    return request.META.get("REMOTE_ADDR") or None
+    # The rule ingestion's per-address limit uses: the socket's peer, or behind
+    # TRUSTED_PROXY_HOPS reverse proxies the address the outermost one saw (X-Forwarded-For
+    # counted from the right: what a client writes further left is never believed).
+    return ratelimit.client_ip(request)
 
 
 @csrf_exempt

@@ -74,8 +74,8 @@ def test_a_redis_error_allows_the_hit_logs_once_and_stays_off_a_while(
 ):
     settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # nobody listens there
     tries = []
-    real_client = ratelimit._client
-    monkeypatch.setattr(ratelimit, "_client", lambda url: tries.append(url) or real_client(url))
+    real_script = ratelimit._script
+    monkeypatch.setattr(ratelimit, "_script", lambda url: tries.append(url) or real_script(url))
 
     with caplog.at_level(logging.WARNING, logger="core.ratelimit"):
         during = [ratelimit.hit("k", 1, 60) for _ in range(5)]

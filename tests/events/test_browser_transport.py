@@ -335,11 +335,37 @@ def test_the_origin_check_costs_no_query(send, db):
     _, server_key = make_source("Backend", kind=SourceKind.SERVER, origins=[])
     _, browser_key = make_source("Shop")
     send("/v1/p", page_call(server_key, "warm-up"), origin=None)  # one-off first queries
+    send("/v1/p", page_call(browser_key, "warm-up-b"))  # (and each key's source is cached)
 
     server = queries_of(lambda: send("/v1/p", page_call(server_key, "m-server"), origin=None))
     browser = queries_of(lambda: send("/v1/p", page_call(browser_key, "m-browser")))
 
     assert browser == server
+
+
+def test_a_browser_page_view_is_one_statement_once_its_source_is_cached(
+    send, db, django_capture_on_commit_callbacks
+):
+    # What a visitor's page sends most: the event, its lead looked up and its scoring queue
+    # row, all in one INSERT; the source comes from the cache, the limits from Redis, and no
+    # look again after the commit (the scoring sweep links what a race left waiting).
+    _, browser_key = make_source("Shop")
+    _, server_key = make_source("Backend", kind=SourceKind.SERVER, origins=[])
+
+    def counted(key, message_id, origin=SHOP):
+        with (
+            CaptureQueriesContext(connection) as captured,
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            assert send("/v1/p", page_call(key, message_id), origin=origin).status_code == 200
+        return len(captured.captured_queries)
+
+    first = counted(browser_key, "m-1")
+    then = [counted(browser_key, "m-2"), counted(browser_key, "m-3")]
+    server = [counted(server_key, "s-1", None), counted(server_key, "s-2", None)]
+
+    assert (first, then) == (2, [1, 1])  # the source's lookup once, then the INSERT alone
+    assert server == [3, 2]  # a server key's event is looked at again after its commit
 
 
 def test_a_write_key_still_reads_nothing_on_the_short_paths(client, shop_key):
