@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from handoff import views
+from handoff import board, views
 from handoff.apis import activities, decisions, reports, routing
 
 api_urlpatterns = [
@@ -24,4 +24,11 @@ urlpatterns = [
     path(f"{_lead}/activities/new/", views.activity_log, name="activity"),
     path(f"{_lead}/tasks/new/", views.task_create, name="task"),
     path(f"{_lead}/tasks/<int:task_id>/done/", views.task_complete, name="task_done"),
+]
+
+# The pipeline board (handoff/board.py).
+urlpatterns += [
+    path("board/", board.board, name="board"),
+    path("board/column/<str:stage>/", board.board_column, name="board_column"),
+    path("board/leads/<int:lead_id>/move/", board.board_move, name="board_move"),
 ]
