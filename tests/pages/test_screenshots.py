@@ -60,6 +60,7 @@ def test_main_pages_on_desktop_and_phone(new_page, demo, shots, size, viewport):
         ("inbox", "rep1", "/inbox/", None),
         ("inbox-reject", "rep1", "/inbox/", _dialog),
         ("lead", "rep1", f"/leads/{demo['sal'].pk}/", None),
+        ("board", "marketer", "/board/", None),
     ]
     pages: dict = {}
     for name, username, path, then in screens:
