@@ -11,6 +11,7 @@ class HandoffConfig(AppConfig):
     def ready(self) -> None:
         from core import hooks
         from handoff import selectors
+        from handoff.selectors.duplicates import duplicates_section
         from handoff.selectors.inbox import handoff_lead_section
         from handoff.selectors.timeline import handoff_timeline_items
         from handoff.services.routing import stage_entered_hook
@@ -23,3 +24,5 @@ class HandoffConfig(AppConfig):
         hooks.lead_stage_entered.register(stage_entered_hook)
         # The lead's page: the rep's actions, discovery answers, activities and tasks.
         hooks.lead_page_sections.register(handoff_lead_section)
+        # The lead's page: its likely duplicates, with a merge for those allowed.
+        hooks.lead_page_sections.register(duplicates_section)

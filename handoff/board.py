@@ -173,5 +173,7 @@ def _move_form(
         "board_url": _board_url(filters),
         "in_dialog": _wants_json(request) or request.headers.get("X-Board-Dialog") == "1",
     }
-    template = "handoff/_board_move_form.html" if context["in_dialog"] else "handoff/board_move.html"
+    template = (
+        "handoff/_board_move_form.html" if context["in_dialog"] else "handoff/board_move.html"
+    )
     return render(request, template, context, status=400 if error else 200)

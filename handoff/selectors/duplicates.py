@@ -150,3 +150,34 @@ def _candidate(lead: Lead, row: Any, keys: dict[str, str]) -> Candidate:
             }
         )
     return candidate
+
+
+# Candidates the lead's page shows (the strongest first).
+SECTION_SHOWN = 10
+
+
+def may_merge(*, user: User, keep: Lead, other: Lead) -> bool:
+    """Whether the page offers `user` to merge `other` into `keep`: marketers, sales managers
+    and admins merge any two leads, a rep two leads they own (handoff.services.merge decides)."""
+    return user.sees_all_leads or (keep.owner_id == user.pk and other.owner_id == user.pk)
+
+
+def duplicates_section(lead: Lead, user: User) -> dict[str, Any] | None:
+    """The lead's likely duplicates on its page, each with why it matched and whether the user
+    may merge it into this lead (a `core.hooks.lead_page_sections` receiver); one query, None
+    when there are none."""
+    candidates = lead_duplicates(user=user, lead=lead)[:SECTION_SHOWN]
+    if not candidates:
+        return None
+    shown = [
+        {
+            "lead": candidate.lead,
+            "reasons": candidate.reasons,
+            "may_merge": may_merge(user=user, keep=lead, other=candidate.lead),
+        }
+        for candidate in candidates
+    ]
+    return {
+        "template": "handoff/_duplicates.html",
+        "context": {"lead": lead, "candidates": shown},
+    }

@@ -54,7 +54,9 @@ def _pending_rep_id(lead_id: int) -> int | None:
     return rows.values_list("rep_id", flat=True).first()
 
 
-def board_move_plan(*, lead_id: int, to: str, actor: User) -> tuple[Lead, board_selectors.BoardMove]:
+def board_move_plan(
+    *, lead_id: int, to: str, actor: User
+) -> tuple[Lead, board_selectors.BoardMove]:
     """The lead (Http404 when the actor may not see it) and what moving it to `to` would be;
     IllegalTransition when the lifecycle has no such move."""
     lead = lead_get(user=actor, lead_id=lead_id)
@@ -77,11 +79,11 @@ def _require_role(lead: Lead, to: str, actor: User) -> None:
         raise lead_services.TransitionForbidden(
             f"A {kind} cannot move a lead from {lead.stage} to {to}."
         )
-    if kind is lifecycle.Actor.REP and lead.owner_id != actor.pk:
-        if move.kind is not lifecycle.MoveKind.ACCEPT:
-            raise lead_services.TransitionForbidden(
-                "A sales rep may act only on leads assigned to them; accept the lead first."
-            )
+    rep_on_other = kind is lifecycle.Actor.REP and lead.owner_id != actor.pk
+    if rep_on_other and move.kind is not lifecycle.MoveKind.ACCEPT:
+        raise lead_services.TransitionForbidden(
+            "A sales rep may act only on leads assigned to them; accept the lead first."
+        )
 
 
 @transaction.atomic
@@ -91,13 +93,15 @@ def board_move(*, lead_id: int, to: str, actor: User, data: MoveInput) -> Lead:
     400 a reason or answer missing); MoveIncomplete when the move asks for input it lacks."""
     lead, move = board_move_plan(lead_id=lead_id, to=to, actor=actor)
     _require_input(move, data)
-    perform = _PERFORM[move.kind] if move.kind in _PERFORM else _generic
+    perform = _PERFORM.get(move.kind, _generic)
     return perform(lead, move, actor, data)
 
 
 def _require_input(move: board_selectors.BoardMove, data: MoveInput) -> None:
     if move.needs == board_selectors.NEEDS_REJECT and not data.reject_reason:
-        raise MoveIncomplete("Choose why you reject this lead.", fields={"reject_reason": ["Required."]})
+        raise MoveIncomplete(
+            "Choose why you reject this lead.", fields={"reject_reason": ["Required."]}
+        )
     if move.needs == board_selectors.NEEDS_CHECKLIST and not data.answers:
         raise MoveIncomplete("Answer the discovery checklist to qualify this lead.")
     if move.needs == board_selectors.NEEDS_REASON and not data.reason.strip():

@@ -5,7 +5,7 @@ import re
 import pytest
 from django.test import Client
 
-from leads.models import Lead, SourceChannel, Stage
+from leads.models import SourceChannel, Stage
 from tests.factories import AssignmentFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -24,13 +24,17 @@ def html_of(response) -> str:
 
 def column(html: str, stage: str) -> str:
     """The HTML of one column (its <section>)."""
-    match = re.search(rf'<section class="column[^"]*" data-column="{stage}".*?</section>', html, re.S)
+    match = re.search(
+        rf'<section class="column[^"]*" data-column="{stage}".*?</section>', html, re.S
+    )
     assert match, stage
     return match.group(0)
 
 
 def cards(html: str, stage: str) -> list[int]:
-    return [int(i) for i in re.findall(r'<li class="board-card" id="card-(\d+)"', column(html, stage))]
+    return [
+        int(i) for i in re.findall(r'<li class="board-card" id="card-(\d+)"', column(html, stage))
+    ]
 
 
 def totals(html: str, stage: str) -> tuple[int, str]:
@@ -104,7 +108,7 @@ def test_rep_in_pool_mode_also_sees_the_pool(rep, other_rep, pool_mode):
 
     assert cards(html, "MQL") == [pool.pk]
     # From the pool the one move a rep makes is accepting it.
-    assert f'data-moves="SAL: "' in column(html, "MQL")
+    assert 'data-moves="SAL: "' in column(html, "MQL")
 
 
 def test_filters_by_owner_and_source(marketer, rep, other_rep):
@@ -203,7 +207,9 @@ def test_twenty_one_cards_have_a_more_button(marketer):
 def test_closed_column_loads_its_cards_on_demand(marketer, rep):
     won = LeadFactory(stage=Stage.CUSTOMER, owner=rep)
 
-    html = html_of(logged_in(marketer).get("/board/column/CUSTOMER/", {"page": 1}, HTTP_HX_REQUEST="true"))
+    html = html_of(
+        logged_in(marketer).get("/board/column/CUSTOMER/", {"page": 1}, HTTP_HX_REQUEST="true")
+    )
 
     assert re.findall(r'id="card-(\d+)"', html) == [str(won.pk)]
 
@@ -243,4 +249,3 @@ def test_vendored_sortable_carries_its_licence():
     folder = ROOT / "static" / "vendor" / "sortablejs-1.15.6"
     assert "MIT License" in (folder / "LICENSE").read_text()
     assert (folder / "Sortable.min.js").read_text().startswith("/*! Sortable 1.15.6")
-
