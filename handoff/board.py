@@ -34,6 +34,18 @@ def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
+def _with_urls(cards: list[Lead], filters: selectors.Filters) -> list[Lead]:
+    """Each card's links (its lead's page, its move), reversed once for all the cards: a board
+    shows a hundred of them."""
+    detail = reverse("leads:detail", args=[0])
+    move = reverse("handoff:board_move", args=[0])
+    query = f"?{filters.query()}" if filters.query() else ""
+    for lead in cards:
+        lead.detail_url = detail.replace("/0/", f"/{lead.pk}/")  # type: ignore[attr-defined]
+        lead.move_url = move.replace("/0/", f"/{lead.pk}/") + query  # type: ignore[attr-defined]
+    return cards
+
+
 def _board_url(filters: selectors.Filters) -> str:
     query = filters.query()
     return reverse("handoff:board") + (f"?{query}" if query else "")
@@ -45,6 +57,8 @@ def _board_url(filters: selectors.Filters) -> str:
 def board(request: HttpRequest) -> HttpResponse:
     filters = selectors.Filters.parse(request.GET)
     data = selectors.board_get(user=request_user(request), filters=filters)
+    for column in data.columns:
+        _with_urls(column.cards, filters)
     return render(request, "handoff/board.html", {"board": data, "stages": selectors.STAGES})
 
 
@@ -64,7 +78,7 @@ def board_column(request: HttpRequest, stage: str) -> HttpResponse:
     )
     context = {
         "stage": stage,
-        "cards": cards,
+        "cards": _with_urls(cards, filters),
         "more": more,
         "next_page": page_number + 1,
         "filters": filters,
@@ -107,7 +121,9 @@ def _moved(
         card_html = ""
     else:
         card_html = render_to_string(
-            "handoff/_board_card.html", {"lead": card, "filters": filters}, request=request
+            "handoff/_board_card.html",
+            {"lead": _with_urls([card], filters)[0], "filters": filters},
+            request=request,
         )
     stages = [stage for stage in selectors.STAGES if stage in (before, after)]
     return {

@@ -25,6 +25,7 @@ urlpatterns = [
     path(f"{_lead}/tasks/new/", views.task_create, name="task"),
     path(f"{_lead}/tasks/<int:task_id>/done/", views.task_complete, name="task_done"),
     path(f"{_lead}/merge/", views.lead_merge, name="merge"),
+    path(f"{_lead}/duplicates/", views.lead_duplicates, name="duplicates"),
 ]
 
 # The pipeline board (handoff/board.py).

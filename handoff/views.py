@@ -28,6 +28,7 @@ from rest_framework.exceptions import APIException
 from accounts import services as account_services
 from accounts.auth import request_user
 from handoff import forms as handoff_forms
+from handoff.selectors import duplicates
 from handoff.selectors import inbox as selectors
 from handoff.services import activities, decisions, merge
 from leads import selectors as lead_selectors
@@ -278,3 +279,20 @@ def lead_merge(request: HtmxHttpRequest, lead_id: int) -> HttpResponse:
     else:
         messages.success(request, f"Merged {row.merged_email} into {_name(lead)}.")
     return redirect("leads:detail", lead_id=lead.pk)
+
+
+@login_required
+@require_GET
+@vary_on_headers("HX-Request")
+def lead_duplicates(request: HtmxHttpRequest, lead_id: int) -> HttpResponse:
+    """The lead's likely duplicates: htmx swaps them into the lead's page (nothing when there
+    are none); without it, a page of their own."""
+    user = request_user(request)
+    lead = lead_selectors.lead_get(user=user, lead_id=lead_id)
+    candidates = duplicates.duplicates_candidates(user=user, lead=lead)
+    section = {"lead": lead, "candidates": candidates}
+    if not request.htmx:
+        return render(request, "handoff/duplicates.html", {"section": section})
+    if not candidates:
+        return HttpResponse("")
+    return render(request, "handoff/_duplicates.html", {"section": section})

@@ -162,22 +162,22 @@ def may_merge(*, user: User, keep: Lead, other: Lead) -> bool:
     return user.sees_all_leads or (keep.owner_id == user.pk and other.owner_id == user.pk)
 
 
-def duplicates_section(lead: Lead, user: User) -> dict[str, Any] | None:
-    """The lead's likely duplicates on its page, each with why it matched and whether the user
-    may merge it into this lead (a `core.hooks.lead_page_sections` receiver); one query, None
-    when there are none."""
-    candidates = lead_duplicates(user=user, lead=lead)[:SECTION_SHOWN]
-    if not candidates:
-        return None
-    shown = [
+def duplicates_candidates(*, user: User, lead: Lead) -> list[dict[str, Any]]:
+    """The lead's likely duplicates for its page, each with why it matched and whether the user
+    may merge it into this lead (one query; the strongest first)."""
+    return [
         {
             "lead": candidate.lead,
             "reasons": candidate.reasons,
             "may_merge": may_merge(user=user, keep=lead, other=candidate.lead),
         }
-        for candidate in candidates
+        for candidate in lead_duplicates(user=user, lead=lead)[:SECTION_SHOWN]
     ]
-    return {
-        "template": "handoff/_duplicates.html",
-        "context": {"lead": lead, "candidates": shown},
-    }
+
+
+def duplicates_section(lead: Lead, user: User) -> dict[str, Any]:
+    """The duplicates' place on the lead's page (a `core.hooks.lead_page_sections` receiver):
+    no query here. Comparing a lead with every other one reads the whole table (half a second
+    at 100,000 leads), so the page loads them afterwards (htmx, handoff.views.lead_duplicates),
+    or, without JavaScript, links to them."""
+    return {"template": "handoff/_duplicates_lazy.html", "context": {"lead": lead}}

@@ -229,13 +229,31 @@ def test_other_reps_lead_timeline_is_404(other_rep, history):
 # --- duplicates to merge ---------------------------------------------------------------------
 
 
-def test_duplicates_are_listed_with_why_and_a_merge(marketer):
+def duplicates_of(user, lead, htmx: bool = True):
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    return logged_in(user).get(f"/leads/{lead.pk}/duplicates/", **headers)
+
+
+def test_the_page_loads_its_duplicates_afterwards(marketer):
+    lead = LeadFactory(email="ada@example.com")
+
+    html = html_of(logged_in(marketer).get(f"/leads/{lead.pk}/"))
+
+    # Comparing with every lead reads the whole table: htmx asks for it once the page is shown.
+    assert f'hx-get="/leads/{lead.pk}/duplicates/" hx-trigger="load"' in html
+    assert f'<a href="/leads/{lead.pk}/duplicates/">Look for duplicates of this lead</a>' in html
+
+
+def test_duplicates_are_listed_with_why_and_a_merge(marketer, django_assert_max_num_queries):
     lead = LeadFactory(email="ada@example.com", phone="+44 20 7946 0000")
     twin = LeadFactory(email="ada+news@example.com", phone="")
     same_phone = LeadFactory(email="lovelace@example.org", phone="(44) 20-7946-0000")
     LeadFactory(email="someone@example.net", phone="+1 555 0100")
 
-    html = html_of(logged_in(marketer).get(f"/leads/{lead.pk}/"))
+    client = logged_in(marketer)
+
+    with django_assert_max_num_queries(4):  # session, user, the lead, the candidates
+        html = html_of(client.get(f"/leads/{lead.pk}/duplicates/", HTTP_HX_REQUEST="true"))
 
     found = [int(i) for i in re.findall(r'data-duplicate="(\d+)"', html)]
     assert sorted(found) == sorted([twin.pk, same_phone.pk])
@@ -247,9 +265,34 @@ def test_duplicates_are_listed_with_why_and_a_merge(marketer):
 def test_no_duplicates_no_section(marketer):
     lead = LeadFactory(email="alone@example.com")
 
-    html = html_of(logged_in(marketer).get(f"/leads/{lead.pk}/"))
+    assert html_of(duplicates_of(marketer, lead)) == ""
+    page = html_of(duplicates_of(marketer, lead, htmx=False))
+    assert "No lead looks like a duplicate of this one." in page
 
-    assert "Possible duplicates" not in html
+
+def test_duplicates_without_javascript_are_a_page_with_the_merge(marketer):
+    lead = LeadFactory(email="ada@example.com")
+    twin = LeadFactory(email="ada+news@example.com")
+
+    html = html_of(duplicates_of(marketer, lead, htmx=False))
+
+    assert "<html" in html
+    assert f'name="other" value="{twin.pk}"' in html
+
+
+def test_anonymous_duplicates_is_sent_to_log_in(client):
+    lead = LeadFactory(email="ada@example.com")
+
+    response = client.get(f"/leads/{lead.pk}/duplicates/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_other_reps_lead_duplicates_is_404(rep, other_rep):
+    lead = LeadFactory(email="ada@example.com", owner=other_rep, stage=Stage.SAL)
+
+    assert duplicates_of(rep, lead).status_code == 404
 
 
 def test_merge_keeps_this_lead_and_deletes_the_other(marketer):
@@ -275,7 +318,7 @@ def test_a_rep_is_offered_a_merge_only_of_two_leads_they_own(rep, other_rep, poo
     mine = LeadFactory(email="ada+1@example.com", owner=rep, stage=Stage.SAL)
     pool = LeadFactory(email="ada+2@example.com", stage=Stage.MQL)  # visible, not owned
 
-    html = html_of(logged_in(rep).get(f"/leads/{lead.pk}/"))
+    html = html_of(duplicates_of(rep, lead))
 
     assert sorted(int(i) for i in re.findall(r'data-duplicate="(\d+)"', html)) == sorted(
         [mine.pk, pool.pk]
@@ -346,9 +389,8 @@ def test_lead_page_query_count_does_not_grow_with_its_history(
     # session, user, the lead; the timeline: stage history, consent, events, score changes,
     # enrollments, emails, assignments, activities, tasks, rejections, merges; latest consent,
     # stage history for the durations; the sections: the score breakdown (one GROUP BY), the
-    # hand-off (assignment, discovery, activities, tasks), the duplicates (one query).
-    with django_assert_max_num_queries(22):
+    # hand-off (assignment, discovery, activities, tasks); the duplicates load afterwards.
+    with django_assert_max_num_queries(21):
         html = html_of(client.get(f"/leads/{history.pk}/"))
 
     assert len(timeline_titles(html)) == 6 + 60
-    assert 'data-duplicate="' in html
