@@ -35,14 +35,18 @@ def _wants_json(request: HttpRequest) -> bool:
 
 
 def _with_urls(cards: list[Lead], filters: selectors.Filters) -> list[Lead]:
-    """Each card's links (its lead's page, its move), reversed once for all the cards: a board
-    shows a hundred of them."""
+    """What each card shows, worked out once here rather than in the template (a board shows a
+    hundred cards): its links (its lead's page, its move) reversed once for all, its name, and
+    its moves as board.js reads them ("STAGE:needs ...")."""
     detail = reverse("leads:detail", args=[0])
     move = reverse("handoff:board_move", args=[0])
     query = f"?{filters.query()}" if filters.query() else ""
     for lead in cards:
-        lead.detail_url = detail.replace("/0/", f"/{lead.pk}/")  # type: ignore[attr-defined]
-        lead.move_url = move.replace("/0/", f"/{lead.pk}/") + query  # type: ignore[attr-defined]
+        card: Any = lead
+        card.detail_url = detail.replace("/0/", f"/{lead.pk}/")
+        card.move_url = move.replace("/0/", f"/{lead.pk}/") + query
+        card.card_name = lead.full_name or lead.email
+        card.moves_attr = " ".join(f"{m.to}:{m.needs}" for m in card.board_moves)
     return cards
 
 

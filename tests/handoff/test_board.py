@@ -108,7 +108,7 @@ def test_rep_in_pool_mode_also_sees_the_pool(rep, other_rep, pool_mode):
 
     assert cards(html, "MQL") == [pool.pk]
     # From the pool the one move a rep makes is accepting it.
-    assert 'data-moves="SAL: "' in column(html, "MQL")
+    assert 'data-moves="SAL:"' in column(html, "MQL")
 
 
 def test_filters_by_owner_and_source(marketer, rep, other_rep):
