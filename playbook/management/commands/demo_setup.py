@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand
 from handoff.services import routing
 from leads.models import Lead
 from playbook import demo
+from playbook.demo_board import demo_board_ensure
 from playbook.demo_handoff_decisions import demo_handoff_decisions
 from playbook.demo_handoff_pages import demo_handoff_pages
 from playbook.demo_handoff_routing import demo_handoff_routing
@@ -30,6 +31,8 @@ class Command(BaseCommand):
         handoff = demo_sla_ensure() + demo_handoff_decisions() + demo_handoff_pages()
         # The website: a browser source, the ebook form with its hosted page, leads from it.
         website = demo_web_ensure()
+        # The lead page: a duplicate to merge (Sam Allen, again, from an event).
+        demo_board_ensure()
         routed = routing.pool_route()
         self.stdout.write(f"Demo data: {created} new leads; hand-off: {handoff} new rows.")
         self.stdout.write(f"Routed {routed} waiting leads to the reps' inboxes.")
