@@ -192,3 +192,15 @@ def test_at_phone_width_the_columns_scroll_inside_the_board(logged_in, marketer)
     board.evaluate("b => { b.scrollLeft = b.scrollWidth; }")
     assert board.evaluate("b => b.scrollLeft") > 0
     assert scroll_width(page) <= PHONE["width"]
+
+
+def test_a_closed_column_shows_its_cards_when_asked(logged_in, marketer, rep):
+    won = LeadFactory(stage=Stage.CUSTOMER, owner=rep, first_name="Won")
+    page = logged_in(marketer)
+    page.goto("/board/")
+    assert column_list(page, "CUSTOMER").locator("li").count() == 0
+
+    page.locator("#more-CUSTOMER a", has_text="Show 1 lead").click()
+
+    column_list(page, "CUSTOMER").locator(f"#card-{won.pk}").wait_for()
+    assert page.locator("#more-CUSTOMER a").count() == 0
