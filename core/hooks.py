@@ -94,7 +94,8 @@ Called by `leads.selectors.lead_page_sections` inside the page's request (no tra
 own); each receiver returns one section for the page, or None for none: a dict with `template`
 (a template name, rendered in the page with the section's `context` as `section`) and `context`
 (a dict). The receiver owns its queries and decides what the user may do there. Registered by:
-handoff (the rep's actions, the discovery answers, activities and tasks).
+scoring (the score and its breakdown by rule), handoff (the rep's actions, the discovery
+answers, activities and tasks; then the lead's likely duplicates, with a merge).
 """
 
 lead_rows_merged: Hook[[int, int], dict[str, int]] = Hook("lead_rows_merged")

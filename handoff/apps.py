@@ -12,6 +12,7 @@ class HandoffConfig(AppConfig):
         from core import hooks
         from handoff import selectors
         from handoff.selectors.bulk import bulk_assign_action
+        from handoff.selectors.duplicates import duplicates_section
         from handoff.selectors.inbox import handoff_lead_section
         from handoff.selectors.timeline import handoff_timeline_items
         from handoff.services.routing import stage_entered_hook
@@ -26,3 +27,5 @@ class HandoffConfig(AppConfig):
         hooks.lead_page_sections.register(handoff_lead_section)
         # The lead list's bulk "Assign to", for sales managers and admins.
         hooks.lead_list_actions.register(bulk_assign_action)
+        # The lead's page: its likely duplicates, with a merge for those allowed.
+        hooks.lead_page_sections.register(duplicates_section)

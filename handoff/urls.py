@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from handoff import team, views, views_bulk
+from handoff import board, team, views, views_bulk
 from handoff.apis import activities, decisions, reports, routing
 
 api_urlpatterns = [
@@ -34,4 +34,13 @@ urlpatterns = [
     path("team/rules/<int:rule_id>/delete/", team.rule_delete, name="rule_delete"),
     path("team/settings/", team.settings_edit, name="settings"),
     path("leads/bulk/assign/", views_bulk.leads_bulk_assign, name="bulk_assign"),
+    path(f"{_lead}/merge/", views.lead_merge, name="merge"),
+    path(f"{_lead}/duplicates/", views.lead_duplicates, name="duplicates"),
+]
+
+# The pipeline board (handoff/board.py).
+urlpatterns += [
+    path("board/", board.board, name="board"),
+    path("board/column/<str:stage>/", board.board_column, name="board_column"),
+    path("board/leads/<int:lead_id>/move/", board.board_move, name="board_move"),
 ]

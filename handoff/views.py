@@ -28,8 +28,9 @@ from rest_framework.exceptions import APIException
 from accounts import services as account_services
 from accounts.auth import request_user
 from handoff import forms as handoff_forms
+from handoff.selectors import duplicates
 from handoff.selectors import inbox as selectors
-from handoff.services import activities, decisions
+from handoff.services import activities, decisions, merge
 from leads import selectors as lead_selectors
 from leads.models import Lead
 
@@ -257,3 +258,41 @@ def _form_errors(form: forms.Form) -> str:
 
 def _name(lead: Lead) -> str:
     return lead.full_name or lead.email
+
+
+# --- merging a duplicate from the lead's page ----------------------------------------------
+
+
+@login_required
+@require_POST
+def lead_merge(request: HtmxHttpRequest, lead_id: int) -> HttpResponse:
+    """Merge the lead `other` (deleted) into this one; back to this lead's page with a message."""
+    user = request_user(request)
+    lead = lead_selectors.lead_get(user=user, lead_id=lead_id)
+    other = request.POST.get("other", "")
+    try:
+        row = merge.lead_merge(
+            lead_id=lead.pk, other_id=int(other) if other.isdigit() else 0, actor=user
+        )
+    except REFUSALS as exc:
+        messages.error(request, _refusal(exc)[0])
+    else:
+        messages.success(request, f"Merged {row.merged_email} into {_name(lead)}.")
+    return redirect("leads:detail", lead_id=lead.pk)
+
+
+@login_required
+@require_GET
+@vary_on_headers("HX-Request")
+def lead_duplicates(request: HtmxHttpRequest, lead_id: int) -> HttpResponse:
+    """The lead's likely duplicates: htmx swaps them into the lead's page (nothing when there
+    are none); without it, a page of their own."""
+    user = request_user(request)
+    lead = lead_selectors.lead_get(user=user, lead_id=lead_id)
+    candidates = duplicates.duplicates_candidates(user=user, lead=lead)
+    section = {"lead": lead, "candidates": candidates}
+    if not request.htmx:
+        return render(request, "handoff/duplicates.html", {"section": section})
+    if not candidates:
+        return HttpResponse("")
+    return render(request, "handoff/_duplicates.html", {"section": section})

@@ -137,6 +137,8 @@ class Lead(models.Model):
             models.Index(fields=["score", "id"], name="lead_list_score"),
             models.Index(fields=["last_name", "id"], name="lead_list_name"),
             models.Index(fields=["company_name", "id"], name="lead_list_company"),
+            # The board's totals per stage (count, sum of scores) from the index alone.
+            models.Index(fields=["stage", "score"], name="lead_stage_score_idx"),
         ]
 
     def __str__(self) -> str:

@@ -177,14 +177,52 @@ def _consent_items(lead: Lead) -> list[dict[str, Any]]:
     ]
 
 
-def lead_timeline(*, lead: Lead) -> list[dict[str, Any]]:
-    """Everything that happened to a lead, newest first."""
-    items = (
-        _stage_items(lead)
-        + _consent_items(lead)
-        + [i for items in hooks.lead_timeline_items.call(lead) for i in items]
-    )
-    return sorted(items, key=lambda item: item["at"], reverse=True)
+# The timeline's filters: every item's `kind` (its app's word) falls in one of these groups.
+TIMELINE_GROUPS: dict[str, str] = {
+    "stage": "Stage changes",
+    "event": "Events",
+    "email": "Emails and sequences",
+    "activity": "Calls, meetings, notes",
+    "task": "Tasks",
+    "score": "Score",
+    "handoff": "Hand-off",
+    "consent": "Consent",
+}
+_HANDOFF_KINDS = frozenset({"assigned", "sla_breach", "reassigned", "rejected", "merged"})
+# Most items the lead's page shows (the newest); events and score changes are capped by their
+# apps too.
+TIMELINE_SHOWN = 300
+
+
+def timeline_group(kind: str) -> str:
+    """The filter group of a timeline item's kind ("other" for a kind no group names)."""
+    if kind == "stage_change":
+        return "stage"
+    if kind.startswith("nurture_"):
+        return "email"
+    if kind.startswith("activity_"):
+        return "activity"
+    if kind in _HANDOFF_KINDS:
+        return "handoff"
+    return kind if kind in TIMELINE_GROUPS else "other"
+
+
+def lead_timeline(*, lead: Lead, group: str = "", limit: int | None = None) -> list[dict[str, Any]]:
+    """Everything that happened to a lead, newest first (the newest `limit` items); with `group`
+    (a TIMELINE_GROUPS key) only that kind of item. Stage changes and consent are this app's
+    own: filtered to those, the other apps are not asked."""
+    items = []
+    if group in ("", "stage"):
+        items += _stage_items(lead)
+    if group in ("", "consent"):
+        items += _consent_items(lead)
+    if group not in ("stage", "consent"):
+        items += [i for items in hooks.lead_timeline_items.call(lead) for i in items]
+    for item in items:
+        item["group"] = timeline_group(item["kind"])
+    if group:
+        items = [item for item in items if item["group"] == group]
+    return sorted(items, key=lambda item: item["at"], reverse=True)[:limit]
 
 
 def lead_page_sections(*, lead: Lead, user: User) -> list[dict[str, Any]]:

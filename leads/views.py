@@ -8,6 +8,7 @@ from django.http import HttpResponseRedirect, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url
 
 from accounts.auth import request_user
@@ -104,6 +105,7 @@ def bulk_export(request):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
 def lead_detail(request, lead_id: int):
     lead = selectors.lead_get(user=request.user, lead_id=lead_id)
     if request.method == "POST":
@@ -119,13 +121,27 @@ def lead_detail(request, lead_id: int):
         else:
             messages.success(request, f"Moved to {request.POST['to']}.")
         return redirect("leads:detail", lead_id=lead.pk)
+    kind = request.GET.get("kind", "")
+    kind = kind if kind in selectors.TIMELINE_GROUPS else ""
+    timeline = {
+        "lead": lead,
+        "kind": kind,
+        "timeline_groups": list(selectors.TIMELINE_GROUPS.items()),
+        "timeline": selectors.lead_timeline(lead=lead, group=kind, limit=selectors.TIMELINE_SHOWN),
+    }
+    # The timeline's filter asks htmx for the timeline alone.
+    if (
+        request.htmx
+        and request.htmx.target == "timeline"
+        and not request.htmx.history_restore_request
+    ):
+        return render(request, "leads/_timeline.html", timeline)
     return render(
         request,
         "leads/lead_detail.html",
         {
-            "lead": lead,
+            **timeline,
             "consent": selectors.lead_consent_latest(lead=lead),
-            "timeline": selectors.lead_timeline(lead=lead),
             "durations": selectors.lead_stage_durations(lead=lead),
             "targets": services.lead_transition_targets(lead=lead, actor=request.user),
             "sections": selectors.lead_page_sections(lead=lead, user=request.user),

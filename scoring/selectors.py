@@ -65,6 +65,14 @@ def lead_score_breakdown(
     """Per rule: how often it fired, the points it gives now, and what expires within
     `soon_days`. Visible to whoever may see the lead (Http404 otherwise)."""
     lead = lead_get(user=user, lead_id=lead_id)
+    return lead_score_breakdown_of(lead=lead, soon_days=soon_days, now=now)
+
+
+def lead_score_breakdown_of(
+    *, lead: Lead, soon_days: int = 7, now: datetime | None = None
+) -> dict[str, Any]:
+    """`lead_score_breakdown` of a lead the caller has already loaded for a user who may see
+    it (the lead's page): one query, the ledger grouped by rule."""
     now = now or timezone.now()
     soon = now + timedelta(days=soon_days)
     live = Q(is_live=True)
@@ -107,6 +115,15 @@ def lead_score_breakdown(
             "points": sum(r["expiring_soon_points"] for r in breakdown),
         },
         "rules": breakdown,
+    }
+
+
+def lead_score_section(lead: Lead, user: User) -> dict[str, Any]:
+    """The score on the lead's page (a `core.hooks.lead_page_sections` receiver): the lead's
+    score and temperature, which rules gave which points, and what expires within a week."""
+    return {
+        "template": "scoring/_lead_score.html",
+        "context": lead_score_breakdown_of(lead=lead),
     }
 
 

@@ -150,3 +150,34 @@ def _candidate(lead: Lead, row: Any, keys: dict[str, str]) -> Candidate:
             }
         )
     return candidate
+
+
+# Candidates the lead's page shows (the strongest first).
+SECTION_SHOWN = 10
+
+
+def may_merge(*, user: User, keep: Lead, other: Lead) -> bool:
+    """Whether the page offers `user` to merge `other` into `keep`: marketers, sales managers
+    and admins merge any two leads, a rep two leads they own (handoff.services.merge decides)."""
+    return user.sees_all_leads or (keep.owner_id == user.pk and other.owner_id == user.pk)
+
+
+def duplicates_candidates(*, user: User, lead: Lead) -> list[dict[str, Any]]:
+    """The lead's likely duplicates for its page, each with why it matched and whether the user
+    may merge it into this lead (one query; the strongest first)."""
+    return [
+        {
+            "lead": candidate.lead,
+            "reasons": candidate.reasons,
+            "may_merge": may_merge(user=user, keep=lead, other=candidate.lead),
+        }
+        for candidate in lead_duplicates(user=user, lead=lead)[:SECTION_SHOWN]
+    ]
+
+
+def duplicates_section(lead: Lead, user: User) -> dict[str, Any]:
+    """The duplicates' place on the lead's page (a `core.hooks.lead_page_sections` receiver):
+    no query here. Comparing a lead with every other one reads the whole table (half a second
+    at 100,000 leads), so the page loads them afterwards (htmx, handoff.views.lead_duplicates),
+    or, without JavaScript, links to them."""
+    return {"template": "handoff/_duplicates_lazy.html", "context": {"lead": lead}}

@@ -9,13 +9,14 @@ from core import hooks
 from events.selectors import event_timeline_items
 from handoff.selectors import rep_pool_scope
 from handoff.selectors.bulk import bulk_assign_action
+from handoff.selectors.duplicates import duplicates_section
 from handoff.selectors.inbox import handoff_lead_section
 from handoff.selectors.timeline import handoff_timeline_items
 from handoff.services.routing import stage_entered_hook
 from nurturing import tasks as nurture_tasks
 from nurturing.selectors import nurture_timeline_items
 from nurturing.views_bulk import bulk_enroll_action
-from scoring.selectors import lead_score_timeline_items
+from scoring.selectors import lead_score_section, lead_score_timeline_items
 from scoring.services import scoring_kick
 from web.merge import submissions_move_to_lead
 
@@ -33,7 +34,11 @@ def test_every_hook_has_the_receivers_the_readme_lists():
     }
     assert hooks.lead_rep_scope.receivers() == (rep_pool_scope,)
     assert hooks.lead_rows_merged.receivers() == (submissions_move_to_lead,)
-    assert hooks.lead_page_sections.receivers() == (handoff_lead_section,)
+    assert hooks.lead_page_sections.receivers() == (
+        lead_score_section,
+        handoff_lead_section,
+        duplicates_section,
+    )
     assert hooks.events_recorded.receivers() == (scoring_kick,)
     assert hooks.lead_list_actions.receivers() == (bulk_enroll_action, bulk_assign_action)
     # TEMPORARY (web-forms): the forms' stand-in for the CONSENT helper's nurture gate

@@ -65,6 +65,7 @@ def test_main_pages_on_desktop_and_phone(new_page, demo, shots, size, viewport):
         ("lead", "rep1", f"/leads/{demo['sal'].pk}/", None),
         ("funnel", "marketer", "/", None),
         ("sources", "marketer", "/reports/sources/", None),
+        ("board", "marketer", "/board/", None),
     ]
     pages: dict = {}
     for name, username, path, then in screens:

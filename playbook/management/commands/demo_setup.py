@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand
 from handoff.services import routing
 from leads.models import Lead
 from playbook import demo
+from playbook.demo_board import demo_board_ensure
 from playbook.demo_handoff_decisions import demo_handoff_decisions
 from playbook.demo_handoff_pages import demo_handoff_pages
 from playbook.demo_handoff_routing import demo_handoff_routing
@@ -37,6 +38,8 @@ class Command(BaseCommand):
         website = demo_web_ensure()
         # A finished CSV import (a trade-show list) with its report of bad rows.
         imported = demo_imports_ensure()
+        # The lead page: a duplicate to merge (Sam Allen, again, from an event).
+        demo_board_ensure()
         routed = routing.pool_route()
         # The lead list: saved views of the marketer and the sales manager.
         views = demo_leadlist_ensure()
