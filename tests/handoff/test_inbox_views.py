@@ -478,7 +478,7 @@ def test_lead_page_queries_stay_few(rep, django_assert_max_num_queries):
     # the lead page's 16 (its timeline's hooks and consent evidence included), the hand-off
     # section's 4 (assignment, discovery, activities, tasks) and the score breakdown's 1; the
     # pool mode is read only for an unowned lead
-    with django_assert_max_num_queries(21):
+    with django_assert_max_num_queries(19):
         page = html(client.get(f"/leads/{lead.pk}/"))
 
     assert page.count('<span class="task-title">') == 20
