@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from audit.services import audit_record, changes_between
 from core import hooks
 from core.errors import ApiError, Conflict, Forbidden
 from events import browser, identity, jsonfast, origins, parsing, pending, selectors
@@ -406,7 +407,19 @@ def source_create(
         write_key_prefix=key[:12],
     )
     _save(source, force_insert=True)
+    _audit(actor, "source.create", source, {}, {**data, "kind": kind, "is_active": is_active})
     return source, key
+
+
+def _audit(actor: User | None, action: str, source: Source, before: dict, after: dict) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type="source",
+        object_id=source.pk,
+        object_label=source.name,
+        changes=changes_between(before, after),
+    )
 
 
 def _locked_external(source: Source) -> Source:
@@ -441,10 +454,12 @@ def source_update(*, source: Source, actor: User | None = None, **fields: Any) -
         _check_name_free(changed["name"], exclude_id=locked.pk)
     if "is_active" in changed:
         changed["disabled_at"] = None if changed["is_active"] else timezone.now()
+    before = {name: getattr(locked, name) for name in changed}
     for name, value in changed.items():
         setattr(locked, name, value)
     if changed:
         _save(locked, update_fields=list(changed))
+        _audit(actor, "source.update", locked, before, changed)
     return locked
 
 
@@ -457,6 +472,7 @@ def source_rotate_key(*, source: Source, actor: User | None = None) -> str:
     Source.objects.filter(pk=locked.pk).update(
         write_key_digest=_digest(key), write_key_prefix=key[:12], is_active=True, disabled_at=None
     )
+    _audit(actor, "source.rotate_key", locked, {}, {})
     return key
 
 

@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # The request's address, for the audit rows its services write (audit/context.py).
+    "audit.context.AuditContextMiddleware",
 ]
 
 ROOT_URLCONF = "leadcrm.urls"

@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.urls import api_urlpatterns as accounts_api
+from audit.urls import api_urlpatterns as audit_api
 from core.health import healthz
 from events.urls import api_urlpatterns as events_api
 from events.urls import segment_urlpatterns
@@ -26,6 +27,7 @@ api_v1 = [
     *web_api,
     *imports_api,
     *reports_api,
+    *audit_api,
 ]
 
 urlpatterns = [
@@ -33,6 +35,7 @@ urlpatterns = [
     path("", include("leads.urls")),
     path("", include("imports.urls")),
     path("", include("handoff.urls")),
+    path("", include("audit.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("e/", include("nurturing.urls")),
     path("f/", include("web.urls")),

@@ -8,6 +8,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import User
+from audit import selectors as audit_selectors
 from core import hooks
 from leads import lifecycle
 from leads.models import Consent, ConsentState, Lead, Stage, StageChange
@@ -162,6 +163,7 @@ def lead_timeline(*, lead: Lead) -> list[dict[str, Any]]:
     items = (
         _stage_items(lead)
         + _consent_items(lead)
+        + audit_selectors.lead_field_changes(lead.pk)
         + [i for items in hooks.lead_timeline_items.call(lead) for i in items]
     )
     return sorted(items, key=lambda item: item["at"], reverse=True)

@@ -13,6 +13,7 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from accounts.models import Role, User
+from audit.services import audit_record, changes_between
 from core import hooks
 from core.errors import ApiError, Conflict, Forbidden
 from leads import lifecycle
@@ -213,11 +214,37 @@ def lead_update(*, lead: Lead, actor: User, **fields: Any) -> Lead:
         _check_rep_may_edit(lead, actor, data)
     _check_owner(data)
     _check_unique(data, exclude_id=lead.pk)
+    before = {name: _audit_value(lead, name) for name in data}
     for name, value in data.items():
         setattr(lead, name, value)
     _check_dnc(lead)
     _save_unique(lead)
+    _audit_lead(lead, actor, "lead.update", before)
     return lead
+
+
+def _audit_value(lead: Lead, name: str) -> Any:
+    """A field's value as the audit shows it: the owner by username, not by id."""
+    if name == "owner":
+        return lead.owner.get_username() if lead.owner is not None else None
+    return getattr(lead, name)
+
+
+def _audit_lead(lead: Lead, actor: User | None, action: str, before: dict[str, Any]) -> None:
+    """The audit row of a person's edit (the lead's timeline shows it): only when a value
+    changed. Ingestion's identify and fill-blanks writes are not audited (their evidence is
+    the events that carried them), nor the score (its ledger) or the stage (its history)."""
+    after = {name: _audit_value(lead, name) for name in before}
+    changes = changes_between(before, after)
+    if changes:
+        audit_record(
+            actor=actor,
+            action=action,
+            object_type="lead",
+            object_id=lead.pk,
+            object_label=lead.email,
+            changes=changes,
+        )
 
 
 @transaction.atomic
@@ -232,6 +259,17 @@ def lead_mark_do_not_contact(*, lead_id: int, reason: str) -> bool:
     updated = Lead.objects.filter(pk=lead_id, do_not_contact=False).update(
         do_not_contact=True, do_not_contact_reason=reason.strip(), updated_at=timezone.now()
     )
+    if updated:
+        audit_record(
+            actor=None,
+            action="lead.do_not_contact",
+            object_type="lead",
+            object_id=lead_id,
+            changes={
+                "do_not_contact": [False, True],
+                "do_not_contact_reason": ["", reason.strip()],
+            },
+        )
     return updated == 1
 
 
@@ -333,6 +371,13 @@ def leads_owner_release(*, owners: dict[int, int]) -> list[int]:
 def lead_delete(*, lead: Lead, actor: User) -> None:
     if actor_kind(actor) is Actor.REP:
         raise Forbidden("A sales rep may not delete leads.")
+    audit_record(
+        actor=actor,
+        action="lead.delete",
+        object_type="lead",
+        object_id=lead.pk,
+        object_label=lead.email,
+    )
     lead.delete()
 
 

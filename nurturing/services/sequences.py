@@ -8,6 +8,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from accounts.models import User
+from audit.services import audit_record, changes_between
 from core.errors import ApiError, Conflict, Forbidden
 from leads.filters import LeadFilter
 from leads.models import Lead, Stage
@@ -87,7 +88,19 @@ def sequence_create(*, actor: User | None, **fields: Any) -> Sequence:
     seq = Sequence(**fields, created_by=actor, activated_at=timezone.now())
     _check_sequence(seq)
     _save(seq, conflict="A sequence with this key already exists.")
+    _audit(actor, "sequence.create", "sequence", seq, seq.name, {}, fields)
     return seq
+
+
+def _audit(actor, action: str, kind: str, row, label: str, before: dict, after: dict) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type=kind,
+        object_id=row.pk,
+        object_label=label,
+        changes=changes_between(before, after),
+    )
 
 
 @transaction.atomic
@@ -95,12 +108,14 @@ def sequence_update(*, sequence: Sequence, actor: User | None, **fields: Any) ->
     require_marketing(actor)
     seq = Sequence.objects.select_for_update().get(pk=sequence.pk)
     reactivated = fields.get("is_active") is True and not seq.is_active
+    before = {name: getattr(seq, name) for name in fields}
     for name, value in fields.items():
         setattr(seq, name, value)
     if reactivated:
         seq.activated_at = timezone.now()
     _check_sequence(seq)
     _save(seq, conflict="A sequence with this key already exists.")
+    _audit(actor, "sequence.update", "sequence", seq, seq.name, before, fields)
     return seq
 
 
@@ -112,6 +127,7 @@ def sequence_delete(*, sequence: Sequence, actor: User | None) -> None:
             "This sequence has enrollments; deactivate it instead (is_active=false).",
             code="sequence_in_use",
         )
+    _audit(actor, "sequence.delete", "sequence", sequence, sequence.name, {}, {})
     sequence.delete()
 
 
@@ -137,6 +153,8 @@ def step_create(*, sequence: Sequence, actor: User | None, **fields: Any) -> Ste
     step = Step(sequence=seq, **fields)
     _check_step(step)
     _save(step, conflict="This sequence already has a step at that position.")
+    label = f"{seq.name}: step {step.position}"
+    _audit(actor, "sequence.step_create", "sequence", seq, label, {}, fields)
     return step
 
 
@@ -144,10 +162,13 @@ def step_create(*, sequence: Sequence, actor: User | None, **fields: Any) -> Ste
 def step_update(*, step: Step, actor: User | None, **fields: Any) -> Step:
     require_marketing(actor)
     step = Step.objects.select_for_update().get(pk=step.pk)
+    before = {name: getattr(step, name) for name in fields}
     for name, value in fields.items():
         setattr(step, name, value)
     _check_step(step)
     _save(step, conflict="This sequence already has a step at that position.")
+    label = f"{step.sequence.name}: step {step.position}"
+    _audit(actor, "sequence.step_update", "sequence", step.sequence, label, before, fields)
     return step
 
 
