@@ -26,6 +26,9 @@ from events.models import (
     Source,
     SourceKind,
 )
+from events import privacy as event_privacy
+from events import traits as trait_map
+from leads import privacy as lead_privacy
 from leads.models import Lead
 
 WRITE_KEY_PREFIX = "wk_"
@@ -88,13 +91,19 @@ def events_ingest(
     # of BEGIN and COMMIT. identify, alias and batches keep their transaction.
     alone = len(valid) == 1 and valid[0].type not in _IDENTITY_TYPES
     with nullcontext() if alone else transaction.atomic():
-        new, unlinked = _store(source=source, messages=valid, received_at=received_at)
+        valid = _without_erased_addresses(valid)
+        new, unlinked, linked = _store(source=source, messages=valid, received_at=received_at)
         if browser_key:  # a public key: its own rules (events/browser.py)
             changed, users, anons = browser.identities_apply(source=source, messages=new)
         else:
             changed, users, anons = identity.identities_apply(
                 messages=new, consent_required=source.consent_policy == ConsentPolicy.NEEDED
             )
+        if users or anons:  # leads that gained an id (and its waiting events) count too
+            linked |= set(
+                Identity.objects.filter(value__in=users | anons).values_list("lead_id", flat=True)
+            )
+        _erase_again_if_erased(linked | changed)
         # A concurrent identify may have committed its lead between our lookup and our commit;
         # looking again once both are committed closes that gap (see identity.link_orphans).
         # (A browser key's events never join through a userId: no point looking those up.)
@@ -133,9 +142,40 @@ def _validate(messages, received_at, result, *, text_checked) -> list:
     return valid
 
 
-def _store(*, source: Source, messages: list, received_at: datetime) -> tuple[list, list]:
-    """Insert the messages, skipping known message ids. Returns (new messages, new unlinked)."""
-    inserted = _insert(source, messages, received_at)
+def _without_erased_addresses(messages: list) -> list:
+    """Identify calls for an erased address (leads.privacy) are dropped whole, unstored: the
+    address is not added again, nor what came with it. Their addresses stay locked (shared)
+    to the end of the transaction, so an erasure in progress is waited for."""
+    emails = {
+        email
+        for m in messages
+        if m.type == EventType.IDENTIFY and (email := trait_map.email_of(m.traits))
+    }
+    if not emails:
+        return messages
+    lead_privacy.emails_lock(emails)
+    erased = lead_privacy.emails_erased(emails)
+    if not erased:
+        return messages
+    # Acknowledged like a message id sent before (accepted, not stored): the answer does not
+    # tell whoever holds a write key which addresses were erased.
+    return [m for m in messages if trait_map.email_of(m.traits) not in erased]
+
+
+def _erase_again_if_erased(lead_ids: set[int]) -> None:
+    """An erasure that ran while this batch was being written has not seen it: the leads are
+    read again under a lock that waits for an erasure in progress, and what this batch wrote
+    to an erased one (events, identities) is erased again. Lead fields are safe already (the
+    updates skip erased leads)."""
+    for lead_id in lead_privacy.leads_erased_locked(lead_ids):
+        event_privacy.lead_events_erase(lead_id=lead_id)
+
+
+def _store(*, source: Source, messages: list, received_at: datetime) -> tuple[list, list, set[int]]:
+    """Insert the messages, skipping known message ids. Returns (new messages, new unlinked,
+    the leads the new ones were linked to)."""
+    inserted = _insert(source, messages, received_at) if messages else {}
+    linked = {lead_id for lead_id in inserted.values() if lead_id is not None}
     new, unlinked = [], []
     for message in messages:
         # pop: a message id repeated within the batch is stored (and applied) once.
@@ -145,7 +185,7 @@ def _store(*, source: Source, messages: list, received_at: datetime) -> tuple[li
         new.append(message)
         if lead_id is None:
             unlinked.append(message)
-    return new, unlinked
+    return new, unlinked, linked
 
 
 _SEEN = object()  # not inserted now: a message id this source sent before

@@ -23,3 +23,8 @@ class HandoffConfig(AppConfig):
         hooks.lead_stage_entered.register(stage_entered_hook)
         # The lead's page: the rep's actions, discovery answers, activities and tasks.
         hooks.lead_page_sections.register(handoff_lead_section)
+        # A lead's GDPR export and erasure (leads.privacy): this app's part.
+        from handoff import privacy
+
+        hooks.lead_personal_data.register(privacy.lead_personal_data)
+        hooks.lead_erase.register(privacy.lead_erase)

@@ -5,6 +5,8 @@ leadcrm/localdb.py) and Celery runs on kombu's filesystem transport, so no other
 needed. DEBUG is off unless asked for.
 """
 
+import hashlib
+import hmac
 from pathlib import Path
 from typing import Any
 
@@ -339,3 +341,13 @@ SCORING_RESCORE_STALE_SECONDS = env_int("SCORING_RESCORE_STALE_SECONDS", 180, mi
 SCORING_KEY_PREFIX = env_str("SCORING_KEY_PREFIX", "leadcrm:scoring:")
 # Kicks within this many milliseconds make one scoring task (which runs when it closes).
 SCORING_KICK_WINDOW_MS = env_int("SCORING_KICK_WINDOW_MS", 500, minimum=1)
+
+# --- Privacy (GDPR) -----------------------------------------------------------------------------
+# The pepper of the keyed hash an erased lead's address is kept as (leads.privacy): without it
+# the hash of a guessed address cannot be checked. Set it once and keep it: changing it forgets
+# which addresses were erased. Unset, it is derived from SECRET_KEY (so rotating SECRET_KEY then
+# changes it too: set this before you rotate).
+LEADCRM_ERASURE_PEPPER = (
+    env_str("LEADCRM_ERASURE_PEPPER")
+    or hmac.new(SECRET_KEY.encode(), b"leadcrm.erasure-pepper", hashlib.sha256).hexdigest()
+)

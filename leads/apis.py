@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from accounts.auth import request_user
 from core.errors import validated
-from leads import selectors, services
+from leads import privacy, selectors, services
 from leads.filters import LeadFilter
 from leads.models import Lead, Stage
 
@@ -146,6 +146,16 @@ class TransitionInput(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
+class EraseInput(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class EraseOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.CharField()
+    erased_at = serializers.DateTimeField()
+
+
 class StageVisitOutput(serializers.Serializer):
     stage = serializers.CharField()
     entered_at = serializers.DateTimeField()
@@ -230,3 +240,28 @@ class LeadViewSet(viewsets.ModelViewSet):
         lead = self.get_object()
         visits = selectors.lead_stage_durations(lead=lead)
         return Response(StageVisitOutput(visits, many=True).data)
+
+    @extend_schema(
+        responses={200: {"type": "object", "additionalProperties": True}},
+        description="Everything held about the lead, as one JSON document (admins; audited).",
+    )
+    @action(detail=True, methods=["get"])
+    def export(self, request, pk=None):
+        # Asked before the lead is looked up: a non-admin learns nothing about which ids exist.
+        privacy.erase_authorize(actor=request_user(request))
+        lead = self.get_object()
+        document = privacy.lead_export(actor=request_user(request), lead_id=lead.pk)
+        response = Response(document)
+        response["Content-Disposition"] = f'attachment; filename="lead-{lead.pk}.json"'
+        return response
+
+    @extend_schema(request=EraseInput, responses=EraseOutput)
+    @action(detail=True, methods=["post"])
+    def erase(self, request, pk=None):
+        privacy.erase_authorize(actor=request_user(request))
+        lead = self.get_object()
+        data = validated(EraseInput(data=request.data))
+        result = privacy.lead_erase(
+            actor=request_user(request), lead_id=lead.pk, reason=data["reason"]
+        )
+        return Response(EraseOutput(result).data)

@@ -16,7 +16,7 @@ from accounts.models import Role, User
 from audit.services import audit_record, changes_between
 from core import hooks
 from core.errors import ApiError, Conflict, Forbidden
-from leads import lifecycle
+from leads import lifecycle, privacy
 from leads.lifecycle import Actor
 from leads.models import Consent, ConsentState, Lead, Stage, StageChange
 
@@ -167,6 +167,17 @@ def _check_unique(data: dict[str, Any], *, exclude_id: int | None = None) -> Non
         raise _duplicate(DuplicateExternalId, "external_id")
 
 
+def _check_not_erased(data: dict[str, Any]) -> None:
+    """An erased address is never added again (leads.privacy): 409 address_erased. Its lock
+    is held to the end of the transaction, so an erasure of it in progress is waited for."""
+    email = data.get("email")
+    if not email:
+        return
+    privacy.emails_lock([email])
+    if privacy.email_erased(email):
+        raise privacy.AddressErased(fields={"email": [privacy.AddressErased.default_detail]})
+
+
 def _check_rep_may_edit(lead: Lead, actor: User, data: dict[str, Any]) -> None:
     # The hand-off queue is visible to every rep, but only the rep who accepted a lead edits it.
     if lead.owner_id != actor.pk:
@@ -187,6 +198,7 @@ def lead_create(*, actor: User | None, rule: str = "", **fields: Any) -> Lead:
     lead_create_authorize(actor=actor)
     data = _normalise(fields)
     _check_owner(data)
+    _check_not_erased(data)
     _check_unique(data)
     now = timezone.now()
     lead = Lead(**data, stage=Stage.IQL, stage_entered_at=now)
@@ -213,6 +225,8 @@ def lead_update(*, lead: Lead, actor: User, **fields: Any) -> Lead:
     if actor_kind(actor) is Actor.REP:
         _check_rep_may_edit(lead, actor, data)
     _check_owner(data)
+    if "email" in data and data["email"] != lead.email.lower():
+        _check_not_erased(data)
     _check_unique(data, exclude_id=lead.pk)
     before = {name: _audit_value(lead, name) for name in data}
     for name, value in data.items():
@@ -547,9 +561,14 @@ def leads_create_identified(
     One insert for the leads and one for their history rows. Returns email -> id of the leads
     created; an email (or external_id) another transaction took first is left out, and the
     caller treats that lead as an existing one. `consent_required`: the calls came through a
-    source whose policy needs consent before any email (a browser source).
+    source whose policy needs consent before any email (a browser source). An erased address
+    (leads.privacy) is left out too, its lock held to the end of the transaction.
     """
     now = timezone.now()
+    emails = [row["email"].strip().lower() for row in rows if row.get("email")]
+    privacy.emails_lock(emails)
+    erased = privacy.emails_erased(emails)
+    rows = [row for row in rows if row.get("email", "").strip().lower() not in erased]
     leads = [
         Lead(
             **_normalise(row),
@@ -603,16 +622,19 @@ def leads_update_identified(*, changes: dict[int, dict[str, Any]]) -> set[int]:
         values = {**fields, "updated_at": now}
         if "traits" in fields:
             values["traits"] = _traits_merged(fields["traits"])
+        # Never an erased lead: an UPDATE that waited for the erasure's row lock checks this
+        # again on the erased row, and skips it.
+        row = Lead.objects.filter(pk=lead_id, erased_at__isnull=True)
         if not any(name in fields for name in _UNIQUE_FIELDS):
-            Lead.objects.filter(pk=lead_id).update(**values)
+            row.update(**values)
             changed.add(lead_id)
             continue
         try:
             with transaction.atomic():
-                Lead.objects.filter(pk=lead_id).update(**values)
+                row.update(**values)
         except IntegrityError:
             values = {k: v for k, v in values.items() if k not in _UNIQUE_FIELDS}
-            Lead.objects.filter(pk=lead_id).update(**values)
+            row.update(**values)
         changed.add(lead_id)
     return changed
 
@@ -665,7 +687,7 @@ def lead_fill_blanks(*, lead_id: int, fields: dict[str, Any]) -> list[str]:
     if not isinstance(traits, dict):
         raise ValueError("traits must be a dict")
     lead = Lead.objects.select_for_update(no_key=True).filter(pk=lead_id).first()
-    if lead is None:
+    if lead is None or lead.erased_at is not None:
         return []
     values: dict[str, Any] = {}
     for name in FILLABLE:

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from leads import apis, views
+from leads import apis, privacy_views, views
 
 router = DefaultRouter(trailing_slash=True)
 router.register("leads", apis.LeadViewSet, basename="lead")
@@ -12,4 +12,5 @@ app_name = "leads"
 urlpatterns = [
     path("leads/", views.lead_list, name="list"),
     path("leads/<int:lead_id>/", views.lead_detail, name="detail"),
+    path("leads/<int:lead_id>/erase/", privacy_views.lead_erase_page, name="erase"),
 ]

@@ -13,3 +13,8 @@ class NurturingConfig(AppConfig):
         hooks.lead_timeline_items.register(selectors.nurture_timeline_items)
         # Stage-triggered sequences start right after the lead's stage change commits.
         hooks.lead_stage_entered.register(tasks.stage_entered_hook)
+        # A lead's GDPR export and erasure (leads.privacy): this app's part.
+        from nurturing import privacy
+
+        hooks.lead_personal_data.register(privacy.lead_personal_data)
+        hooks.lead_erase.register(privacy.lead_erase)
