@@ -16,6 +16,8 @@ from audit.services import audit_record, changes_between
 from core import hooks
 from core.errors import ApiError, Conflict, Forbidden
 from events import browser, identity, jsonfast, origins, parsing, pending, selectors
+from events import privacy as event_privacy
+from events import traits as trait_map
 from events.models import (
     ConsentPolicy,
     Event,
@@ -26,8 +28,6 @@ from events.models import (
     Source,
     SourceKind,
 )
-from events import privacy as event_privacy
-from events import traits as trait_map
 from leads import privacy as lead_privacy
 from leads.models import Lead
 

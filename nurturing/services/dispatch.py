@@ -17,8 +17,8 @@ from django.utils import timezone
 from accounts.models import User
 from core.errors import Conflict
 from core.publish import publish_on_commit
-from leads.models import ConsentState
 from leads import privacy
+from leads.models import ConsentState
 from nurturing import selectors
 from nurturing.models import (
     Enrollment,
