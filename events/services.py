@@ -157,9 +157,12 @@ def _without_erased_addresses(messages: list) -> list:
     erased = lead_privacy.emails_erased(emails)
     if not erased:
         return messages
-    # Acknowledged like a message id sent before (accepted, not stored): the answer does not
-    # tell whoever holds a write key which addresses were erased.
-    return [m for m in messages if trait_map.email_of(m.traits) not in erased]
+    # The batch's other messages with the same ids go too (the events an SDK sends with its
+    # identify). Acknowledged like a message id sent before (accepted, not stored): the answer
+    # does not tell whoever holds a write key which addresses were erased.
+    dropped = [m for m in messages if trait_map.email_of(m.traits) in erased]
+    ids = {i for m in dropped for i in (m.user_id, m.anonymous_id) if i}
+    return [m for m in messages if m not in dropped and not ({m.user_id, m.anonymous_id} & ids)]
 
 
 def _erase_again_if_erased(lead_ids: set[int]) -> None:

@@ -216,10 +216,15 @@ def lead_erase(*, actor: User, lead_id: int, reason: str) -> dict[str, Any]:
     erase_authorize(actor=actor)
     if not reason.strip():
         raise ReasonRequired(fields={"reason": ["This field is required."]})
+    # The address's lock first, then the row's: ingestion takes them in that order too (an
+    # identify locks its address, then updates the lead), so the two cannot deadlock.
+    email = Lead.objects.values_list("email", flat=True).get(pk=lead_id)
+    _address_lock_exclusive(email)
     lead = Lead.objects.select_for_update().get(pk=lead_id)
     if lead.erased_at is not None:
         return erasure_result(lead)
-    _address_lock_exclusive(lead.email)
+    if lead.email != email:  # changed in between: its new address is the one to erase
+        _address_lock_exclusive(lead.email)
     now = timezone.now()
     ErasedAddress.objects.get_or_create(
         digest=email_digest(lead.email), defaults={"erased_at": now}
