@@ -351,3 +351,8 @@ LEADCRM_ERASURE_PEPPER = (
     env_str("LEADCRM_ERASURE_PEPPER")
     or hmac.new(SECRET_KEY.encode(), b"leadcrm.erasure-pepper", hashlib.sha256).hexdigest()
 )
+# Raw events are kept this many days after they were received, then deleted by an hourly job
+# (leadcrm/schedule.py); 0 keeps them forever. Leads, scores, the scoring ledger and reports stay.
+LEADCRM_EVENT_RETENTION_DAYS = env_int("LEADCRM_EVENT_RETENTION_DAYS", 0, minimum=0)
+# Events deleted per transaction by that job.
+LEADCRM_EVENT_RETENTION_BATCH = env_int("LEADCRM_EVENT_RETENTION_BATCH", 5000, minimum=1)
