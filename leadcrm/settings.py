@@ -44,6 +44,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    # Two-factor log-in (accounts/two_factor.py): authenticator apps and recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "core",
     "accounts",
     "audit",
@@ -66,6 +70,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): passed a second factor (django-otp), then the admins' rule.
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.two_factor.RequireAdminTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -171,7 +178,8 @@ CSRF_TRUSTED_ORIGINS = [SITE_URL]
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # Personal tokens (expiring, revocable) and drf_create_token's: accounts/authentication.py
+        "accounts.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -356,3 +364,8 @@ LEADCRM_ERASURE_PEPPER = (
 LEADCRM_EVENT_RETENTION_DAYS = env_int("LEADCRM_EVENT_RETENTION_DAYS", 0, minimum=0)
 # Events deleted per transaction by that job.
 LEADCRM_EVENT_RETENTION_BATCH = env_int("LEADCRM_EVENT_RETENTION_BATCH", 5000, minimum=1)
+# Two-factor log-in: on, admins must set it up (and pass it at every log-in) before they can
+# use the app; everyone else may turn it on for themselves.
+LEADCRM_ADMIN_2FA_REQUIRED = env_bool("LEADCRM_ADMIN_2FA_REQUIRED", False)
+# The name authenticator apps show beside the account.
+OTP_TOTP_ISSUER = "leadcrm"

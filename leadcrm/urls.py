@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.urls import api_urlpatterns as accounts_api
+from accounts.urls import login_urlpatterns
 from audit.urls import api_urlpatterns as audit_api
 from core.health import healthz
 from events.urls import api_urlpatterns as events_api
@@ -36,7 +37,9 @@ urlpatterns = [
     path("", include("imports.urls")),
     path("", include("handoff.urls")),
     path("", include("audit.urls")),
+    path("accounts/", include(login_urlpatterns)),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("account/", include("accounts.urls")),
     path("e/", include("nurturing.urls")),
     path("f/", include("web.urls")),
     path("admin/", admin.site.urls),
