@@ -176,7 +176,7 @@ def user_create(*, actor: User | None, username: str, password: str | None = Non
 
 def _audit(actor: User | None, action: str, user: User, before: dict, after: dict) -> None:
     """Tell the audit (above accounts: through the hook, in this transaction)."""
-    changes = {}
+    changes: dict[str, list[Any]] = {}
     for name in sorted(after):
         old, new = before.get(name), after[name]
         if name == "password":

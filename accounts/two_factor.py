@@ -150,7 +150,7 @@ class RequireAdminTwoFactorMiddleware:
             settings.LEADCRM_ADMIN_2FA_REQUIRED
             and isinstance(user, User)
             and user.is_admin
-            and not user.is_verified()
+            and not user.is_verified()  # type: ignore[attr-defined]  # django-otp's middleware
             and not request.path.startswith(_OPEN_PATHS)
         ):
             if request.path.startswith("/api/"):

@@ -135,14 +135,15 @@ kind ({"events": [...], "identities": [...]}). Registered by: events, scoring, n
 handoff, web.
 """
 
-lead_erase: Hook[[int], dict[str, int]] = Hook("lead_erase")
-"""A lead is being erased (the argument is its id).
+lead_erase: Hook[[Any], dict[str, int]] = Hook("lead_erase")
+"""A lead is being erased (the argument is the `leads.models.Lead`, locked, its fields not yet
+blanked: a receiver may match rows by its email).
 
 Called by `leads.privacy.lead_erase` inside the erasure's transaction, while it holds the
 lead's row lock (FOR UPDATE); each receiver removes its app's personal data of that lead
 (deleting or blanking rows, keeping what aggregates count: times, names, stages) and returns
-how many rows it changed, by kind. It must be idempotent: ingestion runs it again for an
-erased lead it raced with. Registered by: events, scoring, nurturing, handoff, web.
+how many rows it changed, by kind. It must be idempotent (ingestion runs events' part again
+for an erased lead it raced with). Registered by: events, nurturing, handoff, web.
 """
 
 ALL_HOOKS: tuple[Hook[..., Any], ...] = (

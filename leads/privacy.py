@@ -27,7 +27,7 @@ from leads.models import Consent, ErasedAddress, Lead, StageChange
 
 # Profile fields an erasure blanks. The source, direction, UTM campaign fields, stage, score
 # and dates stay: they say how a lead came and moved, not who it is, and reports count them.
-_BLANKED = {
+_BLANKED: dict[str, Any] = {
     "first_name": "",
     "last_name": "",
     "title": "",
@@ -147,7 +147,7 @@ def _profile(lead: Lead) -> dict[str, Any]:
 
 def _consent(lead: Lead) -> list[dict[str, Any]]:
     rows = Consent.objects.filter(lead=lead).order_by("at", "id")
-    return list(rows.values("state", "wording", "source", "ip", "at"))
+    return [dict(row) for row in rows.values("state", "wording", "source", "ip", "at")]
 
 
 def _stage_history(lead: Lead) -> list[dict[str, Any]]:
