@@ -8,6 +8,7 @@ from playbook.demo_handoff_decisions import demo_handoff_decisions
 from playbook.demo_handoff_pages import demo_handoff_pages
 from playbook.demo_handoff_routing import demo_handoff_routing
 from playbook.demo_handoff_sla import demo_sla_ensure
+from playbook.demo_privacy import demo_privacy_ensure
 from playbook.demo_web import demo_web_ensure
 from scoring.services import backlog_score
 
@@ -31,9 +32,12 @@ class Command(BaseCommand):
         # The website: a browser source, the ebook form with its hosted page, leads from it.
         website = demo_web_ensure()
         routed = routing.pool_route()
+        # Audit trail and privacy: edits in the audit log, an erased lead, an API token.
+        privacy = demo_privacy_ensure()
         self.stdout.write(f"Demo data: {created} new leads; hand-off: {handoff} new rows.")
         self.stdout.write(f"Routed {routed} waiting leads to the reps' inboxes.")
         self.stdout.write(f"Website: {website} new rows (a browser source, the form /f/ebook/).")
+        self.stdout.write(f"Privacy: {privacy} new rows (audit log /audit/, an erased lead).")
         self.stdout.write("Demo log-ins (username / password):")
         seen = set()
         for user in [*users, *team["users"]]:
