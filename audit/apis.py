@@ -45,7 +45,9 @@ class AuditListApi(GenericAPIView):
     queryset = AuditEntry.objects.none()  # for the schema; rows come from the selector
     filter_backends: list = []
 
-    @extend_schema(operation_id="audit_list", parameters=_PARAMETERS)
+    @extend_schema(
+        operation_id="audit_list", parameters=_PARAMETERS, responses=AuditEntryOutput(many=True)
+    )
     def get(self, request):
         actor = request_user(request)
         selectors.audit_read_authorize(actor=actor)

@@ -270,12 +270,12 @@ def leads_erased_locked(lead_ids: Iterable[int]) -> set[int]:
     if not ids:
         return set()
     with connection.cursor() as cursor:
-        # In id order, as every other locker of leads takes them.
+        # In id order, as every other locker of leads takes them. A row that was locked by an
+        # erasure is returned as that erasure committed it (READ COMMITTED locking reads see
+        # the newest version of the rows they waited for).
         cursor.execute(
-            "SELECT id FROM leads_lead WHERE id = ANY(%s::bigint[]) ORDER BY id FOR KEY SHARE",
+            "SELECT id, erased_at FROM leads_lead WHERE id = ANY(%s::bigint[]) "
+            "ORDER BY id FOR KEY SHARE",
             [ids],
         )
-        cursor.fetchall()
-    return set(
-        Lead.objects.filter(pk__in=ids, erased_at__isnull=False).values_list("pk", flat=True)
-    )
+        return {pk for pk, erased_at in cursor.fetchall() if erased_at is not None}
