@@ -1,8 +1,10 @@
 """Two-factor log-in pages: the log-in's second step, and the user's setup page."""
 
 import time
+from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth import login as auth_login
@@ -10,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from accounts import two_factor
@@ -110,6 +113,18 @@ def two_factor_page(request: HttpRequest) -> HttpResponse:
             qr=two_factor.qr_svg(device), uri=device.config_url, secret=_base32(device.bin_key)
         )
     return render(request, "accounts/two_factor.html", context, status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin site's log-in page would take a password alone: it sends to the app's log-in
+    instead, with its two-factor step, and back to where the admin was going."""
+    next_url = request.GET.get("next", "/admin/")
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = "/admin/"
+    return redirect(f"{settings.LOGIN_URL}?{urlencode({'next': next_url})}")
 
 
 def _base32(key: bytes) -> str:

@@ -20,3 +20,8 @@ login_urlpatterns = [
     path("login/", two_factor_views.TwoStepLoginView.as_view(), name="login"),
     path("login/verify/", two_factor_views.login_verify, name="login_verify"),
 ]
+
+# The admin site's own log-in would skip the two-factor step: it sends to ours.
+admin_login_urlpatterns = [
+    path("admin/login/", two_factor_views.admin_login, name="admin_login"),
+]

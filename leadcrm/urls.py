@@ -5,7 +5,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.urls import api_urlpatterns as accounts_api
-from accounts.urls import login_urlpatterns
+from accounts.urls import admin_login_urlpatterns, login_urlpatterns
 from audit.urls import api_urlpatterns as audit_api
 from core.health import healthz
 from events.urls import api_urlpatterns as events_api
@@ -42,6 +42,7 @@ urlpatterns = [
     path("account/", include("accounts.urls")),
     path("e/", include("nurturing.urls")),
     path("f/", include("web.urls")),
+    *admin_login_urlpatterns,
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

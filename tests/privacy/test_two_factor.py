@@ -243,3 +243,25 @@ def test_admin_with_a_token_is_not_stopped(settings):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get("/api/v1/leads/").status_code == 200
+
+
+def test_the_admin_sites_log_in_goes_through_the_two_step_log_in():
+    response = Client().get("/admin/login/", {"next": "/admin/leads/lead/"})
+    assert (response.status_code, response["Location"]) == (
+        302,
+        "/accounts/login/?next=%2Fadmin%2Fleads%2Flead%2F",
+    )
+    elsewhere = Client().get("/admin/login/", {"next": "https://evil.example/"})
+    assert elsewhere["Location"] == "/accounts/login/?next=%2Fadmin%2F"
+
+
+def test_an_admin_with_two_factor_reaches_the_admin_only_after_the_code(admin_user):
+    _enable(admin_user)
+    client = Client()
+    client.post("/accounts/login/", {"username": "admin", "password": PASSWORD, "next": "/admin/"})
+    assert client.get("/admin/")["Location"].startswith("/admin/login/")
+
+    done = client.post("/accounts/login/verify/", {"token": next_code(admin_user)})
+
+    assert done["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
