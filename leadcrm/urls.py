@@ -4,8 +4,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from accounts.urls import api_urlpatterns as accounts_api
 from accounts.urls import admin_login_urlpatterns, login_urlpatterns
+from accounts.urls import api_urlpatterns as accounts_api
 from audit.urls import api_urlpatterns as audit_api
 from core.health import healthz
 from events.urls import api_urlpatterns as events_api
