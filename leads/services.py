@@ -678,7 +678,8 @@ def lead_fill_blanks(*, lead_id: int, fields: dict[str, Any]) -> list[str]:
     value fills nothing; a value the field cannot hold (too long, negative) is Django's
     ValidationError. The row is locked first (FOR NO KEY UPDATE, which ingestion's foreign-key
     checks do not wait for), so an edit committed meanwhile is seen and kept. Returns the names
-    filled, in FILLABLE order, then "traits" if a key was added; [] when the lead is gone.
+    filled, in FILLABLE order, then "traits" if a key was added; [] when the lead is gone or
+    erased (leads.privacy).
     """
     unknown = sorted(set(fields) - set(FILLABLE) - {"traits"})
     if unknown:
