@@ -106,3 +106,56 @@ def test_ingestion_sent_during_an_erasure_waits_and_stores_nothing_personal():
     assert (outcome[0].accepted, outcome[0].stored) == (2, 0)
     assert personal_data_left(person) == {}
     assert Lead.objects.count() == 1
+
+
+def test_erase_and_a_form_submission_at_once_leave_nothing_personal():
+    from django.utils import timezone
+
+    from web import services as web_services
+    from web import validation
+    from web.models import Form
+
+    admin = UserFactory(username="race-admin", role="admin")
+    form = Form.objects.create(
+        slug="race",
+        name="Race",
+        title="Race",
+        consent_text="Yes, email me.",
+        double_opt_in=False,
+        fields=[
+            {"name": "email", "label": "Email"},
+            {"name": "first_name", "label": "First name"},
+            {"name": "phone", "label": "Phone"},
+        ],
+    )
+    specs = validation.fields_parse(form.fields)
+    source = SourceFactory(name="server")
+    for n in range(6):
+        person = _person(100 + n)
+        event_services.events_ingest(source=source, messages=[identify_message(person)])
+        lead = Lead.objects.get(email=person.email)
+        values = {
+            "email": person.email,
+            "first_name": person.first_name,
+            "phone": person.phone,
+        }
+        visit = web_services.Visit(
+            ip=person.ip, user_agent=person.user_agent, anonymous_id=person.anonymous_id
+        )
+
+        def work(i, lead=lead, values=values, visit=visit):
+            if i == 0:
+                return privacy.lead_erase(actor=admin, lead_id=lead.pk, reason="race")
+            return web_services._submission_store(
+                form=form, specs=specs, values=values, visit=visit, now=timezone.now()
+            )
+
+        results = race(work)
+
+        # The form either landed first (and was erased with the rest) or found the address
+        # erased (refused): never a 500, never a new lead.
+        assert all(
+            not isinstance(r, Exception) or isinstance(r, privacy.AddressErased) for r in results
+        ), results
+        assert personal_data_left(person) == {}, n
+        assert Lead.objects.filter(erased_at__isnull=True).count() == 0
