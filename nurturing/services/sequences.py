@@ -180,4 +180,6 @@ def step_delete(*, step: Step, actor: User | None) -> None:
             "Emails were already sent for this step; edit it or deactivate the sequence.",
             code="step_in_use",
         )
+    label = f"{step.sequence.name}: step {step.position}"
+    _audit(actor, "sequence.step_delete", "sequence", step.sequence, label, {}, {})
     step.delete()

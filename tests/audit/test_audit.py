@@ -169,9 +169,18 @@ def test_sequence_changes_are_recorded(marketer):
     seq = sequences.sequence_create(actor=marketer, name="Welcome", key="welcome")
     sequences.sequence_update(sequence=seq, actor=marketer, name="Welcome!")
 
+    step = sequences.step_create(sequence=seq, actor=marketer, subject="Hi", body_text="Hello")
+    sequences.step_delete(step=step, actor=marketer)
+
     rows = _entries(object_type="sequence")
-    assert [r[0] for r in rows] == ["sequence.create", "sequence.update"]
+    assert [r[0] for r in rows] == [
+        "sequence.create",
+        "sequence.update",
+        "sequence.step_create",
+        "sequence.step_delete",
+    ]
     assert rows[1][3] == {"name": ["Welcome", "Welcome!"]}
+    assert rows[2][3]["subject"] == [None, "Hi"]
 
 
 def test_source_changes_are_recorded(admin_user):
