@@ -83,3 +83,24 @@ class User(AbstractUser):
     def away_now(self, now=None) -> bool:
         now = now or timezone.now()
         return self.is_away and (self.away_until is None or self.away_until > now)
+
+
+class ApiToken(models.Model):
+    """A personal API token (`Authorization: Token <key>`): named, optionally expiring, kept
+    only as a SHA-256 digest (the key is shown once, at creation). Revoking deletes it."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    key_digest = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12, help_text="The key's first characters.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def expired(self, now=None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or timezone.now())

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.models import Role, User
+from core import hooks
 from core.errors import ApiError, Conflict, Forbidden
 from core.publish import publish_on_commit
 
@@ -168,8 +169,21 @@ def user_create(*, actor: User | None, username: str, password: str | None = Non
     user = User(username=username, **fields)
     _validate(user, password)
     _save(user)
+    _audit(actor, "user.create", user, {}, {"username": username, **fields})
     _capacity_may_free(user, set(ROUTING_FIELDS))
     return user
+
+
+def _audit(actor: User | None, action: str, user: User, before: dict, after: dict) -> None:
+    """Tell the audit (above accounts: through the hook, in this transaction)."""
+    changes: dict[str, list[Any]] = {}
+    for name in sorted(after):
+        old, new = before.get(name), after[name]
+        if name == "password":
+            changes[name] = ["***", "***"]
+        elif old != new:
+            changes[name] = [old, new]
+    hooks.account_changed.call(actor, action, user, changes)
 
 
 def _validate(user: User, password: str | None) -> None:
@@ -193,6 +207,7 @@ def user_update(*, actor: User | None, user_id: int, **changes: Any) -> User:
     user = User.objects.select_for_update().get(pk=user_id)
     password = changes.pop("password", None)
     changed = {name for name, value in changes.items() if getattr(user, name) != value}
+    before = {name: getattr(user, name) for name in changed}
     user_update_authorize(
         actor=actor, user=user, changed=changed | ({"password"} if password is not None else set())
     )
@@ -205,6 +220,11 @@ def user_update(*, actor: User | None, user_id: int, **changes: Any) -> User:
         _check_password(password, user)
         user.set_password(password)
     _save(user)
+    after = {name: changes[name] for name in changed}
+    if password is not None:
+        after["password"] = "***"
+    if after:
+        _audit(actor, "user.update", user, before, after)
     _capacity_may_free(user, changed)
     return user
 
@@ -230,4 +250,7 @@ def user_delete(*, actor: User | None, user_id: int) -> None:
         raise Forbidden("Only an admin may delete users; deactivate the user instead.")
     if actor is not None and actor.pk == user_id:
         raise Forbidden("You may not delete yourself.")
+    user = User.objects.filter(pk=user_id).first()
+    if user is not None:
+        _audit(actor, "user.delete", user, {}, {})
     User.objects.filter(pk=user_id).delete()

@@ -7,3 +7,9 @@ class AuditConfig(AppConfig):
 
     name = "audit"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from audit import receivers
+        from core import hooks
+
+        hooks.account_changed.register(receivers.account_changed)

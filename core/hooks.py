@@ -126,6 +126,37 @@ it: a dict with `template` (rendered inside the bulk form, with the action's `co
 `context` (a dict). Registered by: handoff (assign to a rep), nurturing (enroll in a sequence).
 """
 
+account_changed: Hook[[Any, str, Any, dict[str, Any]], None] = Hook("account_changed")
+"""A user account changed: created, edited, deleted, an API token made or revoked, two-factor
+log-in set up or removed (the arguments: the acting `accounts.models.User` or None for the
+system, the action such as "user.update", the user changed, and `{field: [old, new]}` with
+secrets shown as "***").
+
+Called by `accounts` inside the change's transaction (`call`, not on commit: the audit row
+commits or rolls back with the change). Registered by: audit (writes the audit row; accounts
+sits below audit).
+"""
+
+lead_personal_data: Hook[[Any], dict[str, Any]] = Hook("lead_personal_data")
+"""A lead's personal data is being exported (the argument is the `leads.models.Lead`).
+
+Called by `leads.privacy.lead_export` inside the export's request (no transaction of its own);
+each receiver returns its app's part of the document, a dict of JSON-ready values keyed by
+kind ({"events": [...], "identities": [...]}). Registered by: events, scoring, nurturing,
+handoff, web.
+"""
+
+lead_erase: Hook[[Any], dict[str, int]] = Hook("lead_erase")
+"""A lead is being erased (the argument is the `leads.models.Lead`, locked, its fields not yet
+blanked: a receiver may match rows by its email).
+
+Called by `leads.privacy.lead_erase` inside the erasure's transaction, while it holds the
+lead's row lock (FOR UPDATE); each receiver removes its app's personal data of that lead
+(deleting or blanking rows, keeping what aggregates count: times, names, stages) and returns
+how many rows it changed, by kind. It must be idempotent (ingestion runs events' part again
+for an erased lead it raced with). Registered by: events, nurturing, handoff, web.
+"""
+
 ALL_HOOKS: tuple[Hook[..., Any], ...] = (
     lead_stage_entered,
     lead_timeline_items,
@@ -135,4 +166,7 @@ ALL_HOOKS: tuple[Hook[..., Any], ...] = (
     lead_rows_merged,
     events_recorded,
     lead_list_actions,
+    account_changed,
+    lead_personal_data,
+    lead_erase,
 )

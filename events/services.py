@@ -12,9 +12,12 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from audit.services import audit_record, changes_between
 from core import hooks
 from core.errors import ApiError, Conflict, Forbidden
 from events import browser, identity, jsonfast, origins, parsing, pending, selectors
+from events import privacy as event_privacy
+from events import traits as trait_map
 from events.models import (
     ConsentPolicy,
     Event,
@@ -25,6 +28,7 @@ from events.models import (
     Source,
     SourceKind,
 )
+from leads import privacy as lead_privacy
 from leads.models import Lead
 
 WRITE_KEY_PREFIX = "wk_"
@@ -87,13 +91,19 @@ def events_ingest(
     # of BEGIN and COMMIT. identify, alias and batches keep their transaction.
     alone = len(valid) == 1 and valid[0].type not in _IDENTITY_TYPES
     with nullcontext() if alone else transaction.atomic():
-        new, unlinked = _store(source=source, messages=valid, received_at=received_at)
+        valid = _without_erased_addresses(valid)
+        new, unlinked, linked = _store(source=source, messages=valid, received_at=received_at)
         if browser_key:  # a public key: its own rules (events/browser.py)
             changed, users, anons = browser.identities_apply(source=source, messages=new)
         else:
             changed, users, anons = identity.identities_apply(
                 messages=new, consent_required=source.consent_policy == ConsentPolicy.NEEDED
             )
+        if users or anons:  # leads that gained an id (and its waiting events) count too
+            linked |= set(
+                Identity.objects.filter(value__in=users | anons).values_list("lead_id", flat=True)
+            )
+        _erase_again_if_erased(linked | changed)
         # A concurrent identify may have committed its lead between our lookup and our commit;
         # looking again once both are committed closes that gap (see identity.link_orphans).
         # (A browser key's events never join through a userId: no point looking those up.)
@@ -136,9 +146,43 @@ def _validate(messages, received_at, result, *, text_checked) -> list:
     return valid
 
 
-def _store(*, source: Source, messages: list, received_at: datetime) -> tuple[list, list]:
-    """Insert the messages, skipping known message ids. Returns (new messages, new unlinked)."""
-    inserted = _insert(source, messages, received_at)
+def _without_erased_addresses(messages: list) -> list:
+    """Identify calls for an erased address (leads.privacy) are dropped whole, unstored: the
+    address is not added again, nor what came with it. Their addresses stay locked (shared)
+    to the end of the transaction, so an erasure in progress is waited for."""
+    emails = {
+        email
+        for m in messages
+        if m.type == EventType.IDENTIFY and (email := trait_map.email_of(m.traits))
+    }
+    if not emails:
+        return messages
+    lead_privacy.emails_lock(emails)
+    erased = lead_privacy.emails_erased(emails)
+    if not erased:
+        return messages
+    # The batch's other messages with the same ids go too (the events an SDK sends with its
+    # identify). Acknowledged like a message id sent before (accepted, not stored): the answer
+    # does not tell whoever holds a write key which addresses were erased.
+    dropped = [m for m in messages if trait_map.email_of(m.traits) in erased]
+    ids = {i for m in dropped for i in (m.user_id, m.anonymous_id) if i}
+    return [m for m in messages if m not in dropped and not ({m.user_id, m.anonymous_id} & ids)]
+
+
+def _erase_again_if_erased(lead_ids: set[int]) -> None:
+    """An erasure that ran while this batch was being written has not seen it: the leads are
+    read again under a lock that waits for an erasure in progress, and what this batch wrote
+    to an erased one (events, identities) is erased again. Lead fields are safe already (the
+    updates skip erased leads)."""
+    for lead_id in lead_privacy.leads_erased_locked(lead_ids):
+        event_privacy.lead_events_erase(lead_id=lead_id)
+
+
+def _store(*, source: Source, messages: list, received_at: datetime) -> tuple[list, list, set[int]]:
+    """Insert the messages, skipping known message ids. Returns (new messages, new unlinked,
+    the leads the new ones were linked to)."""
+    inserted = _insert(source, messages, received_at) if messages else {}
+    linked = {lead_id for lead_id in inserted.values() if lead_id is not None}
     new, unlinked = [], []
     for message in messages:
         # pop: a message id repeated within the batch is stored (and applied) once.
@@ -148,7 +192,7 @@ def _store(*, source: Source, messages: list, received_at: datetime) -> tuple[li
         new.append(message)
         if lead_id is None:
             unlinked.append(message)
-    return new, unlinked
+    return new, unlinked, linked
 
 
 _SEEN = object()  # not inserted now: a message id this source sent before
@@ -410,7 +454,19 @@ def source_create(
         write_key_prefix=key[:12],
     )
     _save(source, force_insert=True)
+    _audit(actor, "source.create", source, {}, {**data, "kind": kind, "is_active": is_active})
     return source, key
+
+
+def _audit(actor: User | None, action: str, source: Source, before: dict, after: dict) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type="source",
+        object_id=source.pk,
+        object_label=source.name,
+        changes=changes_between(before, after),
+    )
 
 
 def _locked_external(source: Source) -> Source:
@@ -445,12 +501,14 @@ def source_update(*, source: Source, actor: User | None = None, **fields: Any) -
         _check_name_free(changed["name"], exclude_id=locked.pk)
     if "is_active" in changed:
         changed["disabled_at"] = None if changed["is_active"] else timezone.now()
+    before = {name: getattr(locked, name) for name in changed}
     for name, value in changed.items():
         setattr(locked, name, value)
     if changed:
         _save(locked, update_fields=list(changed))
         # Ingestion's cached copy (events.selectors.source_for_write_key) goes once committed.
         transaction.on_commit(selectors.source_cache_clear)
+        _audit(actor, "source.update", locked, before, changed)
     return locked
 
 
@@ -464,6 +522,7 @@ def source_rotate_key(*, source: Source, actor: User | None = None) -> str:
         write_key_digest=_digest(key), write_key_prefix=key[:12], is_active=True, disabled_at=None
     )
     transaction.on_commit(selectors.source_cache_clear)  # the old key stops here at once
+    _audit(actor, "source.rotate_key", locked, {}, {})
     return key
 
 

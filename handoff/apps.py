@@ -29,3 +29,8 @@ class HandoffConfig(AppConfig):
         hooks.lead_list_actions.register(bulk_assign_action)
         # The lead's page: its likely duplicates, with a merge for those allowed.
         hooks.lead_page_sections.register(duplicates_section)
+        # A lead's GDPR export and erasure (leads.privacy): this app's part.
+        from handoff import privacy
+
+        hooks.lead_personal_data.register(privacy.lead_personal_data)
+        hooks.lead_erase.register(privacy.lead_erase)

@@ -59,4 +59,12 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 300.0,
         "options": {"expires": 290},
     },
+    # Retention: deletes raw events received more than LEADCRM_EVENT_RETENTION_DAYS ago (0:
+    # never), in batches of one transaction each, for at most a minute a run. Hourly: events
+    # outlive their retention by an hour at most, and each run's work stays small.
+    "events-retention-purge": {
+        "task": "events.retention_purge",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
 }

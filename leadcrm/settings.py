@@ -5,6 +5,8 @@ leadcrm/localdb.py) and Celery runs on kombu's filesystem transport, so no other
 needed. DEBUG is off unless asked for.
 """
 
+import hashlib
+import hmac
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    # Two-factor log-in (accounts/two_factor.py): authenticator apps and recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "core",
     "accounts",
     "audit",
@@ -64,9 +70,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): passed a second factor (django-otp), then the admins' rule.
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.two_factor.RequireAdminTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # The request's address, for the audit rows its services write (audit/context.py).
+    "audit.context.AuditContextMiddleware",
 ]
 
 ROOT_URLCONF = "leadcrm.urls"
@@ -167,7 +178,8 @@ CSRF_TRUSTED_ORIGINS = [SITE_URL]
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # Personal tokens (expiring, revocable) and drf_create_token's: accounts/authentication.py
+        "accounts.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -358,3 +370,22 @@ IMPORT_BATCH_SIZE = env_int("IMPORT_BATCH_SIZE", 5000, minimum=1)
 # Seconds an import task works before handing over to a fresh task (well inside the broker's
 # visibility timeout, so a long import is never delivered twice while it runs).
 IMPORT_STEP_SECONDS = env_int("IMPORT_STEP_SECONDS", 20, minimum=1)
+# --- Privacy (GDPR) -----------------------------------------------------------------------------
+# The pepper of the keyed hash an erased lead's address is kept as (leads.privacy): without it
+# the hash of a guessed address cannot be checked. Set it once and keep it: changing it forgets
+# which addresses were erased. Unset, it is derived from SECRET_KEY (so rotating SECRET_KEY then
+# changes it too: set this before you rotate).
+LEADCRM_ERASURE_PEPPER = (
+    env_str("LEADCRM_ERASURE_PEPPER")
+    or hmac.new(SECRET_KEY.encode(), b"leadcrm.erasure-pepper", hashlib.sha256).hexdigest()
+)
+# Raw events are kept this many days after they were received, then deleted by an hourly job
+# (leadcrm/schedule.py); 0 keeps them forever. Leads, scores, the scoring ledger and reports stay.
+LEADCRM_EVENT_RETENTION_DAYS = env_int("LEADCRM_EVENT_RETENTION_DAYS", 0, minimum=0)
+# Events deleted per transaction by that job.
+LEADCRM_EVENT_RETENTION_BATCH = env_int("LEADCRM_EVENT_RETENTION_BATCH", 5000, minimum=1)
+# Two-factor log-in: on, admins must set it up (and pass it at every log-in) before they can
+# use the app; everyone else may turn it on for themselves.
+LEADCRM_ADMIN_2FA_REQUIRED = env_bool("LEADCRM_ADMIN_2FA_REQUIRED", False)
+# The name authenticator apps show beside the account.
+OTP_TOTP_ISSUER = "leadcrm"

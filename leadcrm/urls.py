@@ -4,7 +4,9 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts.urls import admin_login_urlpatterns, login_urlpatterns
 from accounts.urls import api_urlpatterns as accounts_api
+from audit.urls import api_urlpatterns as audit_api
 from core.health import healthz
 from events.urls import api_urlpatterns as events_api
 from events.urls import segment_urlpatterns
@@ -26,6 +28,7 @@ api_v1 = [
     *web_api,
     *imports_api,
     *reports_api,
+    *audit_api,
 ]
 
 urlpatterns = [
@@ -33,12 +36,16 @@ urlpatterns = [
     path("", include("leads.urls")),
     path("", include("imports.urls")),
     path("", include("handoff.urls")),
+    path("", include("audit.urls")),
+    path("accounts/", include(login_urlpatterns)),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("account/", include("accounts.urls")),
     path("e/", include("nurturing.urls")),
     path("scoring/", include("scoring.urls")),
     path("nurturing/", include("nurturing.page_urls")),
     path("f/", include("web.urls")),
     path("forms/", include("web.page_urls")),
+    *admin_login_urlpatterns,
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from accounts.auth import request_user
 from core.errors import validated
-from leads import listing, selectors, services
+from leads import listing, privacy, selectors, services
 from leads.filters import LeadFilter
 from leads.models import ConsentState, Lead, Stage
 
@@ -186,6 +186,16 @@ class ConsentRecordedOutput(serializers.Serializer):
     evidence = ConsentOutput()
 
 
+class EraseInput(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class EraseOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.CharField()
+    erased_at = serializers.DateTimeField()
+
+
 class StageVisitOutput(serializers.Serializer):
     stage = serializers.CharField()
     entered_at = serializers.DateTimeField()
@@ -332,3 +342,28 @@ class LeadViewSet(viewsets.ModelViewSet):
         response["Content-Disposition"] = f'attachment; filename="leads-{stamp}.csv"'
         response["Cache-Control"] = "no-store"
         return response
+
+    @extend_schema(
+        responses={200: {"type": "object", "additionalProperties": True}},
+        description="Everything held about the lead, as one JSON document (admins; audited).",
+    )
+    @action(detail=True, methods=["get"], url_path="export", url_name="personal-data")
+    def personal_data(self, request, pk=None):
+        # Asked before the lead is looked up: a non-admin learns nothing about which ids exist.
+        privacy.erase_authorize(actor=request_user(request))
+        lead = self.get_object()
+        document = privacy.lead_export(actor=request_user(request), lead_id=lead.pk)
+        response = Response(document)
+        response["Content-Disposition"] = f'attachment; filename="lead-{lead.pk}.json"'
+        return response
+
+    @extend_schema(request=EraseInput, responses=EraseOutput)
+    @action(detail=True, methods=["post"])
+    def erase(self, request, pk=None):
+        privacy.erase_authorize(actor=request_user(request))
+        lead = self.get_object()
+        data = validated(EraseInput(data=request.data))
+        result = privacy.lead_erase(
+            actor=request_user(request), lead_id=lead.pk, reason=data["reason"]
+        )
+        return Response(EraseOutput(result).data)

@@ -102,6 +102,9 @@ class Lead(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    erased_at = models.DateTimeField(
+        null=True, blank=True, help_text="Its personal data was erased (GDPR): an anonymous row."
+    )
 
     objects = LeadQuerySet.as_manager()
 
@@ -222,3 +225,15 @@ class SavedView(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.user_id})"
+
+
+class ErasedAddress(models.Model):
+    """An email address erased at its owner's request, kept only as a keyed hash (HMAC-SHA256
+    of the normalised address with a server pepper: leads.privacy.email_digest), so that the
+    address is never mailed nor added again, without the address being kept."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    erased_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"erased address {self.digest[:12]}…"

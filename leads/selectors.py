@@ -8,6 +8,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import User
+from audit import selectors as audit_selectors
 from core import hooks
 from leads import lifecycle
 from leads.models import Consent, ConsentState, Lead, Stage, StageChange
@@ -187,6 +188,7 @@ TIMELINE_GROUPS: dict[str, str] = {
     "score": "Score",
     "handoff": "Hand-off",
     "consent": "Consent",
+    "edit": "Field edits",
 }
 _HANDOFF_KINDS = frozenset({"assigned", "sla_breach", "reassigned", "rejected", "merged"})
 # Most items the lead's page shows (the newest); events and score changes are capped by their
@@ -204,19 +206,23 @@ def timeline_group(kind: str) -> str:
         return "activity"
     if kind in _HANDOFF_KINDS:
         return "handoff"
+    if kind == "field_change":
+        return "edit"
     return kind if kind in TIMELINE_GROUPS else "other"
 
 
 def lead_timeline(*, lead: Lead, group: str = "", limit: int | None = None) -> list[dict[str, Any]]:
     """Everything that happened to a lead, newest first (the newest `limit` items); with `group`
-    (a TIMELINE_GROUPS key) only that kind of item. Stage changes and consent are this app's
-    own: filtered to those, the other apps are not asked."""
+    (a TIMELINE_GROUPS key) only that kind of item. Stage changes, consent and field edits (the
+    audit's) are read here: filtered to those, the other apps are not asked."""
     items = []
     if group in ("", "stage"):
         items += _stage_items(lead)
     if group in ("", "consent"):
         items += _consent_items(lead)
-    if group not in ("stage", "consent"):
+    if group in ("", "edit"):
+        items += audit_selectors.lead_field_changes(lead.pk)
+    if group not in ("stage", "consent", "edit"):
         items += [i for items in hooks.lead_timeline_items.call(lead) for i in items]
     for item in items:
         item["group"] = timeline_group(item["kind"])

@@ -13,9 +13,10 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from accounts.models import Role, User
+from audit.services import audit_record, changes_between
 from core import hooks
 from core.errors import ApiError, Conflict, Forbidden
-from leads import lifecycle
+from leads import lifecycle, privacy
 from leads.lifecycle import Actor
 from leads.models import Consent, ConsentState, Lead, Stage, StageChange
 
@@ -166,6 +167,17 @@ def _check_unique(data: dict[str, Any], *, exclude_id: int | None = None) -> Non
         raise _duplicate(DuplicateExternalId, "external_id")
 
 
+def _check_not_erased(data: dict[str, Any]) -> None:
+    """An erased address is never added again (leads.privacy): 409 address_erased. Its lock
+    is held to the end of the transaction, so an erasure of it in progress is waited for."""
+    email = data.get("email")
+    if not email:
+        return
+    privacy.emails_lock([email])
+    if privacy.email_erased(email):
+        raise privacy.AddressErased(fields={"email": [privacy.AddressErased.default_detail]})
+
+
 def _check_rep_may_edit(lead: Lead, actor: User, data: dict[str, Any]) -> None:
     # The hand-off queue is visible to every rep, but only the rep who accepted a lead edits it.
     if lead.owner_id != actor.pk:
@@ -186,6 +198,7 @@ def lead_create(*, actor: User | None, rule: str = "", **fields: Any) -> Lead:
     lead_create_authorize(actor=actor)
     data = _normalise(fields)
     _check_owner(data)
+    _check_not_erased(data)
     _check_unique(data)
     now = timezone.now()
     lead = Lead(**data, stage=Stage.IQL, stage_entered_at=now)
@@ -212,12 +225,40 @@ def lead_update(*, lead: Lead, actor: User, **fields: Any) -> Lead:
     if actor_kind(actor) is Actor.REP:
         _check_rep_may_edit(lead, actor, data)
     _check_owner(data)
+    if "email" in data and data["email"] != lead.email.lower():
+        _check_not_erased(data)
     _check_unique(data, exclude_id=lead.pk)
+    before = {name: _audit_value(lead, name) for name in data}
     for name, value in data.items():
         setattr(lead, name, value)
     _check_dnc(lead)
     _save_unique(lead)
+    _audit_lead(lead, actor, "lead.update", before)
     return lead
+
+
+def _audit_value(lead: Lead, name: str) -> Any:
+    """A field's value as the audit shows it: the owner by username, not by id."""
+    if name == "owner":
+        return lead.owner.get_username() if lead.owner is not None else None
+    return getattr(lead, name)
+
+
+def _audit_lead(lead: Lead, actor: User | None, action: str, before: dict[str, Any]) -> None:
+    """The audit row of a person's edit (the lead's timeline shows it): only when a value
+    changed. Ingestion's identify and fill-blanks writes are not audited (their evidence is
+    the events that carried them), nor the score (its ledger) or the stage (its history)."""
+    after = {name: _audit_value(lead, name) for name in before}
+    changes = changes_between(before, after)
+    if changes:
+        audit_record(
+            actor=actor,
+            action=action,
+            object_type="lead",
+            object_id=lead.pk,
+            object_label=lead.email,
+            changes=changes,
+        )
 
 
 @transaction.atomic
@@ -232,6 +273,17 @@ def lead_mark_do_not_contact(*, lead_id: int, reason: str) -> bool:
     updated = Lead.objects.filter(pk=lead_id, do_not_contact=False).update(
         do_not_contact=True, do_not_contact_reason=reason.strip(), updated_at=timezone.now()
     )
+    if updated:
+        audit_record(
+            actor=None,
+            action="lead.do_not_contact",
+            object_type="lead",
+            object_id=lead_id,
+            changes={
+                "do_not_contact": [False, True],
+                "do_not_contact_reason": ["", reason.strip()],
+            },
+        )
     return updated == 1
 
 
@@ -381,6 +433,13 @@ def leads_owner_release(*, owners: dict[int, int]) -> list[int]:
 def lead_delete(*, lead: Lead, actor: User) -> None:
     if actor_kind(actor) is Actor.REP:
         raise Forbidden("A sales rep may not delete leads.")
+    audit_record(
+        actor=actor,
+        action="lead.delete",
+        object_type="lead",
+        object_id=lead.pk,
+        object_label=lead.email,
+    )
     lead.delete()
 
 
@@ -550,9 +609,14 @@ def leads_create_identified(
     One insert for the leads and one for their history rows. Returns email -> id of the leads
     created; an email (or external_id) another transaction took first is left out, and the
     caller treats that lead as an existing one. `consent_required`: the calls came through a
-    source whose policy needs consent before any email (a browser source).
+    source whose policy needs consent before any email (a browser source). An erased address
+    (leads.privacy) is left out too, its lock held to the end of the transaction.
     """
     now = timezone.now()
+    emails = [row["email"].strip().lower() for row in rows if row.get("email")]
+    privacy.emails_lock(emails)
+    erased = privacy.emails_erased(emails)
+    rows = [row for row in rows if row.get("email", "").strip().lower() not in erased]
     leads = [
         Lead(
             **_normalise(row),
@@ -606,16 +670,19 @@ def leads_update_identified(*, changes: dict[int, dict[str, Any]]) -> set[int]:
         values = {**fields, "updated_at": now}
         if "traits" in fields:
             values["traits"] = _traits_merged(fields["traits"])
+        # Never an erased lead: an UPDATE that waited for the erasure's row lock checks this
+        # again on the erased row, and skips it.
+        row = Lead.objects.filter(pk=lead_id, erased_at__isnull=True)
         if not any(name in fields for name in _UNIQUE_FIELDS):
-            Lead.objects.filter(pk=lead_id).update(**values)
+            row.update(**values)
             changed.add(lead_id)
             continue
         try:
             with transaction.atomic():
-                Lead.objects.filter(pk=lead_id).update(**values)
+                row.update(**values)
         except IntegrityError:
             values = {k: v for k, v in values.items() if k not in _UNIQUE_FIELDS}
-            Lead.objects.filter(pk=lead_id).update(**values)
+            row.update(**values)
         changed.add(lead_id)
     return changed
 
@@ -659,7 +726,8 @@ def lead_fill_blanks(*, lead_id: int, fields: dict[str, Any]) -> list[str]:
     value fills nothing; a value the field cannot hold (too long, negative) is Django's
     ValidationError. The row is locked first (FOR NO KEY UPDATE, which ingestion's foreign-key
     checks do not wait for), so an edit committed meanwhile is seen and kept. Returns the names
-    filled, in FILLABLE order, then "traits" if a key was added; [] when the lead is gone.
+    filled, in FILLABLE order, then "traits" if a key was added; [] when the lead is gone or
+    erased (leads.privacy).
     """
     unknown = sorted(set(fields) - set(FILLABLE) - {"traits"})
     if unknown:
@@ -668,7 +736,7 @@ def lead_fill_blanks(*, lead_id: int, fields: dict[str, Any]) -> list[str]:
     if not isinstance(traits, dict):
         raise ValueError("traits must be a dict")
     lead = Lead.objects.select_for_update(no_key=True).filter(pk=lead_id).first()
-    if lead is None:
+    if lead is None or lead.erased_at is not None:
         return []
     values: dict[str, Any] = {}
     for name in FILLABLE:

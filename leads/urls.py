@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from leads import apis, views
+from leads import apis, privacy_views, views
 
 router = DefaultRouter(trailing_slash=True)
 router.register("leads", apis.LeadViewSet, basename="lead")
@@ -16,4 +16,5 @@ urlpatterns = [
     path("leads/views/<int:view_id>/delete/", views.saved_view_delete, name="view_delete"),
     path("leads/bulk/export/", views.bulk_export, name="bulk_export"),
     path("leads/<int:lead_id>/", views.lead_detail, name="detail"),
+    path("leads/<int:lead_id>/erase/", privacy_views.lead_erase_page, name="erase"),
 ]

@@ -16,3 +16,8 @@ class NurturingConfig(AppConfig):
         hooks.lead_stage_entered.register(tasks.stage_entered_hook)
         # The lead list's bulk "Enroll in a sequence", for marketers and admins.
         hooks.lead_list_actions.register(bulk_enroll_action)
+        # A lead's GDPR export and erasure (leads.privacy): this app's part.
+        from nurturing import privacy
+
+        hooks.lead_personal_data.register(privacy.lead_personal_data)
+        hooks.lead_erase.register(privacy.lead_erase)

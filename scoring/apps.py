@@ -15,3 +15,7 @@ class ScoringConfig(AppConfig):
         hooks.lead_page_sections.register(lead_score_section)
         # Ingestion asks for a scoring pass after each commit that linked events to leads.
         hooks.events_recorded.register(scoring_kick)
+        # A lead's GDPR export and erasure (leads.privacy): this app's part.
+        from scoring import privacy
+
+        hooks.lead_personal_data.register(privacy.lead_personal_data)

@@ -105,8 +105,8 @@ class LedgerEntry(models.Model):
     # No database-level foreign keys on rule, version and event: a re-score inserts hundreds of
     # thousands of rows, and PostgreSQL checks each key row by row at commit, taking a share
     # lock on (so writing to) every referenced event row; that cost more than the re-score's own
-    # work. Django still applies on_delete (rules and versions are never deleted: PROTECT; an
-    # event goes only with its lead, whose key is enforced), and a re-score rebuilds the ledger.
+    # work. Django still applies on_delete (rules and versions are never deleted: PROTECT; events
+    # go with their lead, whose key is enforced, or by retention), and a re-score rebuilds it.
     rule = models.ForeignKey(
         ScoringRule,
         on_delete=models.PROTECT,
@@ -121,12 +121,13 @@ class LedgerEntry(models.Model):
         db_index=False,
         db_constraint=False,
     )
-    # Unindexed on its own: the (event, version) unique index starts with it.
+    # Unindexed on its own: the (event, version) unique index starts with it. DO_NOTHING: the
+    # retention job deletes old raw events and their points stay (the id then points nowhere).
     event = models.ForeignKey(
         "events.Event",
         null=True,
         blank=True,
-        on_delete=models.CASCADE,
+        on_delete=models.DO_NOTHING,
         db_index=False,
         db_constraint=False,
     )

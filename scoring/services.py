@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from audit.services import audit_record, changes_between
 from core.errors import ApiError, Forbidden
 from core.publish import publish_on_commit
 from events import services as event_services
@@ -96,9 +97,27 @@ def rule_create(
     rule = ScoringRule.objects.create(name=name, key=key, is_active=is_active, created_by=actor)
     rule.current_version = _version_create(rule, ruledef, actor, number=1)
     rule.save(update_fields=["current_version", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="scoring_rule.create",
+        object_type="scoring_rule",
+        object_id=rule.pk,
+        object_label=name,
+        changes=changes_between(
+            {}, {"name": name, "is_active": is_active, "definition": ruledef.definition()}
+        ),
+    )
     if is_active and rescore:
         rescore_start(actor=actor, reason=f"Rule “{name}” created")
     return rule
+
+
+def _rule_audit_state(rule: ScoringRule) -> dict[str, Any]:
+    return {
+        "name": rule.name,
+        "is_active": rule.is_active,
+        "definition": rule.version.as_def().definition(),
+    }
 
 
 @transaction.atomic
@@ -118,6 +137,7 @@ def rule_update(
     rule = ScoringRule.objects.select_for_update().get(pk=rule_id)
     current = rule.version
     was_active, scoring_changed = rule.is_active, False
+    before = _rule_audit_state(rule)
     if definition is not None:
         ruledef = _parse({**current.as_def().definition(), **definition})
         if ruledef.definition() != current.as_def().definition():
@@ -129,6 +149,16 @@ def rule_update(
     if name:
         rule.name = name
     rule.save()
+    changes = changes_between(before, _rule_audit_state(rule))
+    if changes:
+        audit_record(
+            actor=actor,
+            action="scoring_rule.update",
+            object_type="scoring_rule",
+            object_id=rule.pk,
+            object_label=rule.name,
+            changes=changes,
+        )
     if scoring_changed and (was_active or rule.is_active):
         state = "switched off" if was_active and not rule.is_active else "changed"
         rescore_start(actor=actor, reason=f"Rule “{rule.name}” {state}")
@@ -148,15 +178,29 @@ def scoring_settings_update(
         raise RuleInvalid(str(exc), fields=exc.fields) from exc
     if new == row.thresholds():
         return row
+    before = _settings_audit_state(row)
     row.mql_threshold, row.warm_at, row.hot_at = new.mql_threshold, new.warm_at, new.hot_at
     row.pql_conditions = [
         {"event_name": c.event_name, "min_count": c.min_count, "within_days": c.within_days}
         for c in new.pql_conditions
     ]
     row.save()
+    audit_record(
+        actor=actor,
+        action="scoring_settings.update",
+        object_type="scoring_settings",
+        object_id=row.pk,
+        object_label="Scoring settings",
+        changes=changes_between(before, _settings_audit_state(row)),
+    )
     if rescore:
         rescore_start(actor=actor, reason="Scoring settings changed")
     return row
+
+
+def _settings_audit_state(row: ScoringSettings) -> dict[str, Any]:
+    names = ("mql_threshold", "warm_at", "hot_at", "pql_conditions")
+    return {name: getattr(row, name) for name in names}
 
 
 # --- scoring passes -------------------------------------------------------------------------

@@ -14,3 +14,8 @@ class WebConfig(AppConfig):
 
         # A merge of two leads gives the merged one's form submissions to the kept one.
         hooks.lead_rows_merged.register(submissions_move_to_lead)
+        # A lead's GDPR export and erasure (leads.privacy): this app's part.
+        from web import privacy
+
+        hooks.lead_personal_data.register(privacy.lead_personal_data)
+        hooks.lead_erase.register(privacy.lead_erase)

@@ -25,6 +25,7 @@ from accounts.models import User
 from core.errors import ApiError, Conflict
 from core.publish import publish_on_commit
 from events import services as event_services
+from leads import privacy
 from leads import services as lead_services
 from leads.models import Lead, SourceChannel, Stage
 from nurturing import services as nurture_services
@@ -252,6 +253,8 @@ def _lead_for_submission(*, form: Form, specs, values: dict[str, str], utm: dict
     fields = {name: v for name, v in values.items() if name in validation.LEAD_FIELDS}
     traits = {s.trait: values[s.name] for s in specs if s.trait and s.name in values}
     existing = Lead.objects.select_for_update().filter(email__iexact=values["email"]).first()
+    if existing is None and privacy.email_erased(values["email"]):
+        raise privacy.AddressErased()
     if existing is None:
         new = {
             **fields,
@@ -268,7 +271,9 @@ def _lead_for_submission(*, form: Form, specs, values: dict[str, str], utm: dict
             lead = Lead(pk=created[values["email"]], stage=Stage.IQL, consent_required=True, **new)
             lead._state.adding = False  # the row just inserted: not read back
             return lead
-        existing = Lead.objects.select_for_update().get(email__iexact=values["email"])
+        existing = Lead.objects.select_for_update().filter(email__iexact=values["email"]).first()
+        if existing is None:  # the address was erased while this form was being sent
+            raise privacy.AddressErased()
     fields.pop("email")
     _lead_fill_blanks(
         lead=existing, fields={**fields, **utm, "source": form.source_channel}, traits=traits

@@ -29,6 +29,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from audit.services import audit_record
 from core import publish as broker
 from core.errors import ApiError, Conflict, Forbidden
 from handoff import clock, emails, matching
@@ -294,7 +295,16 @@ def lead_assign(*, lead_id: int, owner_id: int, actor: User) -> Assignment:
     Assignment.objects.filter(lead=lead, status__in=routing_selectors.OPEN_STATUSES).update(
         status=AssignmentStatus.REASSIGNED, ended_at=now
     )
+    before = lead.owner.get_username() if lead.owner is not None else None
     assignment = assignment_open(lead=lead, rep=rep, actor=actor, now=now)
+    audit_record(
+        actor=actor,
+        action="lead.assign",
+        object_type="lead",
+        object_id=lead.pk,
+        object_label=lead.email,
+        changes={"owner": [before, rep.get_username()]},
+    )
     if previous is not None:
         broker.publish_on_commit(ROUTE_POOL)  # the previous owner has room again
     return assignment

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from accounts.models import Role, User
+from audit.services import audit_record, changes_between
 from core.errors import ApiError
 from core.publish import publish_on_commit
 from handoff import clock
@@ -37,6 +38,17 @@ CONDITIONS = ("countries", "size_min", "size_max", "sources", "stages", "score_m
 RULE_FIELDS = frozenset({"name", "is_default", "is_active", "reps", "position", *CONDITIONS})
 
 
+def _audit(actor, action: str, row, label: str, before: dict, after: dict) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type=action.split(".")[0],
+        object_id=row.pk,
+        object_label=label,
+        changes=changes_between(before, after),
+    )
+
+
 def _invalid(field: str, message: str) -> ApiError:
     return ApiError(message, code="invalid", fields={field: [message]})
 
@@ -56,10 +68,12 @@ def handoff_settings_update(*, actor: User | None, **changes: Any) -> HandoffSet
     _check_settings(changes)
     HandoffSettings.objects.get_or_create(pk=1)
     row = HandoffSettings.objects.select_for_update().get(pk=1)
+    before = {name: getattr(row, name) for name in changes}
     for name, value in changes.items():
         setattr(row, name, value)
     row.updated_by = actor
     row.save()
+    _audit(actor, "handoff_settings.update", row, "Hand-off settings", before, changes)
     publish_on_commit(ROUTE_POOL)
     return row
 
@@ -173,6 +187,9 @@ def routing_rule_create(
     _save_rule(rule)
     rule.reps.set(members)
     _place(rule, position)
+    _audit(
+        actor, "routing_rule.create", rule, rule.name, {}, {**fields, "name": name, "reps": reps}
+    )
     publish_on_commit(ROUTE_POOL)
     return rule
 
@@ -187,6 +204,11 @@ def routing_rule_update(*, actor: User | None, rule_id: int, **changes: Any) -> 
         raise ValueError(f"unknown rule fields: {sorted(unknown)}")
     _lock_rules()
     rule = RoutingRule.objects.select_for_update().get(pk=rule_id)
+    before = {name: getattr(rule, name) for name in changes if name not in ("reps", "position")}
+    if "reps" in changes:
+        before["reps"] = sorted(rule.reps.values_list("pk", flat=True))
+    if "position" in changes:
+        before["position"] = rule.position
     _apply(rule, changes)
     _check_rule(rule)
     members = _check_reps(list(changes["reps"])) if "reps" in changes else None
@@ -195,6 +217,8 @@ def routing_rule_update(*, actor: User | None, rule_id: int, **changes: Any) -> 
         rule.reps.set(members)
     if "position" in changes:
         _place(rule, changes["position"])
+    after = {**changes, "reps": sorted(changes["reps"])} if "reps" in changes else changes
+    _audit(actor, "routing_rule.update", rule, rule.name, before, after)
     publish_on_commit(ROUTE_POOL)
     return rule
 
@@ -205,5 +229,8 @@ def routing_rule_delete(*, actor: User | None, rule_id: int) -> None:
     if actor is not None:
         routing_setup_authorize(user=actor)
     _lock_rules()
+    rule = RoutingRule.objects.filter(pk=rule_id).first()
+    if rule is not None:
+        _audit(actor, "routing_rule.delete", rule, rule.name, {}, {})
     RoutingRule.objects.filter(pk=rule_id).delete()
     _renumber(_order_without(None))

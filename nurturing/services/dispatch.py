@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.errors import Conflict
 from core.publish import publish_on_commit
+from leads import privacy
 from leads.models import ConsentState
 from nurturing import selectors
 from nurturing.models import (
@@ -104,11 +105,10 @@ def _dispatch_chunk(*, now, limit: int, lead_ids: list[int] | None) -> tuple[int
     if not due:
         return 0, []
     steps = _steps_by_sequence({e.sequence_id for e in due})
-    suppressed = set(
-        Suppression.objects.filter(email__in={e.lead.email.lower() for e in due}).values_list(
-            "email", flat=True
-        )
-    )
+    emails = {e.lead.email.lower() for e in due}
+    suppressed = set(Suppression.objects.filter(email__in=emails).values_list("email", flat=True))
+    # An erased address (kept as a keyed hash: leads.privacy) is never mailed, whatever lead.
+    suppressed |= privacy.emails_erased(emails)
     chunk = _Chunk(now=now)
     for enrollment in due:
         _dispatch_one(chunk, enrollment, steps[enrollment.sequence_id], suppressed)
@@ -187,6 +187,8 @@ def _dispatch_one(chunk: _Chunk, enrollment: Enrollment, steps: list[Step], supp
 
 
 def stop_reason(lead, sequence: Sequence, suppressed=()) -> str:
+    if lead.erased_at is not None:
+        return "erased"
     if lead.do_not_contact:
         return f"do-not-contact: {lead.do_not_contact_reason}"
     if lead.consent == ConsentState.WITHDRAWN:

@@ -10,6 +10,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from accounts.models import User
+from audit.services import audit_record, changes_between
 from core.errors import ApiError, Conflict, Forbidden
 from leads.filters import LeadFilter
 from leads.models import Lead, Stage
@@ -89,7 +90,19 @@ def sequence_create(*, actor: User | None, **fields: Any) -> Sequence:
     seq = Sequence(**fields, created_by=actor, activated_at=timezone.now())
     _check_sequence(seq)
     _save(seq, conflict="A sequence with this key already exists.")
+    _audit(actor, "sequence.create", "sequence", seq, seq.name, {}, fields)
     return seq
+
+
+def _audit(actor, action: str, kind: str, row, label: str, before: dict, after: dict) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type=kind,
+        object_id=row.pk,
+        object_label=label,
+        changes=changes_between(before, after),
+    )
 
 
 @transaction.atomic
@@ -97,12 +110,14 @@ def sequence_update(*, sequence: Sequence, actor: User | None, **fields: Any) ->
     require_marketing(actor)
     seq = Sequence.objects.select_for_update().get(pk=sequence.pk)
     reactivated = fields.get("is_active") is True and not seq.is_active
+    before = {name: getattr(seq, name) for name in fields}
     for name, value in fields.items():
         setattr(seq, name, value)
     if reactivated:
         seq.activated_at = timezone.now()
     _check_sequence(seq)
     _save(seq, conflict="A sequence with this key already exists.")
+    _audit(actor, "sequence.update", "sequence", seq, seq.name, before, fields)
     return seq
 
 
@@ -114,6 +129,7 @@ def sequence_delete(*, sequence: Sequence, actor: User | None) -> None:
             "This sequence has enrollments; deactivate it instead (is_active=false).",
             code="sequence_in_use",
         )
+    _audit(actor, "sequence.delete", "sequence", sequence, sequence.name, {}, {})
     sequence.delete()
 
 
@@ -139,6 +155,8 @@ def step_create(*, sequence: Sequence, actor: User | None, **fields: Any) -> Ste
     step = Step(sequence=seq, **fields)
     _check_step(step)
     _save(step, conflict="This sequence already has a step at that position.")
+    label = f"{seq.name}: step {step.position}"
+    _audit(actor, "sequence.step_create", "sequence", seq, label, {}, fields)
     return step
 
 
@@ -146,10 +164,13 @@ def step_create(*, sequence: Sequence, actor: User | None, **fields: Any) -> Ste
 def step_update(*, step: Step, actor: User | None, **fields: Any) -> Step:
     require_marketing(actor)
     step = Step.objects.select_for_update().get(pk=step.pk)
+    before = {name: getattr(step, name) for name in fields}
     for name, value in fields.items():
         setattr(step, name, value)
     _check_step(step)
     _save(step, conflict="This sequence already has a step at that position.")
+    label = f"{step.sequence.name}: step {step.position}"
+    _audit(actor, "sequence.step_update", "sequence", step.sequence, label, before, fields)
     return step
 
 
@@ -161,6 +182,8 @@ def step_delete(*, step: Step, actor: User | None) -> None:
             "Emails were already sent for this step; edit it or deactivate the sequence.",
             code="step_in_use",
         )
+    label = f"{step.sequence.name}: step {step.position}"
+    _audit(actor, "sequence.step_delete", "sequence", step.sequence, label, {}, {})
     step.delete()
 
 

@@ -475,10 +475,10 @@ def test_lead_page_queries_stay_few(rep, django_assert_max_num_queries):
     client = logged_in(rep)
     client.get(f"/leads/{lead.pk}/")
 
-    # the lead page's 16 (its timeline's hooks and consent evidence included), the hand-off
-    # section's 4 (assignment, discovery, activities, tasks) and the score breakdown's 1; the
-    # pool mode is read only for an unowned lead
-    with django_assert_max_num_queries(19):
+    # the lead page's 16 (its timeline's hooks and consent evidence included), the audit's
+    # field edits (1), the hand-off section's 4 (assignment, discovery, activities, tasks) and
+    # the score breakdown's 1; the pool mode is read only for an unowned lead
+    with django_assert_max_num_queries(20):
         page = html(client.get(f"/leads/{lead.pk}/"))
 
     assert page.count('<span class="task-title">') == 20

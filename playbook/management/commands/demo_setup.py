@@ -12,6 +12,7 @@ from playbook.demo_handoff_sla import demo_sla_ensure
 from playbook.demo_history import demo_history_ensure
 from playbook.demo_imports import demo_imports_ensure
 from playbook.demo_leadlist import demo_leadlist_ensure
+from playbook.demo_privacy import demo_privacy_ensure
 from playbook.demo_web import demo_web_ensure
 from scoring.services import backlog_score
 
@@ -43,12 +44,15 @@ class Command(BaseCommand):
         routed = routing.pool_route()
         # The lead list: saved views of the marketer and the sales manager.
         views = demo_leadlist_ensure()
+        # Audit trail and privacy: edits in the audit log, an erased lead, an API token.
+        privacy = demo_privacy_ensure()
         self.stdout.write(f"Demo data: {created} new leads; hand-off: {handoff} new rows.")
         self.stdout.write(f"History: {history} new leads over the last six months.")
         self.stdout.write(f"Import: {imported} leads from a trade-show list (/leads/import/).")
         self.stdout.write(f"Routed {routed} waiting leads to the reps' inboxes.")
         self.stdout.write(f"Website: {website} new rows (a browser source, the form /f/ebook/).")
         self.stdout.write(f"Lead list: {views} saved views.")
+        self.stdout.write(f"Privacy: {privacy} new rows (audit log /audit/, an erased lead).")
         self.stdout.write("Demo log-ins (username / password):")
         seen = set()
         for user in [*users, *team["users"]]:
