@@ -344,6 +344,7 @@ class LeadViewSet(viewsets.ModelViewSet):
         return response
 
     @extend_schema(
+        operation_id="leads_personal_data",
         responses={200: {"type": "object", "additionalProperties": True}},
         description="Everything held about the lead, as one JSON document (admins; audited).",
     )

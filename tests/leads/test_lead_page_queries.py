@@ -16,8 +16,8 @@ pytestmark = pytest.mark.django_db
 
 # Session and user (2), the lead, its consent evidence, its stage history, events, points,
 # enrollments, emails (6), the hand-off's timeline and section (9), the transition targets, and
-# the score breakdown's section (the duplicates load after the page, in a request of their own).
-PAGE_QUERIES = 19
+# the score breakdown's section, the audit's field edits (the duplicates load after the page).
+PAGE_QUERIES = 20
 
 
 def lead_with_history(n: int):
