@@ -20,11 +20,10 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core import ratelimit
+from core import parsers, ratelimit
 from core.errors import ApiError
 from events import cors, jsonfast, parsing, sdkconfig, selectors, services
 from events.models import Source, SourceKind
@@ -373,11 +372,19 @@ class PayloadTooLarge(ApiError):
 NATIVE_SOURCE = "api"
 
 
+class IngestJSONParser(parsers.JSONParser):
+    """Bad text and deep nesting are judged per message (one bad message is rejected, the rest
+    stored); only a body too deep to parse at all is refused whole."""
+
+    max_depth = None
+    check_text = False
+
+
 class EventIngestApi(APIView):
     """POST /api/v1/events/: one Segment-shaped event, or a list of them (token auth)."""
 
     permission_classes = [permissions.IsAuthenticated]
-    parser_classes = [JSONParser]
+    parser_classes = [IngestJSONParser]
 
     @extend_schema(request=dict, responses=dict)
     def post(self, request):

@@ -1,9 +1,10 @@
 import django_filters
 
+from core.filters import FilterSet
 from leads.models import Lead, SourceChannel, Stage, Temperature
 
 
-class LeadFilter(django_filters.FilterSet):
+class LeadFilter(FilterSet):
     stage = django_filters.MultipleChoiceFilter(choices=Stage.choices)
     source = django_filters.MultipleChoiceFilter(choices=SourceChannel.choices)
     owner = django_filters.NumberFilter(field_name="owner_id")

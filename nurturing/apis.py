@@ -17,6 +17,7 @@ from core.errors import validated
 from leads.models import Lead, Stage
 from leads.selectors import lead_get
 from nurturing import selectors, services
+from nurturing.filters import EnrollmentFilter, MessageFilter
 from nurturing.models import Enrollment, Message, Sequence, Step
 
 
@@ -224,7 +225,7 @@ class EnrollmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     """Who is in which sequence. POST enrolls a lead by hand; POST {id}/exit/ stops it."""
 
     serializer_class = EnrollmentOutput
-    filterset_fields = ["lead", "sequence", "status", "trigger"]
+    filterset_class = EnrollmentFilter
     ordering_fields = ["enrolled_at", "next_due_at"]
     ordering = ["-enrolled_at", "-id"]
 
@@ -290,7 +291,7 @@ class MessageViewSet(viewsets.ReadOnlyModelViewSet):
     marketer settles each with POST {id}/resolve/ {"delivered": true|false}."""
 
     serializer_class = MessageOutput
-    filterset_fields = ["lead", "enrollment", "step", "status"]
+    filterset_class = MessageFilter
     ordering_fields = ["created_at", "sent_at"]
     ordering = ["-created_at", "-id"]
 
