@@ -13,16 +13,15 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from core.env import env_bool, env_int, env_list, env_str, env_url
+from core.secretkey import secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("LEADCRM_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY is required unless DEBUG is on")
-    SECRET_KEY = "django-insecure-debug-only-key"
+# Strong with DEBUG off (start-up stops on a weak one); with DEBUG on and none given, a random
+# key generated once and kept in VAR_DIR/secret_key (core/secretkey.py).
+SECRET_KEY = secret_key(env_str("SECRET_KEY"), debug=DEBUG, var_dir=VAR_DIR)
 
 SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000", schemes=("http", "https")).rstrip("/")
 HTTPS = SITE_URL.startswith("https://")
