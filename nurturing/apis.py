@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from accounts.auth import request_user
 from core.errors import validated
+from core.fields import IdField
 from leads.models import Lead, Stage
 from leads.selectors import lead_get
 from nurturing import selectors, services
@@ -213,7 +214,7 @@ class EnrollmentOutput(serializers.ModelSerializer):
 
 
 class EnrollmentInput(serializers.Serializer):
-    lead = serializers.IntegerField()
+    lead = IdField()
     sequence = serializers.PrimaryKeyRelatedField(queryset=Sequence.objects.all())
 
 

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import validated
+from core.fields import IntField
 from scoring import rules, selectors, services
 from scoring.models import RescoreJob, RuleKind, RuleVersion, ScoringRule
 from scoring.services import RuleInvalid
@@ -80,9 +81,9 @@ class RuleInput(serializers.Serializer):
     event_type = serializers.CharField(required=False, allow_blank=True, max_length=16)
     event_name = serializers.CharField(required=False, allow_blank=True, max_length=255)
     conditions = ConditionSerializer(many=True, required=False)
-    points = serializers.IntegerField()
-    max_times = serializers.IntegerField(required=False, allow_null=True)
-    expires_after_days = serializers.IntegerField(required=False, allow_null=True)
+    points = IntField()
+    max_times = IntField(required=False, allow_null=True)
+    expires_after_days = IntField(required=False, allow_null=True)
 
 
 # What a full replacement (PUT) means for the fields it leaves out.
@@ -180,14 +181,14 @@ class RuleVersionsApi(APIView):
 
 class PqlConditionSerializer(serializers.Serializer):
     event_name = serializers.CharField(max_length=255)
-    min_count = serializers.IntegerField()
-    within_days = serializers.IntegerField()
+    min_count = IntField()
+    within_days = IntField()
 
 
 class SettingsSerializer(serializers.Serializer):
-    mql_threshold = serializers.IntegerField(required=False)
-    warm_at = serializers.IntegerField(required=False, help_text="Scores from here up are warm.")
-    hot_at = serializers.IntegerField(required=False, help_text="Scores from here up are hot.")
+    mql_threshold = IntField(required=False)
+    warm_at = IntField(required=False, help_text="Scores from here up are warm.")
+    hot_at = IntField(required=False, help_text="Scores from here up are hot.")
     pql_conditions = PqlConditionSerializer(many=True, required=False)
 
 
@@ -303,9 +304,9 @@ class SimulateInput(serializers.Serializer):
         help_text="The draft rule set (definitions as for /rules/); default: the active rules.",
         max_length=200,
     )
-    mql_threshold = serializers.IntegerField(required=False)
-    warm_at = serializers.IntegerField(required=False)
-    hot_at = serializers.IntegerField(required=False)
+    mql_threshold = IntField(required=False)
+    warm_at = IntField(required=False)
+    hot_at = IntField(required=False)
     pql_conditions = PqlConditionSerializer(many=True, required=False)
     limit = serializers.IntegerField(required=False, min_value=0, max_value=1000, default=100)
 

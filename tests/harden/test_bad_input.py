@@ -188,3 +188,57 @@ def test_a_huge_integer_in_a_page_filter_is_a_400(admin_user):
 
     assert response.status_code in (200, 400)
     assert response.status_code != 500
+
+
+# --- huge integers in request bodies ---------------------------------------------------------
+
+INT_MAX = 2**31 - 1
+BIGINT_MAX = 2**63 - 1
+DEMO = {
+    "name": "Booked a demo",
+    "kind": "event",
+    "event_type": "track",
+    "event_name": "Demo Booked",
+    "points": 25,
+}
+
+
+@pytest.mark.parametrize(
+    "method, url, body, field",
+    [
+        ("post", "/api/v1/scoring/rules/", {**DEMO, "points": INT_MAX + 1}, "points"),
+        ("post", "/api/v1/scoring/rules/", {**DEMO, "max_times": INT_MAX + 1}, "max_times"),
+        ("put", "/api/v1/scoring/settings/", {"mql_threshold": INT_MAX + 1}, "mql_threshold"),
+        ("put", "/api/v1/scoring/settings/", {"hot_at": -(INT_MAX + 2)}, "hot_at"),
+        ("post", "/api/v1/nurturing/enrollments/", {"lead": BIGINT_MAX + 1}, "lead"),
+        (
+            "post",
+            "/api/v1/handoff/rules/",
+            {"name": "Big", "reps": [], "score_min": INT_MAX + 1},
+            "score_min",
+        ),
+        ("post", "/api/v1/handoff/rules/", {"name": "Big", "reps": [BIGINT_MAX + 1]}, "reps"),
+    ],
+)
+def test_a_number_past_its_column_is_a_400_naming_the_field(
+    admin_client_api, method, url, body, field
+):
+    response = getattr(admin_client_api, method)(url, body, format="json")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "invalid"
+    assert field in response.json()["fields"]
+
+
+def test_the_largest_bigint_lead_id_is_a_clean_404(admin_client_api):
+    from tests.nurturing.conftest import make_sequence
+
+    sequence = make_sequence(key="big")
+
+    response = admin_client_api.post(
+        "/api/v1/nurturing/enrollments/",
+        {"lead": BIGINT_MAX, "sequence": sequence.pk},
+        format="json",
+    )
+
+    assert response.status_code == 404
