@@ -385,6 +385,7 @@ class EventIngestApi(APIView):
 
     permission_classes = [permissions.IsAuthenticated]
     parser_classes = [IngestJSONParser]
+    throttle_classes: list = []  # ingestion: bounded per batch, not by the API's hourly limits
 
     @extend_schema(request=dict, responses=dict)
     def post(self, request):

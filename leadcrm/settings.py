@@ -189,6 +189,11 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    # Per-user and per-address limits (core/throttling.py; rates below): 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "core.throttling.UserRateThrottle",
+        "core.throttling.AnonRateThrottle",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -218,6 +223,19 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery -----------------------------------------------------------------------------------
 REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss", "unix"))
+# The cache: the API's throttle counters and the log-in lockout's. Redis when there is one
+# (shared by every process), else this process's memory (development).
+CACHES: dict[str, dict[str, Any]] = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "leadcrm"),
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # A task not acknowledged within this time is delivered again. Short, so that a killed
@@ -309,6 +327,13 @@ RATE_LIMIT_KEY_PREFIX = env_str("RATE_LIMIT_KEY_PREFIX", "leadcrm:ratelimit:")
 # 0: the client is the connection's peer (REMOTE_ADDR). Per-IP limits and consent evidence
 # use it; set it to exactly the number of proxies, or clients can pick their own address.
 TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0, minimum=0)
+# --- API abuse limits ---------------------------------------------------------------------------
+# REST API requests an hour per signed-in user, and per client address without one (0: no
+# limit); the next is a 429 with Retry-After. Far above any real use (an integration syncing
+# thousands of leads): they stop abuse, not work. Ingestion is not counted: /v1/* has its
+# per-source limits above, /api/v1/events/ its batch limit.
+API_RATE_PER_USER_PER_HOUR = env_int("API_RATE_PER_USER_PER_HOUR", 100_000, minimum=0)
+API_RATE_ANON_PER_HOUR = env_int("API_RATE_ANON_PER_HOUR", 10_000, minimum=0)
 # --- Lead-capture forms (web) -------------------------------------------------------------------
 # A form sent sooner than this many seconds after it was shown is refused (bots fill at once).
 FORMS_MIN_FILL_SECONDS = env_int("FORMS_MIN_FILL_SECONDS", 3, minimum=0)
