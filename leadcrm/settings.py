@@ -5,6 +5,7 @@ leadcrm/localdb.py) and Celery runs on kombu's filesystem transport, so no other
 needed. DEBUG is off unless asked for.
 """
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
+    "axes",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
@@ -68,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Log-in lockout (accounts/lockout.py): last, as django-axes asks.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "leadcrm.urls"
@@ -112,6 +116,30 @@ if "host" in _db.get("OPTIONS", {}):
     _db["HOST"] = _db["OPTIONS"].pop("host")
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Log-in lockout (django-axes; accounts/lockout.py) ------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "accounts.lockout.LockoutBackend",  # refuses a locked-out account or address first
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed log-ins (per account, and per address) within the cool-off that lock it, and the
+# minutes the lock lasts; a successful log-in clears the account's count.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"
+# Failed attempts are kept (the admin's unlock list); successful log-ins are not logged.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+# Password-reset emails an hour per client address and per address asked for (core.ratelimit,
+# Redis; off without REDIS_URL); the next is a 429.
+PASSWORD_RESET_RATE_PER_IP_PER_HOUR = env_int("PASSWORD_RESET_RATE_PER_IP_PER_HOUR", 5, minimum=1)
+PASSWORD_RESET_RATE_PER_EMAIL_PER_HOUR = env_int(
+    "PASSWORD_RESET_RATE_PER_EMAIL_PER_HOUR", 3, minimum=1
+)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts import views as account_views
 from accounts.urls import api_urlpatterns as accounts_api
 from core.health import healthz
 from events.urls import api_urlpatterns as events_api
@@ -33,6 +34,12 @@ urlpatterns = [
     path("", include("leads.urls")),
     path("", include("imports.urls")),
     path("", include("handoff.urls")),
+    # Django's password reset, throttled (before the auth URLs, which hold the unthrottled one).
+    path(
+        "accounts/password_reset/",
+        account_views.PasswordResetView.as_view(),
+        name="password_reset",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("e/", include("nurturing.urls")),
     path("f/", include("web.urls")),
