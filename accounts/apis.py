@@ -33,6 +33,8 @@ PUBLIC_FIELDS = [
 
 class UserOutput(serializers.ModelSerializer):
     away_now = serializers.SerializerMethodField(help_text="Away at this moment.")
+    # May be blank: a plain string (an email format would not take "").
+    email = serializers.CharField(read_only=True, help_text="Email address; may be empty.")
 
     class Meta:
         model = User

@@ -52,3 +52,8 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),
     *segment_urlpatterns,
 ]
+
+# JSON error answers under /api/ and /v1/, Django's pages elsewhere (core/handlers.py).
+handler400 = "core.handlers.bad_request"
+handler404 = "core.handlers.not_found"
+handler500 = "core.handlers.server_error"

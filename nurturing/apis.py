@@ -61,6 +61,8 @@ class StepInput(serializers.ModelSerializer):
 
 class SequenceOutput(serializers.ModelSerializer):
     steps = StepOutput(many=True, read_only=True)
+    # Blank unless the trigger is a stage (a read-only model field's schema would not say so).
+    trigger_stage = serializers.ChoiceField(choices=Stage.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Sequence
