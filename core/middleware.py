@@ -28,16 +28,31 @@ def _problem(request) -> str | None:
     return None
 
 
+def checks_own_text(view):
+    """Mark a view that validates every text it takes itself and answers a problem its own way
+    (the public lead-capture forms: a visitor sees the form again, with the field's message)."""
+    view.checks_own_text = True
+    return view
+
+
 class RejectBadTextMiddleware:
     """A NUL character (or an unpaired surrogate) in the address, a query parameter or a form
     field is a 400 `invalid_text` here, before a filter or a form hands it to PostgreSQL
-    (which refuses it with an error, a 500). JSON bodies are checked by core.parsers."""
+    (which refuses it with an error, a 500). JSON bodies are checked by core.parsers.
+
+    Checked once the view is known (process_view), so that a view marked `checks_own_text`
+    is left to do it; an address that matches no view is a 404 anyway."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if getattr(view_func, "checks_own_text", False):
+            return None
         problem = _problem(request)
         if problem:
             return JsonResponse({"code": "invalid_text", "message": problem}, status=400)
-        return self.get_response(request)
+        return None

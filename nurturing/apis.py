@@ -18,7 +18,7 @@ from core.fields import IdField
 from leads.models import Lead, Stage
 from leads.selectors import lead_get
 from nurturing import selectors, services
-from nurturing.filters import EnrollmentFilter, MessageFilter
+from nurturing.filters import EnrollmentFilter, MessageFilter, StepFilter
 from nurturing.models import Enrollment, Message, Sequence, Step
 
 
@@ -154,7 +154,7 @@ class StepViewSet(viewsets.ModelViewSet):
     """Steps of sequences; `?sequence=<id>` lists one sequence's steps."""
 
     serializer_class = StepOutput
-    filterset_fields = ["sequence"]
+    filterset_class = StepFilter
     ordering_fields = ["position"]
     ordering = ["sequence", "position"]
 

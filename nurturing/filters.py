@@ -8,7 +8,22 @@ caller may not see give the same empty list, so a rep cannot learn which leads e
 import django_filters
 
 from core.filters import IdFilter, RestFilterSet
-from nurturing.models import Enrollment, EnrollmentStatus, Message, MessageStatus, TriggerKind
+from nurturing.models import (
+    Enrollment,
+    EnrollmentStatus,
+    Message,
+    MessageStatus,
+    Step,
+    TriggerKind,
+)
+
+
+class StepFilter(RestFilterSet):
+    sequence = IdFilter(field_name="sequence_id")
+
+    class Meta:
+        model = Step
+        fields: list[str] = []
 
 
 class EnrollmentFilter(RestFilterSet):

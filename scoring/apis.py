@@ -81,9 +81,11 @@ class RuleInput(serializers.Serializer):
     event_type = serializers.CharField(required=False, allow_blank=True, max_length=16)
     event_name = serializers.CharField(required=False, allow_blank=True, max_length=255)
     conditions = ConditionSerializer(many=True, required=False)
-    points = IntField()
-    max_times = IntField(required=False, allow_null=True)
-    expires_after_days = IntField(required=False, allow_null=True)
+    points = IntField(min_value=-rules.MAX_POINTS, max_value=rules.MAX_POINTS)
+    max_times = IntField(min_value=1, max_value=rules.MAX_TIMES, required=False, allow_null=True)
+    expires_after_days = IntField(
+        min_value=1, max_value=rules.MAX_DAYS, required=False, allow_null=True
+    )
 
 
 # What a full replacement (PUT) means for the fields it leaves out.
@@ -179,16 +181,22 @@ class RuleVersionsApi(APIView):
         return Response(RuleVersionOutput(selectors.rule_versions(rule=rule), many=True).data)
 
 
+def ThresholdField(**kwargs) -> serializers.IntegerField:  # noqa: N802 - reads as a field class
+    """A score threshold: the range scoring.rules takes (warm_at < hot_at is checked there)."""
+    limit = rules.MAX_POINTS * 100
+    return IntField(min_value=-limit, max_value=limit, required=False, **kwargs)
+
+
 class PqlConditionSerializer(serializers.Serializer):
     event_name = serializers.CharField(max_length=255)
-    min_count = IntField()
-    within_days = IntField()
+    min_count = IntField(min_value=1, max_value=rules.MAX_TIMES)
+    within_days = IntField(min_value=1, max_value=rules.MAX_DAYS)
 
 
 class SettingsSerializer(serializers.Serializer):
-    mql_threshold = IntField(required=False)
-    warm_at = IntField(required=False, help_text="Scores from here up are warm.")
-    hot_at = IntField(required=False, help_text="Scores from here up are hot.")
+    mql_threshold = ThresholdField()
+    warm_at = ThresholdField(help_text="Scores from here up are warm.")
+    hot_at = ThresholdField(help_text="Scores from here up are hot.")
     pql_conditions = PqlConditionSerializer(many=True, required=False)
 
 
@@ -304,9 +312,9 @@ class SimulateInput(serializers.Serializer):
         help_text="The draft rule set (definitions as for /rules/); default: the active rules.",
         max_length=200,
     )
-    mql_threshold = IntField(required=False)
-    warm_at = IntField(required=False)
-    hot_at = IntField(required=False)
+    mql_threshold = ThresholdField()
+    warm_at = ThresholdField()
+    hot_at = ThresholdField()
     pql_conditions = PqlConditionSerializer(many=True, required=False)
     limit = serializers.IntegerField(required=False, min_value=0, max_value=1000, default=100)
 

@@ -23,6 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from core.errors import ApiError
+from core.middleware import checks_own_text
 from web import emails, rendering, selectors, services, spam, validation
 from web.models import Form, Submission, SubmissionStatus
 
@@ -51,6 +52,7 @@ def _client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+@checks_own_text  # web.validation: a field's control characters are shown on the form
 @csrf_exempt
 @never_cache
 @require_http_methods(["GET", "POST", "OPTIONS"])
@@ -71,6 +73,7 @@ def form_page(request: HttpRequest, slug: str) -> HttpResponse:
     return _submit(request, form)
 
 
+@checks_own_text
 @never_cache
 @require_http_methods(["GET", "OPTIONS"])
 def form_start(request: HttpRequest, slug: str) -> HttpResponse:

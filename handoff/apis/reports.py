@@ -5,6 +5,7 @@ from datetime import date, datetime, time, timedelta
 from django.urls import path
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -152,9 +153,13 @@ class SlaReportApi(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "from", str, description="First day, YYYY-MM-DD (default: 29 days before to)."
+                "from",
+                OpenApiTypes.DATE,
+                description="First day, YYYY-MM-DD (default: 29 days before to).",
             ),
-            OpenApiParameter("to", str, description="Last day, YYYY-MM-DD (default: today)."),
+            OpenApiParameter(
+                "to", OpenApiTypes.DATE, description="Last day, YYYY-MM-DD (default: today)."
+            ),
         ],
         responses=SlaReportOutput,
     )
