@@ -372,6 +372,45 @@ class PayloadTooLarge(ApiError):
 NATIVE_SOURCE = "api"
 
 
+def _message_schema(kind: str, required: list[str], **properties: dict) -> dict:
+    text = {"type": "string", "minLength": 1, "maxLength": parsing.MAX_ID_LENGTH}
+    ids = {"userId": text, "anonymousId": text}
+    schema = {
+        "type": "object",
+        "properties": {
+            "type": {"type": "string", "enum": [kind]},
+            **ids,
+            "messageId": text,
+            "timestamp": {"type": "string", "format": "date-time"},
+            "properties": {"type": "object"},
+            "traits": {"type": "object"},
+            "context": {"type": "object"},
+            **properties,
+        },
+        "required": ["type", *required],
+    }
+    if kind != "alias":  # one of the two ids (parsing.parse_message)
+        schema["anyOf"] = [{"required": ["userId"]}, {"required": ["anonymousId"]}]
+    return schema
+
+
+_NAME = {"type": "string", "minLength": 1, "maxLength": parsing.MAX_ID_LENGTH}
+_MESSAGE_SCHEMA = {
+    "oneOf": [
+        _message_schema("track", ["event"], event={**_NAME, "pattern": r"\S"}),
+        _message_schema("identify", []),
+        _message_schema("page", [], name=_NAME),
+        _message_schema("screen", [], name=_NAME),
+        _message_schema("group", ["groupId"], groupId=_NAME),
+        _message_schema("alias", ["previousId", "userId"], previousId=_NAME),
+    ]
+}
+# One Segment-shaped message, or a list of them (parsing.parse_message checks each).
+EVENT_REQUEST_SCHEMA = {
+    "oneOf": [_MESSAGE_SCHEMA, {"type": "array", "items": _MESSAGE_SCHEMA, "minItems": 1}]
+}
+
+
 class IngestJSONParser(parsers.JSONParser):
     """Bad text and deep nesting are judged per message (one bad message is rejected, the rest
     stored); only a body too deep to parse at all is refused whole."""
@@ -387,7 +426,7 @@ class EventIngestApi(APIView):
     parser_classes = [IngestJSONParser]
     throttle_classes: list = []  # ingestion: bounded per batch, not by the API's hourly limits
 
-    @extend_schema(request=dict, responses=dict)
+    @extend_schema(request={"application/json": EVENT_REQUEST_SCHEMA}, responses=dict)
     def post(self, request):
         services.events_push_authorize(actor=request.user)
         try:
