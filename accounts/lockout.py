@@ -15,7 +15,7 @@ from django.shortcuts import render
 from core import ratelimit
 
 
-class LockoutBackend(AxesStandaloneBackend):
+class LockoutBackend(AxesStandaloneBackend):  # type: ignore[misc]  # axes is untyped
     """Axes' check before the password backend. A call without a request (a management
     command, a script: no address to count) is not a web log-in and is not checked."""
 

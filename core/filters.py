@@ -9,6 +9,8 @@ too, through `FilterBackend`). They add two guards to what django-filter checks:
   is a 400 saying the largest value, not a query PostgreSQL refuses).
 """
 
+from typing import Any
+
 import django_filters
 from django import forms
 from django.core.exceptions import FieldDoesNotExist
@@ -19,16 +21,13 @@ from django_filters.utils import get_model_field
 from core import text
 
 
-def integer_range(model_field) -> tuple[int, int] | None:
+def integer_range(model_field: Any) -> tuple[int, int] | None:
     """(lowest, highest) value the database column of an integer model field holds."""
     if isinstance(model_field, models.ForeignKey):
         model_field = model_field.target_field
     if not isinstance(model_field, models.IntegerField | models.AutoField):
         return None
-    low, high = connection.ops.integer_field_range(model_field.get_internal_type())
-    if low is None or high is None:
-        return None
-    return low, high
+    return connection.ops.integer_field_range(model_field.get_internal_type())
 
 
 def _guard_text(field: forms.Field) -> None:
@@ -45,15 +44,15 @@ def _guard_text(field: forms.Field) -> None:
 
 
 class _Guarded:
-    filters: dict
-    _meta: object
+    """Mixed into django-filter's FilterSets (which provide `filters`, `_meta` and `form`)."""
 
     def _bound_numbers(self) -> None:
-        model = getattr(self._meta, "model", None)
+        this: Any = self
+        model = getattr(this._meta, "model", None)
         if model is None:
             return
-        for filter_ in self.filters.values():
-            if not isinstance(filter_, django_filters.NumberFilter):
+        for filter_ in this.filters.values():
+            if not isinstance(filter_, django_filters.NumberFilter) or not filter_.field_name:
                 continue
             try:
                 model_field = get_model_field(model, filter_.field_name)
@@ -66,19 +65,20 @@ class _Guarded:
                 filter_.__dict__.pop("_field", None)  # built before the bounds: build again
 
     @property
-    def form(self):
-        if not hasattr(self, "_form"):
+    def form(self) -> Any:
+        this: Any = self
+        if not hasattr(this, "_form"):
             self._bound_numbers()
             form = super().form  # type: ignore[misc]
             for field in form.fields.values():
                 _guard_text(field)
-        return self._form
+        return this._form
 
 
 class IdFilter(django_filters.NumberFilter):
     """A row id: a whole number (the column's range is added by the FilterSets below)."""
 
-    field_class = forms.IntegerField
+    field_class = forms.IntegerField  # type: ignore[assignment]
 
 
 class FilterSet(_Guarded, django_filters.FilterSet):

@@ -1,5 +1,8 @@
 """Request guards that apply to every URL: pages, the API, the admin and ingestion alike."""
 
+from collections.abc import Callable
+from typing import Any
+
 from django.http import JsonResponse
 
 from core import text
@@ -28,10 +31,10 @@ def _problem(request) -> str | None:
     return None
 
 
-def checks_own_text(view):
+def checks_own_text[View: Callable[..., Any]](view: View) -> View:
     """Mark a view that validates every text it takes itself and answers a problem its own way
     (the public lead-capture forms: a visitor sees the form again, with the field's message)."""
-    view.checks_own_text = True
+    view.checks_own_text = True  # type: ignore[attr-defined]
     return view
 
 

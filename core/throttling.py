@@ -28,7 +28,12 @@ HOUR = 3600
 
 class _WindowThrottle(SimpleRateThrottle):
     setting: str  # the Django setting holding this scope's requests an hour (0: no limit)
-    timer = time.time
+    # Set by SimpleRateThrottle.__init__ from get_rate(): requests and seconds a window.
+    num_requests: int
+    duration: int
+
+    def timer(self) -> float:  # tests freeze it
+        return time.time()
 
     def get_rate(self) -> str | None:
         per_hour = getattr(settings, self.setting)

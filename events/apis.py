@@ -13,6 +13,7 @@ their CORS preflights (events.cors), and the settings documents each fetches fir
 import base64
 import binascii
 import zlib
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
@@ -372,10 +373,10 @@ class PayloadTooLarge(ApiError):
 NATIVE_SOURCE = "api"
 
 
-def _message_schema(kind: str, required: list[str], **properties: dict) -> dict:
+def _message_schema(kind: str, required: list[str], **properties: dict) -> dict[str, Any]:
     text = {"type": "string", "minLength": 1, "maxLength": parsing.MAX_ID_LENGTH}
     ids = {"userId": text, "anonymousId": text}
-    schema = {
+    schema: dict[str, Any] = {
         "type": "object",
         "properties": {
             "type": {"type": "string", "enum": [kind]},

@@ -101,8 +101,7 @@ def test_event_ingestion_is_not_counted(settings, clock, admin_client_api):
     event = {"type": "track", "event": "Viewed", "anonymousId": "a-1"}
 
     codes = [
-        admin_client_api.post("/api/v1/events/", event, format="json").status_code
-        for _ in range(3)
+        admin_client_api.post("/api/v1/events/", event, format="json").status_code for _ in range(3)
     ]
 
     assert codes == [200, 200, 200]
