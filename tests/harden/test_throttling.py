@@ -128,3 +128,18 @@ def test_the_cache_is_redis_when_redis_is_configured():
     )
 
     assert django_settings.CACHES["default"]["BACKEND"] == expected
+
+
+def test_redis_down_lets_requests_through(settings, clock, rep_client):
+    settings.API_RATE_PER_USER_PER_HOUR = 1
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+        }
+    }
+
+    codes = [rep_client.get("/api/v1/leads/").status_code for _ in range(2)]
+
+    assert codes == [200, 200]
