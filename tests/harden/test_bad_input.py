@@ -242,3 +242,18 @@ def test_the_largest_bigint_lead_id_is_a_clean_404(admin_client_api):
     )
 
     assert response.status_code == 404
+
+
+def test_a_huge_duplicate_number_in_the_reject_form_is_a_field_error(rep):
+    from handoff.models import Rejection
+    from tests.handoff.test_inbox_views import html, logged_in, waiting
+
+    lead = waiting(rep).lead
+
+    response = logged_in(rep).post(
+        f"/leads/{lead.pk}/reject/", {"reason": "duplicate", "duplicate_of": HUGE}
+    )
+
+    assert response.status_code == 200
+    assert "Ensure this value is less than or equal to 9223372036854775807." in html(response)
+    assert not Rejection.objects.exists()
