@@ -13,7 +13,9 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 # Static files are collected at build time and served by WhiteNoise. collectstatic never
 # connects to the database, but settings need a DATABASE_URL (compose gives the real one).
-RUN SECRET_KEY=build-only DATABASE_URL=postgres://build-only@localhost/unused \
+# A throwaway key (settings refuse a weak one): nothing signed at build time outlives it.
+RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+    DATABASE_URL=postgres://build-only@localhost/unused \
     python manage.py collectstatic --noinput \
     && useradd --system --home /app leadcrm && mkdir -p /app/var && chown -R leadcrm /app/var
 USER leadcrm

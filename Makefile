@@ -11,6 +11,10 @@ VAR_DIR  := $(or $(LEADCRM_VAR_DIR),var)
 # PostgreSQL whose data is in DIR/postgres, stopped when COMMAND ends (leadcrm/localdb.py).
 localdb   = $(if $(DATABASE_URL),,$(PY) -m leadcrm.localdb $(1) --)
 
+# The tests run with DEBUG off, where settings refuse a weak SECRET_KEY: a random one a run
+# (a SECRET_KEY given in the environment is used instead, and must be strong).
+TEST_SECRET_KEY := $(shell od -An -N48 -tx1 /dev/urandom | tr -d ' \n')
+
 .PHONY: install run test lint format worker beat clean js
 
 # The browser SDKs' npm packages for tests/pages/test_browser_sdks.py, installed from
@@ -45,11 +49,11 @@ test: install js
 	$(VENV)/bin/lint-imports --no-cache
 	@# django-stubs imports the settings, which want these (nothing connects to the database).
 	@# No cache: a type changed in settings.py would not reach its readers through it.
-	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} DATABASE_URL=$${DATABASE_URL:-postgres://localhost/mypy} \
+	SECRET_KEY=$${SECRET_KEY:-$(TEST_SECRET_KEY)} DATABASE_URL=$${DATABASE_URL:-postgres://localhost/mypy} \
 		$(VENV)/bin/mypy --no-incremental
 	@# The tests' own var/ (PostgreSQL's data, broker messages), apart from make run's data.
 	rm -rf var/test
-	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} LEADCRM_VAR_DIR=$(CURDIR)/var/test \
+	SECRET_KEY=$${SECRET_KEY:-$(TEST_SECRET_KEY)} LEADCRM_VAR_DIR=$(CURDIR)/var/test \
 		$(call localdb,var/test) sh -c '$(PY) manage.py makemigrations --check --dry-run \
 		&& exec $(VENV)/bin/pytest "$$@"' pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from accounts import selectors, services
 from accounts.models import User
 from core.errors import validated
+from core.fields import IntField
 
 PUBLIC_FIELDS = [
     "id",
@@ -32,6 +33,8 @@ PUBLIC_FIELDS = [
 
 class UserOutput(serializers.ModelSerializer):
     away_now = serializers.SerializerMethodField(help_text="Away at this moment.")
+    # May be blank: a plain string (an email format would not take "").
+    email = serializers.CharField(read_only=True, help_text="Email address; may be empty.")
 
     class Meta:
         model = User
@@ -54,8 +57,8 @@ class UserInput(serializers.ModelSerializer):
     territory_countries = serializers.ListField(
         child=serializers.CharField(max_length=100), required=False, max_length=300
     )
-    territory_size_min = serializers.IntegerField(min_value=0, allow_null=True, required=False)
-    territory_size_max = serializers.IntegerField(min_value=0, allow_null=True, required=False)
+    territory_size_min = IntField(min_value=0, allow_null=True, required=False)
+    territory_size_max = IntField(min_value=0, allow_null=True, required=False)
 
     class Meta:
         model = User

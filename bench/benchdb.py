@@ -1,6 +1,7 @@
 """Each bench's own PostgreSQL database, named after DATABASE_URL's, made afresh and dropped."""
 
 import os
+import secrets
 import sys
 from urllib.parse import urlparse, urlunparse
 
@@ -49,7 +50,7 @@ def run_with_django(url: str, run, args, *, prefix: str, env: dict[str, str] | N
 
     var = tempfile.TemporaryDirectory(prefix=prefix)
     os.environ.update(DATABASE_URL=url, REDIS_URL="", LEADCRM_VAR_DIR=var.name, **(env or {}))
-    os.environ.setdefault("SECRET_KEY", "bench")
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadcrm.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django

@@ -27,6 +27,7 @@ import multiprocessing as mp
 import os
 import random
 import re
+import secrets
 import sys
 import tempfile
 import time
@@ -291,7 +292,7 @@ def main() -> None:
     )
     recreate_database(url)
     os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("SECRET_KEY", "bench-only")
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadcrm.settings")
     import django
 
@@ -306,7 +307,7 @@ def main() -> None:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "DATABASE_URL": url,
-            "SECRET_KEY": "bench-only",
+            "SECRET_KEY": os.environ["SECRET_KEY"],
             "ALLOWED_HOSTS": "127.0.0.1",
             "LEADCRM_VAR_DIR": str(logdir / "var"),
             "LOG_LEVEL": "WARNING",

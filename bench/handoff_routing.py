@@ -22,6 +22,7 @@ seconds and for the emails after --email-timeout, and always stops what it start
 
 import argparse
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -272,7 +273,7 @@ def main() -> None:
     env = {
         **os.environ,
         "DATABASE_URL": url,
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-only-secret-key",
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
         "DEBUG": "0",
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "EMAIL_HOST": "127.0.0.1",

@@ -24,6 +24,7 @@ import multiprocessing as mp
 import os
 import random
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -82,7 +83,7 @@ def parse_args():
 
 def django_setup(url: str) -> None:
     os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("SECRET_KEY", "bench-only")
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadcrm.settings")
     import django
 
@@ -695,7 +696,7 @@ def main() -> None:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "DATABASE_URL": url,
-            "SECRET_KEY": "bench-only",
+            "SECRET_KEY": os.environ["SECRET_KEY"],
             "ALLOWED_HOSTS": "127.0.0.1",
             "LEADCRM_VAR_DIR": str(logdir / "var"),
             "LOG_LEVEL": "WARNING",

@@ -16,6 +16,7 @@ Bounded: it gives up after --timeout seconds and always stops what it started.
 import argparse
 import os
 import re
+import secrets
 import signal
 import socket
 import statistics
@@ -156,7 +157,7 @@ def main() -> None:
         **os.environ,
         "DATABASE_URL": db_url,
         "REDIS_URL": redis_url,
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-only-secret-key",
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
         "DEBUG": "0",
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "EMAIL_HOST": "127.0.0.1",

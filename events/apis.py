@@ -15,6 +15,7 @@ import binascii
 import zlib
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
@@ -23,11 +24,10 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core import ratelimit
+from core import parsers, ratelimit
 from core.errors import ApiError
 from events import cors, jsonfast, parsing, sdkconfig, selectors, services
 from events.models import Source, SourceKind
@@ -403,13 +403,61 @@ class PayloadTooLarge(ApiError):
 NATIVE_SOURCE = "api"
 
 
+def _message_schema(kind: str, required: list[str], **properties: dict) -> dict[str, Any]:
+    text = {"type": "string", "minLength": 1, "maxLength": parsing.MAX_ID_LENGTH}
+    ids = {"userId": text, "anonymousId": text}
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            "type": {"type": "string", "enum": [kind]},
+            **ids,
+            "messageId": text,
+            "timestamp": {"type": "string", "format": "date-time"},
+            "properties": {"type": "object"},
+            "traits": {"type": "object"},
+            "context": {"type": "object"},
+            **properties,
+        },
+        "required": ["type", *required],
+    }
+    if kind != "alias":  # one of the two ids (parsing.parse_message)
+        schema["anyOf"] = [{"required": ["userId"]}, {"required": ["anonymousId"]}]
+    return schema
+
+
+_NAME = {"type": "string", "minLength": 1, "maxLength": parsing.MAX_ID_LENGTH}
+_MESSAGE_SCHEMA = {
+    "oneOf": [
+        _message_schema("track", ["event"], event={**_NAME, "pattern": r"\S"}),
+        _message_schema("identify", []),
+        _message_schema("page", [], name=_NAME),
+        _message_schema("screen", [], name=_NAME),
+        _message_schema("group", ["groupId"], groupId=_NAME),
+        _message_schema("alias", ["previousId", "userId"], previousId=_NAME),
+    ]
+}
+# One Segment-shaped message, or a list of them (parsing.parse_message checks each).
+EVENT_REQUEST_SCHEMA = {
+    "oneOf": [_MESSAGE_SCHEMA, {"type": "array", "items": _MESSAGE_SCHEMA, "minItems": 1}]
+}
+
+
+class IngestJSONParser(parsers.JSONParser):
+    """Bad text and deep nesting are judged per message (one bad message is rejected, the rest
+    stored); only a body too deep to parse at all is refused whole."""
+
+    max_depth = None
+    check_text = False
+
+
 class EventIngestApi(APIView):
     """POST /api/v1/events/: one Segment-shaped event, or a list of them (token auth)."""
 
     permission_classes = [permissions.IsAuthenticated]
-    parser_classes = [JSONParser]
+    parser_classes = [IngestJSONParser]
+    throttle_classes: list = []  # ingestion: bounded per batch, not by the API's hourly limits
 
-    @extend_schema(request=dict, responses=dict)
+    @extend_schema(request={"application/json": EVENT_REQUEST_SCHEMA}, responses=dict)
     def post(self, request):
         services.events_push_authorize(actor=request.user)
         try:

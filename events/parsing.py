@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from core.text import text_problem
 from events import jsonfast
 from events.models import EventType
 
@@ -177,12 +178,9 @@ def check_values(value, path: str = "message") -> None:
     """Refuse what PostgreSQL or JSON cannot hold: NUL characters and lone surrogates in text
     (keys included), and NaN or infinite numbers (a Python caller's floats)."""
     if isinstance(value, str):
-        if "\x00" in value:
-            raise Invalid("invalid_text", f"{path} contains a NUL character.")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise Invalid("invalid_text", f"{path} contains an unpaired surrogate.") from None
+        problem = text_problem(value)  # the same check as every other way in (core.text)
+        if problem:
+            raise Invalid("invalid_text", f"{path} contains {problem}.")
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise Invalid("invalid_number", f"{path} is not a finite number.")

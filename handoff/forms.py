@@ -6,6 +6,7 @@ refusal comes back as the service's message, shown on the form.
 
 from django import forms
 
+from core.fields import BIGINT_MAX
 from handoff.models import ActivityKind, RejectReason
 
 # The browser's own date-and-time picker; Django reads its "2026-11-28T14:30" as ISO 8601.
@@ -31,6 +32,7 @@ class RejectForm(_Form):
         label="Duplicate of lead number",
         required=False,
         min_value=1,
+        max_value=BIGINT_MAX,
         help_text="Only for a duplicate: the number in the other lead's address (/leads/N/).",
     )
 

@@ -7,6 +7,7 @@ needed. DEBUG is off unless asked for.
 
 import hashlib
 import hmac
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +16,15 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from core.env import env_bool, env_int, env_list, env_str, env_url
+from core.secretkey import secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("LEADCRM_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY is required unless DEBUG is on")
-    SECRET_KEY = "django-insecure-debug-only-key"
+# Strong with DEBUG off (start-up stops on a weak one); with DEBUG on and none given, a random
+# key generated once and kept in VAR_DIR/secret_key (core/secretkey.py).
+SECRET_KEY = secret_key(env_str("SECRET_KEY"), debug=DEBUG, var_dir=VAR_DIR)
 
 SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000", schemes=("http", "https")).rstrip("/")
 HTTPS = SITE_URL.startswith("https://")
@@ -33,6 +33,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
+    "axes",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
@@ -64,6 +65,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # NUL characters in the address, query or form fields: a 400, not a database error.
+    "core.middleware.RejectBadTextMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -78,6 +81,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # The request's address, for the audit rows its services write (audit/context.py).
     "audit.context.AuditContextMiddleware",
+    # Log-in lockout (accounts/lockout.py): last, as django-axes asks.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "leadcrm.urls"
@@ -122,6 +127,30 @@ if "host" in _db.get("OPTIONS", {}):
     _db["HOST"] = _db["OPTIONS"].pop("host")
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Log-in lockout (django-axes; accounts/lockout.py) ------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "accounts.lockout.LockoutBackend",  # refuses a locked-out account or address first
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed log-ins (per account, and per address) within the cool-off that lock it, and the
+# minutes the lock lasts; a successful log-in clears the account's count.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"
+# Failed attempts are kept (the admin's unlock list); successful log-ins are not logged.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+# Password-reset emails an hour per client address and per address asked for (core.ratelimit,
+# Redis; off without REDIS_URL); the next is a 429.
+PASSWORD_RESET_RATE_PER_IP_PER_HOUR = env_int("PASSWORD_RESET_RATE_PER_IP_PER_HOUR", 5, minimum=1)
+PASSWORD_RESET_RATE_PER_EMAIL_PER_HOUR = env_int(
+    "PASSWORD_RESET_RATE_PER_EMAIL_PER_HOUR", 3, minimum=1
+)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -189,9 +218,21 @@ REST_FRAMEWORK = {
         "core.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        # django-filter's, with text and integer-range guards (core/filters.py)
+        "core.filters.FilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
+    ],
+    # DRF's JSON parser with a nesting limit and a NUL check (core/parsers.py)
+    "DEFAULT_PARSER_CLASSES": [
+        "core.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # Per-user and per-address limits (core/throttling.py; rates below): 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "core.throttling.UserRateThrottle",
+        "core.throttling.AnonRateThrottle",
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -204,6 +245,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Leads, their qualification stages, scoring and nurturing.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Every operation's error answers, in the API's one error shape (core/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.schema.add_error_responses",
+    ],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -225,6 +271,22 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery -----------------------------------------------------------------------------------
 REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss", "unix"))
+# The cache: the API's throttle counters and the log-in lockout's. Redis when there is one
+# (shared by every process), else this process's memory (development).
+CACHES: dict[str, dict[str, Any]] = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "leadcrm"),
+            # Short timeouts: a throttle check runs inside a request (and lets it through when
+            # Redis is down, core/throttling.py), so an outage costs little.
+            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # A task not acknowledged within this time is delivered again. Short, so that a killed
@@ -321,6 +383,13 @@ RATE_LIMIT_KEY_PREFIX = env_str("RATE_LIMIT_KEY_PREFIX", "leadcrm:ratelimit:")
 # 0: the client is the connection's peer (REMOTE_ADDR). Per-IP limits and consent evidence
 # use it; set it to exactly the number of proxies, or clients can pick their own address.
 TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0, minimum=0)
+# --- API abuse limits ---------------------------------------------------------------------------
+# REST API requests an hour per signed-in user, and per client address without one (0: no
+# limit); the next is a 429 with Retry-After. Far above any real use (an integration syncing
+# thousands of leads): they stop abuse, not work. Ingestion is not counted: /v1/* has its
+# per-source limits above, /api/v1/events/ its batch limit.
+API_RATE_PER_USER_PER_HOUR = env_int("API_RATE_PER_USER_PER_HOUR", 100_000, minimum=0)
+API_RATE_ANON_PER_HOUR = env_int("API_RATE_ANON_PER_HOUR", 10_000, minimum=0)
 # --- Lead-capture forms (web) -------------------------------------------------------------------
 # A form sent sooner than this many seconds after it was shown is refused (bots fill at once).
 FORMS_MIN_FILL_SECONDS = env_int("FORMS_MIN_FILL_SECONDS", 3, minimum=0)

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts import password_reset
 from accounts.urls import admin_login_urlpatterns, login_urlpatterns
 from accounts.urls import api_urlpatterns as accounts_api
 from audit.urls import api_urlpatterns as audit_api
@@ -38,6 +39,12 @@ urlpatterns = [
     path("", include("handoff.urls")),
     path("", include("audit.urls")),
     path("accounts/", include(login_urlpatterns)),
+    # Django's password reset, throttled (before the auth URLs, which hold the unthrottled one).
+    path(
+        "accounts/password_reset/",
+        password_reset.PasswordResetView.as_view(),
+        name="password_reset",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("account/", include("accounts.urls")),
     path("e/", include("nurturing.urls")),
@@ -55,3 +62,8 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),
     *segment_urlpatterns,
 ]
+
+# JSON error answers under /api/ and /v1/, Django's pages elsewhere (core/handlers.py).
+handler400 = "core.handlers.bad_request"
+handler404 = "core.handlers.not_found"
+handler500 = "core.handlers.server_error"

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from accounts.auth import request_user
 from core.errors import validated
+from core.fields import IntField
 from leads import listing, privacy, selectors, services
 from leads.filters import LeadFilter
 from leads.models import ConsentState, Lead, Stage
@@ -76,7 +77,7 @@ class LeadInput(serializers.ModelSerializer):
     owner = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.filter(is_active=True), allow_null=True, required=False
     )
-    company_size = serializers.IntegerField(min_value=0, allow_null=True, required=False)
+    company_size = IntField(min_value=0, allow_null=True, required=False)
     traits = serializers.DictField(required=False)
 
     class Meta:

@@ -11,6 +11,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from core.filters import FilterSet
 from leads.models import Lead, SourceChannel, Stage, StageChange, Temperature
 
 # Free-text search: at most this many characters are searched for.
@@ -43,7 +44,7 @@ def _reached(stage: str):
     return Exists(StageChange.objects.filter(lead_id=OuterRef("pk"), to_stage=stage))
 
 
-class LeadFilter(django_filters.FilterSet):
+class LeadFilter(FilterSet):
     # No DISTINCT (django-filter's default for these): they filter the lead's own columns, and
     # a DISTINCT over every column turns a 51-row page into a sort of every match.
     stage = django_filters.MultipleChoiceFilter(choices=Stage.choices, distinct=False)

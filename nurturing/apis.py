@@ -14,9 +14,11 @@ from rest_framework.response import Response
 
 from accounts.auth import request_user
 from core.errors import validated
+from core.fields import IdField
 from leads.models import Lead, Stage
 from leads.selectors import lead_get
 from nurturing import selectors, services
+from nurturing.filters import EnrollmentFilter, MessageFilter, StepFilter
 from nurturing.models import Enrollment, Message, Sequence, Step
 
 
@@ -59,6 +61,8 @@ class StepInput(serializers.ModelSerializer):
 
 class SequenceOutput(serializers.ModelSerializer):
     steps = StepOutput(many=True, read_only=True)
+    # Blank unless the trigger is a stage (a read-only model field's schema would not say so).
+    trigger_stage = serializers.ChoiceField(choices=Stage.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Sequence
@@ -150,7 +154,7 @@ class StepViewSet(viewsets.ModelViewSet):
     """Steps of sequences; `?sequence=<id>` lists one sequence's steps."""
 
     serializer_class = StepOutput
-    filterset_fields = ["sequence"]
+    filterset_class = StepFilter
     ordering_fields = ["position"]
     ordering = ["sequence", "position"]
 
@@ -212,7 +216,7 @@ class EnrollmentOutput(serializers.ModelSerializer):
 
 
 class EnrollmentInput(serializers.Serializer):
-    lead = serializers.IntegerField()
+    lead = IdField()
     sequence = serializers.PrimaryKeyRelatedField(queryset=Sequence.objects.all())
 
 
@@ -224,7 +228,7 @@ class EnrollmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     """Who is in which sequence. POST enrolls a lead by hand; POST {id}/exit/ stops it."""
 
     serializer_class = EnrollmentOutput
-    filterset_fields = ["lead", "sequence", "status", "trigger"]
+    filterset_class = EnrollmentFilter
     ordering_fields = ["enrolled_at", "next_due_at"]
     ordering = ["-enrolled_at", "-id"]
 
@@ -290,7 +294,7 @@ class MessageViewSet(viewsets.ReadOnlyModelViewSet):
     marketer settles each with POST {id}/resolve/ {"delivered": true|false}."""
 
     serializer_class = MessageOutput
-    filterset_fields = ["lead", "enrollment", "step", "status"]
+    filterset_class = MessageFilter
     ordering_fields = ["created_at", "sent_at"]
     ordering = ["-created_at", "-id"]
 

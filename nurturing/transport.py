@@ -22,6 +22,8 @@ from django.core import mail
 from django.core.mail import EmailMessage
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 
+from core.redact import redact_addresses
+
 CRLF = b"\r\n"
 _BARE_EOL = re.compile(rb"\r\n|\n|\r(?!\n)")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
@@ -49,7 +51,14 @@ class AcceptanceUnknown(Exception):
 
 
 def _text(response: bytes | str) -> str:
-    return response.decode(errors="replace") if isinstance(response, bytes) else str(response)
+    """A server's answer or an error's text, with any address in it redacted: it is stored on
+    the email's row and logged (core.redact)."""
+    text = response.decode(errors="replace") if isinstance(response, bytes) else str(response)
+    return redact_addresses(text)
+
+
+def _describe(exc: Exception) -> str:
+    return _text(str(exc) or type(exc).__name__)
 
 
 def _check(code: int, response: bytes, ok: tuple[int, ...]) -> None:
@@ -109,7 +118,7 @@ class Mailer:
             raise Transient(f"{exc.smtp_code} {_text(exc.smtp_error)}") from exc
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
-            raise Transient(str(exc) or type(exc).__name__) from exc
+            raise Transient(_describe(exc)) from exc
         conn = smtp.connection
         if conn is None:
             # open() failed silently (a fail_silently mailer): as if it had raised.
@@ -135,7 +144,7 @@ class Mailer:
             raise
         except (OSError, smtplib.SMTPException) as exc:
             self._abort()
-            raise Transient(str(exc) or type(exc).__name__) from exc
+            raise Transient(_describe(exc)) from exc
         if not commit():
             # Dropping the connection mid-DATA makes the server discard the transaction.
             self._abort()
@@ -145,7 +154,7 @@ class Mailer:
             code, response = conn.getreply()
         except (OSError, smtplib.SMTPException) as exc:
             self._abort()
-            raise AcceptanceUnknown(str(exc) or type(exc).__name__) from exc
+            raise AcceptanceUnknown(_describe(exc)) from exc
         if code == 250:
             return _text(response)
         self._reset(conn)

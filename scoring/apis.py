@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from accounts.auth import request_user
 from core.errors import validated
+from core.fields import IntField
 from scoring import rules, selectors, services, simulations
 from scoring.models import RescoreJob, RuleKind, RuleVersion, ScoringRule, SimulationJob
 from scoring.services import RuleInvalid
@@ -82,9 +83,11 @@ class RuleInput(serializers.Serializer):
     event_type = serializers.CharField(required=False, allow_blank=True, max_length=16)
     event_name = serializers.CharField(required=False, allow_blank=True, max_length=255)
     conditions = ConditionSerializer(many=True, required=False)
-    points = serializers.IntegerField()
-    max_times = serializers.IntegerField(required=False, allow_null=True)
-    expires_after_days = serializers.IntegerField(required=False, allow_null=True)
+    points = IntField(min_value=-rules.MAX_POINTS, max_value=rules.MAX_POINTS)
+    max_times = IntField(min_value=1, max_value=rules.MAX_TIMES, required=False, allow_null=True)
+    expires_after_days = IntField(
+        min_value=1, max_value=rules.MAX_DAYS, required=False, allow_null=True
+    )
 
 
 # What a full replacement (PUT) means for the fields it leaves out.
@@ -180,16 +183,22 @@ class RuleVersionsApi(APIView):
         return Response(RuleVersionOutput(selectors.rule_versions(rule=rule), many=True).data)
 
 
+def ThresholdField(**kwargs) -> serializers.IntegerField:  # noqa: N802 - reads as a field class
+    """A score threshold: the range scoring.rules takes (warm_at < hot_at is checked there)."""
+    limit = rules.MAX_POINTS * 100
+    return IntField(min_value=-limit, max_value=limit, required=False, **kwargs)
+
+
 class PqlConditionSerializer(serializers.Serializer):
     event_name = serializers.CharField(max_length=255)
-    min_count = serializers.IntegerField()
-    within_days = serializers.IntegerField()
+    min_count = IntField(min_value=1, max_value=rules.MAX_TIMES)
+    within_days = IntField(min_value=1, max_value=rules.MAX_DAYS)
 
 
 class SettingsSerializer(serializers.Serializer):
-    mql_threshold = serializers.IntegerField(required=False)
-    warm_at = serializers.IntegerField(required=False, help_text="Scores from here up are warm.")
-    hot_at = serializers.IntegerField(required=False, help_text="Scores from here up are hot.")
+    mql_threshold = ThresholdField()
+    warm_at = ThresholdField(help_text="Scores from here up are warm.")
+    hot_at = ThresholdField(help_text="Scores from here up are hot.")
     pql_conditions = PqlConditionSerializer(many=True, required=False)
 
 
@@ -305,9 +314,9 @@ class SimulateInput(serializers.Serializer):
         help_text="The draft rule set (definitions as for /rules/); default: the active rules.",
         max_length=200,
     )
-    mql_threshold = serializers.IntegerField(required=False)
-    warm_at = serializers.IntegerField(required=False)
-    hot_at = serializers.IntegerField(required=False)
+    mql_threshold = ThresholdField()
+    warm_at = ThresholdField()
+    hot_at = ThresholdField()
     pql_conditions = PqlConditionSerializer(many=True, required=False)
     limit = serializers.IntegerField(required=False, min_value=0, max_value=1000, default=100)
 

@@ -2,6 +2,7 @@
 run finds nothing left to do), acknowledged late so a killed worker's task runs again."""
 
 import logging
+import uuid
 from typing import Any
 
 from celery import shared_task
@@ -53,9 +54,19 @@ def rescore_step(self, job_id: int, cursor: int):
         next_cursor = services.rescore_step(job_id=job_id, cursor=cursor)
     except OperationalError:
         raise
-    except Exception as exc:
-        # A bug, not a blip: record it on the job so the API shows why it stopped, and re-raise.
-        services.rescore_fail(job_id=job_id, error=f"{exc.__class__.__name__}: {exc}")
+    except Exception:
+        # A bug, not a blip: the job says it stopped, under an id that finds the traceback in
+        # the log. Not the exception's text: every user reads the job, and an exception may
+        # carry internals (paths, SQL, values) or personal data.
+        error_id = uuid.uuid4().hex[:12]
+        logger.exception(
+            "Re-score %s failed (error id %s)", job_id, error_id, extra={"error_id": error_id}
+        )
+        services.rescore_fail(
+            job_id=job_id,
+            error=f"The re-score stopped on an internal error (error id {error_id}); "
+            "an administrator finds the details in the server log under that id.",
+        )
         raise
     if next_cursor is not None:
         publish_on_commit(RESCORE_STEP, job_id, next_cursor)

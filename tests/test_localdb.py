@@ -1,6 +1,7 @@
 """`python -m leadcrm.localdb VAR_DIR -- COMMAND`: a real embedded PostgreSQL in a test folder."""
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+TEST_KEY = secrets.token_urlsafe(50)  # settings refuse a weak key with DEBUG off
 
 # Runs under the wrapper: writes a row, or reads it back through Django's settings with
 # DATABASE_URL unset (as a bare `manage.py` command beside `make run` does).
@@ -39,7 +41,7 @@ def wrapper(var_dir: Path, *command: str, **popen) -> subprocess.Popen:
         **os.environ,
         "LEADCRM_VAR_DIR": str(var_dir),
         "DJANGO_SETTINGS_MODULE": "leadcrm.settings",
-        "SECRET_KEY": "localdb-test",
+        "SECRET_KEY": TEST_KEY,
     }
     return subprocess.Popen(
         [sys.executable, "-m", "leadcrm.localdb", str(var_dir), "--", *command],

@@ -6,6 +6,7 @@ snippet; `GET /api/v1/forms/{id}/submissions/` lists what visitors sent through 
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -17,6 +18,7 @@ from core.errors import validated
 from nurturing.models import Sequence
 from web import rendering, selectors, services
 from web.models import Form, Submission
+from web.services import SLUG_MESSAGE
 
 FORM_FIELDS = [
     "slug",
@@ -40,6 +42,9 @@ class FormOutput(serializers.ModelSerializer):
     hosted_url = serializers.SerializerMethodField()
     embed_snippet = serializers.SerializerMethodField()
     submission_count = serializers.IntegerField(read_only=True, default=0)
+    # Blank when not set: plain strings (a URI format would not take "").
+    offer_url = serializers.CharField(read_only=True, help_text="Where the content offer is.")
+    redirect_url = serializers.CharField(read_only=True)
 
     class Meta:
         model = Form
@@ -63,6 +68,10 @@ class FormOutput(serializers.ModelSerializer):
 
 
 class FormInput(serializers.ModelSerializer):
+    # The service checks it (with its reserved names); the pattern here tells the schema.
+    slug = serializers.CharField(
+        validators=[RegexValidator(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", message=SLUG_MESSAGE)]
+    )
     # Checked by the service (http and https only), with the other problems of the form.
     offer_url = serializers.CharField(required=False, allow_blank=True, max_length=500)
     redirect_url = serializers.CharField(required=False, allow_blank=True, max_length=500)

@@ -41,6 +41,7 @@ EVENT_NAME = "Form Submitted"
 EVENT_SOURCE = "forms"
 RESERVED_SLUGS = frozenset({"confirm"})  # /f/confirm/<token>/ is the double opt-in link
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+SLUG_MESSAGE = "Lowercase letters and digits, words joined by hyphens (at most 80)."
 # The Celery task retries a failing send; past this, the periodic catch-up takes it again.
 FOLLOWUP_CATCH_UP_AFTER = timedelta(minutes=1)
 CONFIRMED_CATCH_UP_WITHIN = timedelta(days=1)
@@ -138,7 +139,7 @@ def _form_problems(form: Form) -> dict[str, list[str]]:
         problems.setdefault(name, []).append(message)
 
     if not isinstance(form.slug, str) or not _SLUG.fullmatch(form.slug) or len(form.slug) > 80:
-        add("slug", "Lowercase letters and digits, words joined by hyphens (at most 80).")
+        add("slug", SLUG_MESSAGE)
     elif form.slug in RESERVED_SLUGS:
         add("slug", f"{form.slug!r} is reserved.")
     elif Form.objects.filter(slug=form.slug).exclude(pk=form.pk).exists():

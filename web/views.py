@@ -24,6 +24,7 @@ from django.views.decorators.http import require_http_methods
 
 from core import ratelimit
 from core.errors import ApiError
+from core.middleware import checks_own_text
 from web import emails, rendering, selectors, services, spam, validation
 from web.models import Form, Submission, SubmissionStatus
 
@@ -53,6 +54,7 @@ def _client_ip(request: HttpRequest) -> str | None:
     return ratelimit.client_ip(request)
 
 
+@checks_own_text  # web.validation: a field's control characters are shown on the form
 @csrf_exempt
 @never_cache
 @require_http_methods(["GET", "POST", "OPTIONS"])
@@ -73,6 +75,7 @@ def form_page(request: HttpRequest, slug: str) -> HttpResponse:
     return _submit(request, form)
 
 
+@checks_own_text
 @never_cache
 @require_http_methods(["GET", "OPTIONS"])
 def form_start(request: HttpRequest, slug: str) -> HttpResponse:

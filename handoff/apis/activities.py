@@ -9,6 +9,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from core.errors import ApiError, validated
+from core.fields import IdField
 from handoff.models import Activity, ActivityKind, Task
 from handoff.selectors.activities import DUE_FILTERS, lead_activities, task_list
 from handoff.services import activities
@@ -36,7 +37,7 @@ class ActivityOutput(serializers.ModelSerializer):
 
 
 class TaskCreateInput(serializers.Serializer):
-    lead = serializers.IntegerField()
+    lead = IdField()
     title = serializers.CharField(max_length=200)
     due_at = serializers.DateTimeField()
 

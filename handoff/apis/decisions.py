@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import ApiError, validated
+from core.fields import IdField
 from handoff.models import Discovery, Merge, RejectReason
 from handoff.selectors.activities import lead_discovery
 from handoff.selectors.duplicates import lead_duplicates
@@ -23,7 +24,7 @@ class RejectInput(serializers.Serializer):
     # Any text: the service answers an unknown code with the list of valid ones.
     reason = serializers.CharField(max_length=32, help_text=", ".join(RejectReason.values))
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
-    duplicate_of = serializers.IntegerField(required=False, allow_null=True, default=None)
+    duplicate_of = IdField(required=False, allow_null=True, default=None)
 
 
 class QualifyInput(serializers.Serializer):
@@ -43,7 +44,7 @@ class CloseInput(serializers.Serializer):
 
 
 class MergeInput(serializers.Serializer):
-    other = serializers.IntegerField(help_text="The lead to merge into this one (deleted).")
+    other = IdField(help_text="The lead to merge into this one (deleted).")
 
 
 class DiscoveryOutput(serializers.ModelSerializer):

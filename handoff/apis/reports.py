@@ -2,6 +2,7 @@
 
 from django.urls import path
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -109,9 +110,13 @@ class SlaReportApi(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "from", str, description="First day, YYYY-MM-DD (default: 29 days before to)."
+                "from",
+                OpenApiTypes.DATE,
+                description="First day, YYYY-MM-DD (default: 29 days before to).",
             ),
-            OpenApiParameter("to", str, description="Last day, YYYY-MM-DD (default: today)."),
+            OpenApiParameter(
+                "to", OpenApiTypes.DATE, description="Last day, YYYY-MM-DD (default: today)."
+            ),
         ],
         responses=SlaReportOutput,
     )

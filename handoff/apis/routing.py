@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from accounts.auth import request_user
 from core.errors import validated
+from core.fields import IdField, IntField
 from handoff.models import Assignment, HandoffSettings, Mode, RoutingRule
 from handoff.selectors import handoff_settings
 from handoff.selectors import routing as selectors
@@ -25,9 +26,9 @@ from leads.selectors import lead_get
 
 class HandoffSettingsSerializer(serializers.ModelSerializer):
     mode = serializers.ChoiceField(choices=Mode.choices, required=False)
-    accept_within_minutes = serializers.IntegerField(min_value=1, required=False)
-    first_touch_within_minutes = serializers.IntegerField(min_value=1, required=False)
-    reassign_after_minutes = serializers.IntegerField(min_value=1, required=False)
+    accept_within_minutes = IntField(min_value=1, required=False)
+    first_touch_within_minutes = IntField(min_value=1, required=False)
+    reassign_after_minutes = IntField(min_value=1, required=False)
     business_hours = serializers.JSONField(
         required=False,
         allow_null=True,
@@ -111,18 +112,18 @@ class RoutingRuleInput(serializers.Serializer):
     countries = serializers.ListField(
         child=serializers.CharField(max_length=100), required=False, max_length=300
     )
-    size_min = serializers.IntegerField(min_value=0, allow_null=True, required=False)
-    size_max = serializers.IntegerField(min_value=0, allow_null=True, required=False)
+    size_min = IntField(min_value=0, allow_null=True, required=False)
+    size_max = IntField(min_value=0, allow_null=True, required=False)
     sources = serializers.ListField(
         child=serializers.ChoiceField(choices=SourceChannel.choices), required=False
     )
     stages = serializers.ListField(
         child=serializers.ChoiceField(choices=[Stage.MQL, Stage.PQL]), required=False
     )
-    score_min = serializers.IntegerField(allow_null=True, required=False)
-    score_max = serializers.IntegerField(allow_null=True, required=False)
+    score_min = IntField(allow_null=True, required=False)
+    score_max = IntField(allow_null=True, required=False)
     reps = serializers.ListField(
-        child=serializers.IntegerField(), max_length=1000, help_text="Ids of active sales reps."
+        child=IdField(), max_length=1000, help_text="Ids of active sales reps."
     )
 
 
@@ -173,7 +174,7 @@ class RoutingRuleViewSet(viewsets.GenericViewSet):
 
 
 class LeadAssignInput(serializers.Serializer):
-    owner = serializers.IntegerField(help_text="Id of the sales rep who gets the lead.")
+    owner = IdField(help_text="Id of the sales rep who gets the lead.")
 
 
 class AssignmentOutput(serializers.ModelSerializer):

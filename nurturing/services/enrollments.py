@@ -1,5 +1,6 @@
 """Who is in which sequence: enrolling (by hand or by trigger), and leaving."""
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -27,6 +28,8 @@ from nurturing.models import (
 )
 from nurturing.services.dispatch import NURTURE_DISPATCH_LEADS
 from nurturing.services.sequences import filter_params, require_marketing
+
+logger = logging.getLogger(__name__)
 
 # The periodic matcher's look-back for stage entries: it backs up the on-commit kick (a lost
 # task, a broker outage), it is not meant to replay history.
@@ -233,10 +236,21 @@ def _candidates(sequence: Sequence, now) -> list[int]:
         reached = mailable.filter(score__gte=sequence.trigger_score)
         return _ever_enrolled_candidates(sequence, reached)
     if sequence.trigger_kind == TriggerKind.FILTER:
-        params = filter_params(sequence.trigger_filter)
-        matching = LeadFilter(data=params, queryset=mailable).qs
-        return _ever_enrolled_candidates(sequence, matching)
+        lead_filter = LeadFilter(data=filter_params(sequence.trigger_filter), queryset=mailable)
+        # django-filter drops an invalid filter and keeps the rest: a bad saved trigger would
+        # match far more leads than the marketer asked for. Match none, and say why.
+        if not lead_filter.is_valid():
+            raise InvalidTrigger(_form_errors(lead_filter.errors))
+        return _ever_enrolled_candidates(sequence, lead_filter.qs)
     return []
+
+
+class InvalidTrigger(ValueError):
+    pass
+
+
+def _form_errors(errors) -> str:
+    return "; ".join(f"{name}: {' '.join(messages)}" for name, messages in errors.items())
 
 
 def triggers_match(*, now=None) -> int:
@@ -244,10 +258,26 @@ def triggers_match(*, now=None) -> int:
     now = now or timezone.now()
     enrolled = 0
     sequences = Sequence.objects.filter(is_active=True).exclude(trigger_kind=TriggerKind.MANUAL)
-    for sequence in sequences:
-        with transaction.atomic():
-            enrolled += _bulk_enroll(sequence, _candidates(sequence, now), now=now)
+    for sequence in sequences.order_by("pk"):
+        enrolled += _match_one(sequence, now)
     return enrolled
+
+
+def _match_one(sequence: Sequence, now) -> int:
+    """One sequence's matching: its failure is logged and leaves the other sequences' alone."""
+    try:
+        with transaction.atomic():
+            return _bulk_enroll(sequence, _candidates(sequence, now), now=now)
+    except InvalidTrigger as exc:
+        logger.error(
+            "Sequence %s (%s): its filter trigger is not valid and was skipped: %s",
+            sequence.pk,
+            sequence.key,
+            exc,
+        )
+    except Exception:
+        logger.exception("Sequence %s (%s): trigger matching failed", sequence.pk, sequence.key)
+    return 0
 
 
 @transaction.atomic

@@ -26,6 +26,7 @@ from django.db.models.functions import Lower
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.utils import timezone
 
+from core.redact import redact_addresses
 from leads.selectors import lead_consent_blocker
 from leads.services import lead_mark_do_not_contact
 from nurturing import emails, selectors, transport
@@ -273,7 +274,7 @@ def _deliver(
         )
         return Outcome.DROPPED
     except ValueError as exc:  # an address Django refuses to put on the wire
-        _fail(mid, token, f"invalid address: {exc}")
+        _fail(mid, token, f"invalid address: {redact_addresses(str(exc))}")
         return Outcome.DROPPED
     _mark_sent(mid, token, response)
     return Outcome.SENT

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from pytest_django.live_server_helper import LiveServer
 
 from core import hooks
@@ -177,7 +178,7 @@ def gunicorn(transactional_db, tmp_path):
         environment = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "DATABASE_URL": database_url(),
-            "SECRET_KEY": "gunicorn-test",
+            "SECRET_KEY": settings.SECRET_KEY,
             "ALLOWED_HOSTS": "127.0.0.1",
             "LEADCRM_VAR_DIR": str(tmp_path / "var"),
             "LOG_LEVEL": "WARNING",

@@ -82,6 +82,8 @@ def test_a_kick_never_raises_when_the_broker_refuses(queue, monkeypatch, caplog)
 def test_without_redis_kicks_coalesce_in_the_process(settings, monkeypatch):
     # The embedded set-up (`make run` without REDIS_URL) coalesces with the local cache.
     settings.REDIS_URL = None
+    # Without REDIS_URL the cache is this process's memory (settings.CACHES); this run's is Redis.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     settings.SCORING_KEY_PREFIX = "kick-test-local:"
     sent = []
     monkeypatch.setattr(publish, "publish", lambda name, *a, **kw: sent.append((name, kw)))

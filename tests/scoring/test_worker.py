@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
@@ -40,7 +41,7 @@ def worker(transactional_db, queue, redis_url, tmp_path):
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "DATABASE_URL": database_url(),
             "REDIS_URL": redis_url,
-            "SECRET_KEY": "worker-test",
+            "SECRET_KEY": settings.SECRET_KEY,
             "LEADCRM_VAR_DIR": str(tmp_path / "var"),
             "LOG_LEVEL": "INFO",
         }
