@@ -5,7 +5,7 @@ import secrets
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -264,32 +264,40 @@ def _insert(source, messages, received_at) -> dict[str, int | None]:
         }
         for seq, m in enumerate(messages)
     ]
+    sql, lead_params = _insert_statement(browser=source.kind == SourceKind.BROWSER)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*lead_params, jsonfast.dumps(rows)])
+        return dict(cursor.fetchall())
+
+
+@cache
+def _insert_statement(*, browser: bool) -> tuple[str, tuple[str, ...]]:
+    """`_insert`'s statement and its leading parameters for a kind of key, built once (it runs
+    on every ingest request)."""
     table = Event._meta.db_table
     given = [c for c in _COLUMNS if c != "lead_id"]
     record = ", ".join(["seq integer", *(f"{c} {_PG_TYPES[c]}" for c in given)])
     # Which lead each event belongs to: the one rule of its kind of key, looked up inside this
     # statement (a browser key's events: a trusted anonymousId link or one it made itself).
-    if source.kind == SourceKind.BROWSER:
+    if browser:
         lead, lead_params = identity.lead_of_browser_ids_sql("x.anonymous_id", "x.source_id")
     else:
         lead, lead_params = identity.lead_of_ids_sql("x.user_id", "x.anonymous_id")
     select = ", ".join(f"r.{c}" for c in _COLUMNS)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH new AS (INSERT INTO {table} ({', '.join(_COLUMNS)}) SELECT {select} FROM "
-            f"(SELECT x.*, {lead} AS lead_id FROM jsonb_to_recordset(%s::jsonb) "
-            f"AS x({record}) OFFSET 0) r "
-            # The foreign-key checks at commit lock each referenced lead (FOR KEY SHARE) in
-            # row order; in lead id order, as scoring locks leads, the two cannot deadlock.
-            # (Then batch order: of a message id repeated in the batch, the first is stored.)
-            "ORDER BY r.lead_id NULLS FIRST, r.seq "
-            "ON CONFLICT (source_id, message_id) DO NOTHING RETURNING message_id, id, lead_id), "
-            # The new linked events join scoring's queue in the same statement.
-            f"queued AS (INSERT INTO {PendingEvent._meta.db_table} (event_id) "
-            "SELECT id FROM new WHERE lead_id IS NOT NULL) SELECT message_id, lead_id FROM new",
-            [*lead_params, jsonfast.dumps(rows)],
-        )
-        return dict(cursor.fetchall())
+    sql = (
+        f"WITH new AS (INSERT INTO {table} ({', '.join(_COLUMNS)}) SELECT {select} FROM "
+        f"(SELECT x.*, {lead} AS lead_id FROM jsonb_to_recordset(%s::jsonb) "
+        f"AS x({record}) OFFSET 0) r "
+        # The foreign-key checks at commit lock each referenced lead (FOR KEY SHARE) in
+        # row order; in lead id order, as scoring locks leads, the two cannot deadlock.
+        # (Then batch order: of a message id repeated in the batch, the first is stored.)
+        "ORDER BY r.lead_id NULLS FIRST, r.seq "
+        "ON CONFLICT (source_id, message_id) DO NOTHING RETURNING message_id, id, lead_id), "
+        # The new linked events join scoring's queue in the same statement.
+        f"queued AS (INSERT INTO {PendingEvent._meta.db_table} (event_id) "
+        "SELECT id FROM new WHERE lead_id IS NOT NULL) SELECT message_id, lead_id FROM new"
+    )
+    return sql, tuple(lead_params)
 
 
 def orphans_relink(*, since: datetime) -> int:
