@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from tests.test_settings import SECRET, last_line, run_manage, run_python, settings_of
+from tests.test_settings import last_line, run_manage, run_python, settings_of
 
 ADVICE = "; generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(50))'"
 
@@ -17,7 +17,11 @@ ADVICE = "; generate one with: python3 -c 'import secrets; print(secrets.token_u
         ("test-only-secret-key", "shorter than 50 characters"),
         ("a" * 49 + "b", "fewer than 5 distinct characters"),
         ("abcd" * 20, "fewer than 5 distinct characters"),
-        ("django-insecure-" + SECRET, "a key Django generates for development only"),
+        # A fixed key: a random one in a parameter's id differs between xdist's workers.
+        (
+            "django-insecure-Zq7mB2vX9kLr4TpW8nYc3HsD6fJg1QeA5uVo0iKx7bNz2MtR",
+            "a key Django generates for development only",
+        ),
     ],
 )
 def test_a_weak_key_stops_start_up_with_debug_off(tmp_path, key, why):
