@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from django.db import transaction
 
+from audit import receivers as audit_receivers
 from core import hooks
 from events.selectors import event_timeline_items
 from handoff.selectors import rep_pool_scope
@@ -13,6 +14,7 @@ from handoff.selectors.duplicates import duplicates_section
 from handoff.selectors.inbox import handoff_lead_section
 from handoff.selectors.timeline import handoff_timeline_items
 from handoff.services.routing import stage_entered_hook
+from leads.privacy_views import privacy_section
 from nurturing import tasks as nurture_tasks
 from nurturing.selectors import nurture_timeline_items
 from nurturing.views_bulk import bulk_enroll_action
@@ -35,12 +37,20 @@ def test_every_hook_has_the_receivers_the_readme_lists():
     assert hooks.lead_rep_scope.receivers() == (rep_pool_scope,)
     assert hooks.lead_rows_merged.receivers() == (submissions_move_to_lead,)
     assert hooks.lead_page_sections.receivers() == (
+        privacy_section,
         lead_score_section,
         handoff_lead_section,
         duplicates_section,
     )
     assert hooks.events_recorded.receivers() == (scoring_kick,)
     assert hooks.lead_list_actions.receivers() == (bulk_enroll_action, bulk_assign_action)
+    assert hooks.account_changed.receivers() == (audit_receivers.account_changed,)
+    assert {r.__module__ for r in hooks.lead_personal_data.receivers()} == {
+        "events.privacy", "scoring.privacy", "nurturing.privacy", "handoff.privacy", "web.privacy",
+    }  # fmt: skip
+    assert {r.__module__ for r in hooks.lead_erase.receivers()} == {
+        "events.privacy", "nurturing.privacy", "handoff.privacy", "web.privacy",
+    }  # fmt: skip
     # TEMPORARY (web-forms): the forms' stand-in for the CONSENT helper's nurture gate
     assert hooks.nurture_pause_conditions.receivers() == ()
 

@@ -118,14 +118,21 @@ def test_the_lock_ends_after_the_cool_off(user, settings):
     assert attempt("ada", PASSWORD).status_code == 302
 
 
-def test_the_admin_log_in_is_locked_too(user):
+def test_the_admin_log_in_is_the_app_log_in_with_its_lockout(user):
     client = Client(REMOTE_ADDR="203.0.113.44")
+
+    # The admin site's own form would take a password alone (no two-factor step): it sends to
+    # the app's log-in instead, which counts failures like any other.
+    admin = client.post("/admin/login/", {"username": "ada", "password": PASSWORD})
     for _ in range(5):
-        client.post("/admin/login/", {"username": "ada", "password": "wrong"})
+        client.post("/accounts/login/", {"username": "ada", "password": "wrong"})
+    locked = client.post(
+        "/accounts/login/", {"username": "ada", "password": PASSWORD, "next": "/admin/"}
+    )
 
-    response = client.post("/admin/login/", {"username": "ada", "password": PASSWORD})
-
-    assert response.status_code == 429
+    assert (admin.status_code, admin["Location"]) == (302, "/accounts/login/?next=%2Fadmin%2F")
+    assert "_auth_user_id" not in client.session
+    assert locked.status_code == 429
 
 
 def test_authenticate_outside_a_request_still_works(user):

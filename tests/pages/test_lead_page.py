@@ -4,6 +4,7 @@ merge a duplicate; at phone width without sideways scrolling. Under the CSP (no 
 from datetime import timedelta
 
 import pytest
+from playwright.sync_api import expect
 from django.utils import timezone
 
 from handoff.models import Merge
@@ -68,7 +69,8 @@ def test_merge_a_duplicate_from_the_lead_page(logged_in, marketer, scored):
     page.locator("#flash").get_by_text("Merged ada+news@example.com into Ada Lead.").wait_for()
     assert not Lead.objects.filter(pk=twin.pk).exists()
     assert Merge.objects.get(lead=scored).merged_lead_id == twin.pk
-    assert page.locator("section.duplicates").count() == 0
+    # The duplicates load after the page: wait until that request has answered (none left).
+    expect(page.locator("section.duplicates")).to_have_count(0)
 
 
 def test_lead_page_at_phone_width(logged_in, marketer, scored):
