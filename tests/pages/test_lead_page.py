@@ -4,8 +4,8 @@ merge a duplicate; at phone width without sideways scrolling. Under the CSP (no 
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import expect
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from handoff.models import Merge
 from leads.models import Lead, StageChange
