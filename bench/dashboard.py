@@ -117,6 +117,10 @@ def urls() -> list[tuple[str, str]]:
         ("leads API stage=SQL", "/api/v1/leads/?stage=SQL"),
         ("board /board/", "/board/"),
         ("sources /reports/sources/", "/reports/sources/"),
+        # The marketer's controls (issue 13).
+        ("scoring rules /scoring/rules/", "/scoring/rules/"),
+        ("nurture sequences /nurturing/sequences/", "/nurturing/sequences/"),
+        ("write keys /sources/", "/sources/"),
     ]
 
 

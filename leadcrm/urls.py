@@ -52,6 +52,7 @@ urlpatterns = [
     path("nurturing/", include("nurturing.page_urls")),
     path("f/", include("web.urls")),
     path("forms/", include("web.page_urls")),
+    path("sources/", include("events.page_urls")),
     *admin_login_urlpatterns,
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
