@@ -3,14 +3,26 @@ bands, PQL conditions). Each turns into the definition the API takes, and is val
 same parser (scoring.rules), so a form cannot produce a rule the engine would refuse; the
 parser's errors land on the fields they are about."""
 
+import re
 from typing import Any
 
 from django import forms
 
 from scoring import rules
 
-CONDITION_ROWS = 3
-PQL_ROWS = 3
+# Rows of conditions a form shows: the ones a rule has and one empty (at least 3), up to the
+# engine's limit, so that editing a rule never drops a condition it has.
+MIN_ROWS = 3
+
+
+def _row_count(data, initial, field: str) -> int:
+    """How many rows a form has: as many as the posted data or the initial values carry (their
+    highest row with `field`, plus one empty row for initial values), within [MIN_ROWS, MAX]."""
+    source = data if data is not None else (initial or {})
+    used = [int(m.group(1)) + 1 for key in source if (m := re.fullmatch(field, key))]
+    count = max(used, default=0) + (0 if data is not None else 1)
+    return min(max(count, MIN_ROWS), rules.MAX_CONDITIONS)
+
 
 OPERATORS = [
     ("equals", "is"),
@@ -91,7 +103,10 @@ class RuleForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for i in range(CONDITION_ROWS):
+        self.rows = _row_count(
+            self.data if self.is_bound else None, self.initial, r"cond_(\d+)_field"
+        )
+        for i in range(self.rows):
             self.fields[f"cond_{i}_field"] = forms.CharField(
                 required=False,
                 max_length=110,
@@ -110,7 +125,7 @@ class RuleForm(forms.Form):
     def initial_for(cls, *, name: str, definition: dict[str, Any]) -> dict[str, Any]:
         """The form's initial values for a stored rule."""
         initial = {"name": name, **{k: v for k, v in definition.items() if k != "conditions"}}
-        for i, condition in enumerate(definition.get("conditions", [])[:CONDITION_ROWS]):
+        for i, condition in enumerate(definition.get("conditions", [])):
             initial[f"cond_{i}_field"] = condition["field"]
             initial[f"cond_{i}_operator"] = condition["operator"]
             initial[f"cond_{i}_value"] = _text(condition["value"])
@@ -119,7 +134,7 @@ class RuleForm(forms.Form):
     def condition_rows(self) -> list[tuple]:
         return [
             (self[f"cond_{i}_field"], self[f"cond_{i}_operator"], self[f"cond_{i}_value"])
-            for i in range(CONDITION_ROWS)
+            for i in range(self.rows)
         ]
 
     def clean(self):
@@ -153,7 +168,7 @@ class RuleForm(forms.Form):
                 max_times=data.get("max_times"),
                 expires_after_days=data.get("expires_after_days"),
             )
-        for i in range(CONDITION_ROWS):
+        for i in range(self.rows):
             field = (data.get(f"cond_{i}_field") or "").strip()
             if not field:
                 continue
@@ -185,7 +200,10 @@ class SettingsForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for i in range(PQL_ROWS):
+        self.rows = _row_count(
+            self.data if self.is_bound else None, self.initial, r"pql_(\d+)_event_name"
+        )
+        for i in range(self.rows):
             self.fields[f"pql_{i}_min_count"] = forms.IntegerField(
                 required=False, min_value=1, max_value=rules.MAX_TIMES, label="At least"
             )
@@ -203,7 +221,7 @@ class SettingsForm(forms.Form):
             "warm_at": thresholds.warm_at,
             "hot_at": thresholds.hot_at,
         }
-        for i, condition in enumerate(thresholds.pql_conditions[:PQL_ROWS]):
+        for i, condition in enumerate(thresholds.pql_conditions):
             initial[f"pql_{i}_min_count"] = condition.min_count
             initial[f"pql_{i}_event_name"] = condition.event_name
             initial[f"pql_{i}_within_days"] = condition.within_days
@@ -212,7 +230,7 @@ class SettingsForm(forms.Form):
     def pql_rows(self) -> list[tuple]:
         return [
             (self[f"pql_{i}_min_count"], self[f"pql_{i}_event_name"], self[f"pql_{i}_within_days"])
-            for i in range(PQL_ROWS)
+            for i in range(self.rows)
         ]
 
     def clean(self):
@@ -220,7 +238,7 @@ class SettingsForm(forms.Form):
         if self.errors:
             return data
         conditions = []
-        for i in range(PQL_ROWS):
+        for i in range(self.rows):
             row = [data.get(f"pql_{i}_{key}") for key in ("min_count", "event_name", "within_days")]
             if not any(row):
                 continue

@@ -297,3 +297,42 @@ def test_settings_that_contradict_each_other_are_refused_per_field(marketer):
     assert "warm_at must be below hot_at." in page
     assert "Give the count, the event and the days." in page
     assert not SimulationJob.objects.exists()
+
+
+def test_editing_a_rule_with_more_conditions_than_three_keeps_every_one(marketer):
+    conditions = [{"field": f"prop_{i}", "operator": "equals", "value": f"v{i}"} for i in range(5)]
+    rule = services.rule_create(
+        actor=marketer,
+        name="Five",
+        definition={"kind": "event", "event_name": "Signed Up", "points": 5,
+                    "conditions": conditions},
+        rescore=False,
+    )  # fmt: skip
+    client = logged_in(marketer)
+
+    form = client.get(f"/scoring/rules/{rule.pk}/").content.decode()
+    fields = dict(
+        re.findall(r'name="(cond_\d+_(?:field|operator|value))"[^>]*?value="([^"]*)"', form)
+    )
+    posted = rule_post(name="Five", event_type="track", event_name="Signed Up", points="5",
+                       max_times="", expires_after_days="")  # fmt: skip
+    posted.update({f"cond_{i}_field": f"prop_{i}" for i in range(5)})
+    posted.update({f"cond_{i}_operator": "equals" for i in range(5)})
+    posted.update({f"cond_{i}_value": f"v{i}" for i in range(5)})
+    job = preview_of(client, client.post(f"/scoring/rules/{rule.pk}/", posted))
+
+    assert [fields[f"cond_{i}_field"] for i in range(5)] == [f"prop_{i}" for i in range(5)]
+    assert 'name="cond_5_field"' in form and 'name="cond_6_field"' not in form
+    assert job.draft["change"]["definition"]["conditions"] == conditions
+
+
+def test_settings_with_four_pql_conditions_keep_every_one(marketer):
+    pql = [{"event_name": f"Step {i}", "min_count": i + 1, "within_days": 7} for i in range(4)]
+    services.scoring_settings_update(actor=marketer, data={"pql_conditions": pql}, rescore=False)
+
+    form = logged_in(marketer).get("/scoring/settings/").content.decode()
+
+    assert [f"Step {i}" for i in range(4)] == re.findall(
+        r'name="pql_\d+_event_name"[^>]*?value="([^"]*)"', form
+    )
+    assert 'name="pql_4_event_name"' in form and 'name="pql_5_event_name"' not in form
