@@ -111,6 +111,19 @@ def _script(url: str):
     return _client(url).register_script(_HIT_MANY)
 
 
+def client() -> redis.Redis | None:
+    """The Redis the limits count in, for other counters kept the same way (never failing
+    their caller): None when the limits are off (no REDIS_URL) or the breaker is open."""
+    if not enabled() or _clock() < _broken_until:
+        return None
+    return _client(settings.REDIS_URL)
+
+
+def trip(exc: Exception) -> None:
+    """A Redis error: log it once and leave Redis alone for BREAKER_SECONDS."""
+    _trip(exc)
+
+
 def _trip(exc: Exception) -> None:
     global _broken_until
     with _lock:

@@ -29,7 +29,7 @@ from rest_framework.views import APIView
 
 from core import parsers, ratelimit
 from core.errors import ApiError
-from events import cors, jsonfast, parsing, sdkconfig, selectors, services
+from events import cors, jsonfast, parsing, refusals, sdkconfig, selectors, services
 from events.models import Source, SourceKind
 
 MAX_REQUEST = parsing.MAX_REQUEST_BYTES
@@ -328,7 +328,11 @@ def _ingest(request, kind: str) -> tuple[JsonResponse, Source | None]:
             )
         )
     except HttpError as exc:
+        if source is not None:  # refused whole: counted for the sources page
+            refusals.refusals_count(source_id=source.pk)
         return _error(exc.status, exc.code, exc.message, exc.headers), source
+    if result.rejected and source is not None:
+        refusals.refusals_count(source_id=source.pk, count=result.rejected)
     if kind != "batch" and result.rejected:
         first = result.errors[0]
         return _error(400, first["code"], first["message"]), source

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.auth import request_user
 from accounts.models import User
 from core.errors import ApiError, errors_to_form
-from events import selectors, services
+from events import refusals, selectors, services
 from events.models import Source, SourceKind
 
 # A bar chart of 30 days in a small SVG: geometry for the template.
@@ -73,10 +73,30 @@ def _bars(days: list) -> list[dict]:
 def source_list(request: HttpRequest) -> HttpResponse:
     user = _marketing(request)
     sources = list(selectors.source_list(actor=user))
-    activity = selectors.source_activity(source_ids=[s.pk for s in sources])
-    rows = [{"source": s, **activity[s.pk], "bars": _bars(activity[s.pk]["days"])} for s in sources]
+    ids = [s.pk for s in sources]
+    activity = selectors.source_activity(source_ids=ids)
+    first = activity[ids[0]]["days"][0][0] if ids else None
+    refused = (
+        refusals.refusals_per_day(source_ids=ids, first=first, days=selectors.SOURCE_DAYS)
+        if first
+        else {}
+    )
+    rows = []
+    for s in sources:
+        per_day = refused.get(s.pk, [0] * selectors.SOURCE_DAYS)
+        days = [(day, n, per_day[i]) for i, (day, n) in enumerate(activity[s.pk]["days"])]
+        rows.append(
+            {
+                "source": s,
+                **activity[s.pk],
+                "days": days,
+                "refused": sum(per_day),
+                "bars": _bars(activity[s.pk]["days"]),
+            }
+        )
     context = {
         "rows": rows,
+        "refusals_counted": bool(refused),
         "days": selectors.SOURCE_DAYS,
         "chart": {"width": CHART_WIDTH, "height": CHART_HEIGHT},
         "form": SourceForm(),
