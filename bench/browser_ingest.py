@@ -27,7 +27,6 @@ import multiprocessing as mp
 import os
 import random
 import re
-import secrets
 import sys
 import tempfile
 import time
@@ -36,7 +35,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchdb import bench_database_url, drop_database, recreate_database
-from ingest import cpu_used, percentile, server_cpu, start_gunicorn, stop, verdict
+from ingest import (
+    cpu_used,
+    django_setup,
+    percentile,
+    server_cpu,
+    start_gunicorn,
+    stop,
+    verdict,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -291,12 +298,7 @@ def main() -> None:
         "(shared with other engineers' runs: figures are noisy)"
     )
     recreate_database(url)
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadcrm.settings")
-    import django
-
-    django.setup()
+    django_setup(url)
     from django.db import connection
 
     logdir = Path(tempfile.mkdtemp(prefix="bench-browser-"))
