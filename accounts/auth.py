@@ -15,3 +15,21 @@ def request_user(request: HttpRequest | Request) -> User:
         # The permission check runs before the view: reaching here anonymous is a wiring bug.
         raise PermissionDenied("Log in first.")
     return user
+
+
+def marketing_user(request: HttpRequest, *, refusal: str) -> User:
+    """`request_user` for a page that is marketing's (marketers and admins): anyone else gets
+    a 403 saying `refusal`."""
+    user = request_user(request)
+    if not user.does_marketing:
+        raise PermissionDenied(refusal)
+    return user
+
+
+def sales_manager_user(request: HttpRequest, *, refusal: str) -> User:
+    """`request_user` for a page of sales management (sales managers and admins): anyone else
+    gets a 403 saying `refusal`."""
+    user = request_user(request)
+    if not user.manages_sales:
+        raise PermissionDenied(refusal)
+    return user

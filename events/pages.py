@@ -7,17 +7,18 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.auth import request_user
-from accounts.models import User
+from accounts.auth import marketing_user
 from core.errors import ApiError, errors_to_form
 from events import refusals, selectors, services
 from events.models import Source, SourceKind
+
+# Who may use these pages, as the 403 says it.
+REFUSAL = "Only marketers and admins see and manage sources."
 
 # A bar chart of 30 days in a small SVG: geometry for the template.
 CHART_WIDTH, CHART_HEIGHT = 150, 28
@@ -45,13 +46,6 @@ class SourceForm(forms.Form):
         return {"name": data["name"], "kind": data["kind"], "allowed_origins": origins}
 
 
-def _marketing(request: HttpRequest) -> User:
-    user = request_user(request)
-    if not user.does_marketing:
-        raise PermissionDenied("Only marketers and admins see and manage sources.")
-    return user
-
-
 def _bars(days: list) -> list[dict]:
     peak = max([1, *(n for _, n in days)])
     width = CHART_WIDTH / len(days)
@@ -71,7 +65,7 @@ def _bars(days: list) -> list[dict]:
 @login_required
 @require_GET
 def source_list(request: HttpRequest) -> HttpResponse:
-    user = _marketing(request)
+    user = marketing_user(request, refusal=REFUSAL)
     sources = list(selectors.source_list(actor=user))
     ids = [s.pk for s in sources]
     activity = selectors.source_activity(source_ids=ids)
@@ -108,7 +102,7 @@ def source_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @never_cache  # the answer carries a write key, shown this once
 def source_new(request: HttpRequest) -> HttpResponse:
-    user = _marketing(request)
+    user = marketing_user(request, refusal=REFUSAL)
     form = SourceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -124,7 +118,7 @@ def source_new(request: HttpRequest) -> HttpResponse:
 @require_POST
 @never_cache
 def source_rotate(request: HttpRequest, source_id: int) -> HttpResponse:
-    user = _marketing(request)
+    user = marketing_user(request, refusal=REFUSAL)
     source = selectors.source_get(actor=user, source_id=source_id)
     key = services.source_rotate_key(source=source, actor=user)
     source.refresh_from_db()
@@ -134,7 +128,7 @@ def source_rotate(request: HttpRequest, source_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def source_toggle(request: HttpRequest, source_id: int) -> HttpResponse:
-    user = _marketing(request)
+    user = marketing_user(request, refusal=REFUSAL)
     source = selectors.source_get(actor=user, source_id=source_id)
     services.source_set_active(source=source, active=not source.is_active, actor=user)
     state = "enabled" if not source.is_active else "disabled: its key gets 401 from now on"

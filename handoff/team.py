@@ -6,7 +6,6 @@ reps, business hours are checked by handoff.clock."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
@@ -14,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import services as accounts_services
-from accounts.auth import request_user
+from accounts.auth import sales_manager_user
 from accounts.models import User
 from core.errors import ApiError, errors_to_form
 from handoff import selectors
@@ -23,12 +22,8 @@ from handoff.services import routing_setup
 from handoff.team_forms import PersonForm, RuleForm, SettingsForm
 from leads.models import Lead
 
-
-def _manager(request: HttpRequest) -> User:
-    user = request_user(request)
-    if not user.manages_sales:
-        raise PermissionDenied("Only admins and sales managers manage the team.")
-    return user
+# Who may use these pages, as the 403 says it.
+REFUSAL = "Only admins and sales managers manage the team."
 
 
 def _people():
@@ -46,7 +41,7 @@ def _people():
 @login_required
 @require_GET
 def team(request: HttpRequest) -> HttpResponse:
-    user = _manager(request)
+    user = sales_manager_user(request, refusal=REFUSAL)
     context = {
         "people": _people(),
         "rules": routing_rule_list(user=user),
@@ -58,7 +53,7 @@ def team(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def person_edit(request: HttpRequest, user_id: int | None = None) -> HttpResponse:
-    actor = _manager(request)
+    actor = sales_manager_user(request, refusal=REFUSAL)
     person = User.objects.filter(pk=user_id).first() if user_id is not None else None
     if user_id is not None and person is None:
         raise Http404("No such user.")
@@ -91,7 +86,7 @@ def _person_save(actor: User, person: User | None, form: PersonForm) -> User:
 @login_required
 @require_http_methods(["GET", "POST"])
 def rule_edit(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
-    actor = _manager(request)
+    actor = sales_manager_user(request, refusal=REFUSAL)
     rule = routing_rule_get(user=actor, rule_id=rule_id) if rule_id is not None else None
     if request.method == "POST":
         form = RuleForm(request.POST)
@@ -117,7 +112,7 @@ def rule_edit(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
 @require_POST
 def rule_move(request: HttpRequest, rule_id: int) -> HttpResponse:
     """One place earlier or later: the first matching rule wins, so order matters here."""
-    actor = _manager(request)
+    actor = sales_manager_user(request, refusal=REFUSAL)
     rule = routing_rule_get(user=actor, rule_id=rule_id)
     step = -1 if request.POST.get("direction") == "up" else 1
     position = max(1, rule.position + step)
@@ -128,7 +123,7 @@ def rule_move(request: HttpRequest, rule_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
-    actor = _manager(request)
+    actor = sales_manager_user(request, refusal=REFUSAL)
     rule = routing_rule_get(user=actor, rule_id=rule_id)
     routing_setup.routing_rule_delete(actor=actor, rule_id=rule.pk)
     messages.success(request, f"Deleted the rule “{rule.name}”.")
@@ -138,7 +133,7 @@ def rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def settings_edit(request: HttpRequest) -> HttpResponse:
-    actor = _manager(request)
+    actor = sales_manager_user(request, refusal=REFUSAL)
     row = selectors.handoff_settings()
     if request.method == "POST":
         form = SettingsForm(request.POST)

@@ -9,7 +9,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -18,14 +17,16 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.auth import request_user
-from accounts.models import User
+from accounts.auth import marketing_user, request_user
 from core.errors import ApiError, errors_to_form
 from leads.models import Lead
 from nurturing import forms, selectors
 from nurturing.models import Sequence, Step
 from nurturing.services import sequences as services
 from nurturing.template_policy import FILTERS, MAX_PADDING, PADDING
+
+# Who may use these pages, as the 403 says it.
+REFUSAL = "Only marketers and admins change nurture sequences."
 
 # What the editor lists beside the template: each variable and what it falls back to.
 VARIABLES = [
@@ -37,13 +38,6 @@ VARIABLES = [
     ("owner_name", "the lead's owner (a rep)", "“the team”"),
     ("email", "the lead's address", "—"),
 ]
-
-
-def _marketing(request: HttpRequest) -> User:
-    user = request_user(request)
-    if not user.does_marketing:
-        raise PermissionDenied("Only marketers and admins change nurture sequences.")
-    return user
 
 
 def _sequence(sequence_id: int) -> Sequence:
@@ -88,7 +82,7 @@ def sequence_detail(request: HttpRequest, sequence_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def sequence_edit(request: HttpRequest, sequence_id: int | None = None) -> HttpResponse:
-    user = _marketing(request)
+    user = marketing_user(request, refusal=REFUSAL)
     sequence = _sequence(sequence_id) if sequence_id is not None else None
     form = forms.SequenceForm(request.POST or None, instance=sequence)
     if request.method == "POST" and form.is_valid():
@@ -109,7 +103,7 @@ def sequence_edit(request: HttpRequest, sequence_id: int | None = None) -> HttpR
 @login_required
 @require_POST
 def sequence_toggle(request: HttpRequest, sequence_id: int) -> HttpResponse:
-    user = _marketing(request)
+    user = marketing_user(request, refusal=REFUSAL)
     sequence = _sequence(sequence_id)
     services.sequence_update(sequence=sequence, actor=user, is_active=not sequence.is_active)
     state = "paused" if sequence.is_active else "active again"
@@ -120,7 +114,7 @@ def sequence_toggle(request: HttpRequest, sequence_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def step_edit(request: HttpRequest, sequence_id: int, step_id: int | None = None) -> HttpResponse:
-    user = _marketing(request)
+    user = marketing_user(request, refusal=REFUSAL)
     sequence = _sequence(sequence_id)
     step = _step(sequence, step_id) if step_id is not None else None
     form = forms.StepForm(request.POST or None, instance=step)
@@ -153,7 +147,7 @@ def step_edit(request: HttpRequest, sequence_id: int, step_id: int | None = None
 @login_required
 @require_POST
 def step_move(request: HttpRequest, sequence_id: int, step_id: int) -> HttpResponse:
-    user = _marketing(request)
+    user = marketing_user(request, refusal=REFUSAL)
     step = _step(_sequence(sequence_id), step_id)
     direction = -1 if request.POST.get("direction") == "up" else 1
     services.step_move(step=step, actor=user, direction=direction)
@@ -164,7 +158,7 @@ def step_move(request: HttpRequest, sequence_id: int, step_id: int) -> HttpRespo
 @require_GET
 def step_preview(request: HttpRequest, sequence_id: int, step_id: int) -> HttpResponse:
     """The preview panel for another lead (htmx swaps it in; a full page without JS)."""
-    _marketing(request)
+    marketing_user(request, refusal=REFUSAL)
     step = _step(_sequence(sequence_id), step_id)
     context = {"sequence": step.sequence, "step": step, **_preview_context(request, step)}
     if request.headers.get("HX-Request"):
@@ -192,7 +186,7 @@ _PREVIEW_FRAME_CSP: dict[str, list[str] | str] = {
 def step_preview_html(request: HttpRequest, sequence_id: int, step_id: int) -> HttpResponse:
     """The HTML body rendered for a lead, for the preview's sandboxed frame: no scripts, no
     forms, nothing from elsewhere but images."""
-    _marketing(request)
+    marketing_user(request, refusal=REFUSAL)
     step = _step(_sequence(sequence_id), step_id)
     lead = _preview_lead(request)
     if lead is None:
@@ -204,7 +198,7 @@ def step_preview_html(request: HttpRequest, sequence_id: int, step_id: int) -> H
 @login_required
 @require_POST
 def step_test(request: HttpRequest, sequence_id: int, step_id: int) -> HttpResponse:
-    user = _marketing(request)
+    user = marketing_user(request, refusal=REFUSAL)
     step = _step(_sequence(sequence_id), step_id)
     lead = _preview_lead(request)
     back = f"/nurturing/sequences/{sequence_id}/steps/{step_id}/?lead={lead.pk if lead else ''}"

@@ -10,25 +10,19 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from accounts.auth import request_user
-from accounts.models import User
+from accounts.auth import marketing_user, request_user
 from core.errors import ApiError
 from leads.models import Stage
 from scoring import charts, forms, rules, selectors, services, simulations
 from scoring.models import ScoringRule, SimulationJob
 
-
-def _marketing(request: HttpRequest) -> User:
-    user = request_user(request)
-    if not user.does_marketing:
-        raise PermissionDenied("Only marketers and admins change scoring.")
-    return user
+# Who may use these pages, as the 403 says it.
+REFUSAL = "Only marketers and admins change scoring."
 
 
 @login_required
@@ -47,7 +41,7 @@ def rule_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def rule_edit(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
-    user = _marketing(request)
+    user = marketing_user(request, refusal=REFUSAL)
     rule = _rule(rule_id) if rule_id is not None else None
     if request.method == "POST":
         form = forms.RuleForm(request.POST)
@@ -73,7 +67,7 @@ def rule_edit(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
 @require_POST
 def rule_switch(request: HttpRequest, rule_id: int) -> HttpResponse:
     """Switch a rule off (or back on): its points go (or come back) with the re-score."""
-    user = _marketing(request)
+    user = marketing_user(request, refusal=REFUSAL)
     rule = _rule(rule_id)
     on = not rule.is_active
     services.rule_update(actor=user, rule_id=rule.pk, is_active=on)
@@ -85,7 +79,7 @@ def rule_switch(request: HttpRequest, rule_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def settings_edit(request: HttpRequest) -> HttpResponse:
-    user = _marketing(request)
+    user = marketing_user(request, refusal=REFUSAL)
     thresholds = selectors.scoring_settings_get().thresholds()
     if request.method == "POST":
         form = forms.SettingsForm(request.POST)
@@ -102,7 +96,7 @@ def settings_edit(request: HttpRequest) -> HttpResponse:
 @require_GET
 def preview(request: HttpRequest, job_id: int) -> HttpResponse:
     """The draft's effect; while the simulation runs, htmx polls the body (every second)."""
-    _marketing(request)
+    marketing_user(request, refusal=REFUSAL)
     job = _job(job_id)
     context = _preview_context(job)
     if request.headers.get("HX-Request"):
@@ -113,7 +107,7 @@ def preview(request: HttpRequest, job_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def preview_publish(request: HttpRequest, job_id: int) -> HttpResponse:
-    user = _marketing(request)
+    user = marketing_user(request, refusal=REFUSAL)
     job = _job(job_id)
     try:
         simulations.simulation_publish(job=job, actor=user)
@@ -127,7 +121,7 @@ def preview_publish(request: HttpRequest, job_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def preview_discard(request: HttpRequest, job_id: int) -> HttpResponse:
-    user = _marketing(request)
+    user = marketing_user(request, refusal=REFUSAL)
     job = _job(job_id)
     try:
         simulations.simulation_discard(job=job, actor=user)

@@ -4,32 +4,26 @@ submissions. Marketers and admins only (web.selectors.forms_authorize)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.auth import request_user
-from accounts.models import User
+from accounts.auth import marketing_user
 from core.errors import ApiError, errors_to_form
 from web import rendering, selectors, services
 from web.builder import FormBuilder
 from web.models import Form
 
+# Who may use these pages, as the 403 says it.
+REFUSAL = "Only marketers and admins manage forms."
+
 LATEST_SUBMISSIONS = 50
-
-
-def _marketing(request: HttpRequest) -> User:
-    user = request_user(request)
-    if not user.does_marketing:
-        raise PermissionDenied("Only marketers and admins manage forms.")
-    return user
 
 
 @login_required
 @require_GET
 def form_list(request: HttpRequest) -> HttpResponse:
-    user = _marketing(request)
+    user = marketing_user(request, refusal=REFUSAL)
     forms = list(selectors.form_list(user=user).order_by("name", "id"))
     figures = selectors.form_figures(form_ids=[f.pk for f in forms])
     rows = [{"form": f, "url": rendering.hosted_url(f), **figures[f.pk]} for f in forms]
@@ -39,7 +33,7 @@ def form_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def form_detail(request: HttpRequest, form_id: int) -> HttpResponse:
-    user = _marketing(request)
+    user = marketing_user(request, refusal=REFUSAL)
     form = selectors.form_get(user=user, form_id=form_id)
     context = {
         "form": form,
@@ -56,7 +50,7 @@ def form_detail(request: HttpRequest, form_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def form_edit(request: HttpRequest, form_id: int | None = None) -> HttpResponse:
-    user = _marketing(request)
+    user = marketing_user(request, refusal=REFUSAL)
     form: Form | None = selectors.form_get(user=user, form_id=form_id) if form_id else None
     if request.method == "POST":
         builder = FormBuilder(request.POST)
