@@ -82,6 +82,8 @@ def test_the_list_shows_each_key_without_internal_ones(marketer, django_assert_m
         page = text(client.get("/sources/"))
 
     assert re.findall(r"<strong>([^<]+)</strong>", page) == ["Backend", "Website"]
+    assert "<title>Sources and their keys · leadcrm</title>" in page
+    assert page.count("Refused: requests a source sent") == 1
     assert "1 events from Website in the last 30 days" in page
 
 
