@@ -15,6 +15,12 @@ into `--rounds` alternating slices so that a change in the machine's load falls 
 script prints each one's requests/s and latency (p50/p95/p99), their ratio (target >= 0.6) and
 ingestion's p95 (target < 50 ms). Figures on a shared 2-core machine are noisy.
 
+With the event buffer on (--buffer on, production's default: events/buffer.py) page views and
+tracks are accepted into Redis and a Celery worker the bench starts beside gunicorn stores them
+in batches; its CPU is counted with gunicorn's and PostgreSQL's, each slice waits for it to
+drain before its figures are taken, and at the end every acknowledged event must be in the
+database. REDIS_URL is then required: give the bench a Redis database of its own (its broker).
+
 It works in its own database (<DATABASE_URL's name>_bench_browser, made afresh, dropped at the
 end unless --keep) and stops every process it starts.
 """
@@ -27,6 +33,7 @@ import multiprocessing as mp
 import os
 import random
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +43,7 @@ from pathlib import Path
 
 from benchdb import bench_database_url, drop_database, recreate_database
 from ingest import (
+    _cpu_of,
     cpu_used,
     django_setup,
     percentile,
@@ -67,6 +75,13 @@ def parse_args():
         "--workers", type=int, default=2 * (os.cpu_count() or 1), help="gunicorn workers (2/core)"
     )
     parser.add_argument("--rounds", type=int, default=2, help="alternating slices per side (2)")
+    parser.add_argument(
+        "--buffer",
+        choices=["on", "off"],
+        default="on",
+        help="the event buffer (INGEST_BROWSER_BUFFER), drained by a Celery worker the bench "
+        "runs beside gunicorn, its CPU counted with the server's (on: production's default)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     return parser.parse_args()
 
@@ -215,23 +230,73 @@ def run_side(target: str, url: str, key: str, clients: int, seconds: float) -> d
     return {"latencies": [x for r in reports for x in r["latencies"]], "statuses": statuses}
 
 
-def measure(args, url: str, key: str, master: int, db_url: str) -> dict[str, dict]:
+def _tree(pid: int) -> list[int]:
+    """`pid` and its children (a Celery worker's pool)."""
+    pids = [pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                pids.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return pids
+
+
+def all_cpu(master: int, db_url: str, worker: subprocess.Popen | None) -> dict:
+    """CPU seconds so far of gunicorn's workers, the bench db's PostgreSQL backends and the
+    buffer's Celery worker: the server's whole cost."""
+    cpu = server_cpu(master, db_url)
+    cpu["worker"] = {pid: _cpu_of(pid) for pid in _tree(worker.pid)} if worker else {}
+    return cpu
+
+
+def measure(
+    args, url: str, key: str, master: int, db_url: str, worker: subprocess.Popen | None
+) -> dict[str, dict]:
     sides: dict[str, dict] = {
-        name: {"latencies": [], "statuses": {}, "cpu": {"gunicorn": 0.0, "postgres": 0.0}}
+        name: {
+            "latencies": [],
+            "statuses": {},
+            "cpu": {"gunicorn": 0.0, "postgres": 0.0, "worker": 0.0},
+        }
         for name in ("bare", "ingest")
     }
     slice_seconds = args.seconds / args.rounds
     for _ in range(args.rounds):
         for target in ("bare", "ingest"):
-            before = server_cpu(master, db_url)
+            before = all_cpu(master, db_url, worker)
             result = run_side(target, url, key, args.clients, slice_seconds)
-            for kind, seconds in cpu_used(before, server_cpu(master, db_url)).items():
+            if target == "ingest":
+                wait_for_drain(worker)  # the drain's work counts in this slice, not the next
+            for kind, seconds in cpu_used(before, all_cpu(master, db_url, worker)).items():
                 sides[target]["cpu"][kind] += seconds
             sides[target]["latencies"] += result["latencies"]
             for status, count in result["statuses"].items():
                 statuses = sides[target]["statuses"]
                 statuses[status] = statuses.get(status, 0) + count
     return sides
+
+
+def wait_for_drain(worker: subprocess.Popen | None, timeout: float = 60) -> int:
+    """Wait until the worker has drained the buffer; the rows still waiting after `timeout`."""
+    from events import buffer
+
+    if worker is None:
+        return 0
+    deadline = time.monotonic() + timeout
+    while (waiting := buffer.waiting()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return waiting
+
+
+def start_worker(env: dict, log: Path) -> subprocess.Popen:
+    """A Celery worker (one process, as `make run`'s) that drains the buffer when kicked."""
+    command = [
+        sys.executable, "-m", "celery", "-A", "leadcrm", "worker", "--pool=solo",
+        "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel=WARNING",
+    ]  # fmt: skip
+    output = open(log, "wb")  # noqa: SIM115 - the worker's life
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
 
 
 def warm_up(url: str, key: str, workers: int) -> None:
@@ -268,7 +333,8 @@ def report(args, sides: dict[str, dict]) -> None:
     }
     print(
         f"\n{args.clients} clients back to back, gunicorn {args.workers} sync workers, "
-        f"{args.seconds:.0f} s a side in {args.rounds} alternating slices:"
+        f"{args.seconds:.0f} s a side in {args.rounds} alternating slices, event buffer "
+        f"{args.buffer}{' (drained by a Celery worker)' if args.buffer == 'on' else ''}:"
     )
     for name, f in figures.items():
         failed = f"  failed by status (0: connection) {f['failed']}" if f["failed"] else ""
@@ -278,7 +344,7 @@ def report(args, sides: dict[str, dict]) -> None:
         )
         print(
             f"  {'':<44} server CPU a request: gunicorn {f['cpu']['gunicorn']:.2f} ms, "
-            f"PostgreSQL {f['cpu']['postgres']:.2f} ms"
+            f"PostgreSQL {f['cpu']['postgres']:.2f} ms, buffer's worker {f['cpu']['worker']:.2f} ms"
         )
     ratio = figures["ingest"]["rps"] / max(figures["bare"]["rps"], 1e-9)
     p95 = figures["ingest"]["p95"]
@@ -297,12 +363,17 @@ def main() -> None:
         f"machine: {os.cpu_count()} cores, load average before {os.getloadavg()[0]:.2f} "
         "(shared with other engineers' runs: figures are noisy)"
     )
+    if args.buffer == "on" and not os.environ.get("REDIS_URL"):
+        sys.exit("--buffer on needs REDIS_URL (a Redis database of the bench's own: its broker)")
+    # This run's own buffer list; this process reads it too (how much waits to be drained).
+    os.environ["INGEST_BUFFER_KEY"] = f"leadcrm:bench-{uuid.uuid4().hex[:8]}:events:buffer"
+    os.environ["INGEST_BROWSER_BUFFER"] = "1" if args.buffer == "on" else "0"
     recreate_database(url)
     django_setup(url)
     from django.db import connection
 
     logdir = Path(tempfile.mkdtemp(prefix="bench-browser-"))
-    gunicorn = None
+    gunicorn = worker = None
     try:
         key = prepare()
         connection.close()
@@ -315,17 +386,26 @@ def main() -> None:
             "LOG_LEVEL": "WARNING",
             # Every client of the bench is one address: its limit is counted, never reached.
             "INGEST_BROWSER_IP_RATE_PER_MINUTE": str(IP_LIMIT),
+            "INGEST_BROWSER_BUFFER": os.environ["INGEST_BROWSER_BUFFER"],
+            "INGEST_BUFFER_KEY": os.environ["INGEST_BUFFER_KEY"],
         }
         if os.environ.get("REDIS_URL"):
             env["REDIS_URL"] = os.environ["REDIS_URL"]
+        if args.buffer == "on":
+            worker = start_worker(env, logdir / "worker.log")
         gunicorn, server = start_gunicorn(
             env, args.workers, logdir / "gunicorn.log", app="browser_site:application"
         )
         warm_up(server, key, args.workers)
-        sides = measure(args, server, key, gunicorn.pid, url)
+        if left := wait_for_drain(worker):
+            sys.exit(f"the worker did not drain the warm-up ({left} rows left): see {logdir}")
+        sides = measure(args, server, key, gunicorn.pid, url, worker)
+        if left := wait_for_drain(worker):
+            print(f"  !! the worker left {left:,} rows in the buffer")
         report(args, sides)
         print(f"\nload average after {os.getloadavg()[0]:.2f}; logs in {logdir}")
     finally:
+        stop(worker)
         stop(gunicorn)
         connection.close()
         if not args.keep:

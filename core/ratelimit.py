@@ -105,6 +105,79 @@ return 0
 """
 
 
+def guarded_push(
+    checks: list[tuple[str, int]],
+    window_seconds: int,
+    *,
+    list_key: str,
+    values: list[str],
+    max_length: int,
+    flag_key: str,
+    flag_ms: int,
+) -> tuple[tuple[int, int] | None, int] | None:
+    """`hit_many`, then, when every check is within its limit, push `values` onto the list
+    `list_key` (unless it already holds `max_length`) and set `flag_key` for `flag_ms` unless
+    it is set: ONE Redis command for a request's limits and what it hands on.
+
+    Returns (refused, pushed): refused as hit_many's (nothing pushed then); pushed -1 when the
+    list was full (nothing pushed), 1 when pushed and the flag was not set (now it is), 0 when
+    pushed under a flag already set. None when Redis is off, broken or fails (nothing is known
+    to be counted or pushed; the breaker opens as for a failed limit check).
+    """
+    if window_seconds < 1:
+        raise ValueError("a rate limit window is at least one second")
+    if not enabled() or _clock() < _broken_until:
+        return None
+    counted = [(index, key, limit) for index, (key, limit) in enumerate(checks) if limit >= 1]
+    now = _clock()
+    window = int(now // window_seconds)
+    prefix = settings.RATE_LIMIT_KEY_PREFIX
+    counters = [f"{prefix}{key}:{window_seconds}:{window}" for _, key, _ in counted]
+    try:
+        refused, pushed = _push_script(settings.REDIS_URL)(
+            keys=[list_key, flag_key, *counters],
+            args=[
+                window_seconds + 1,
+                len(counted),
+                *(limit for _, _, limit in counted),
+                max_length,
+                flag_ms,
+                *values,
+            ],
+        )
+    except redis.RedisError as exc:
+        _trip(exc)
+        return None
+    if refused:
+        ends = (window + 1) * window_seconds
+        return (counted[int(refused) - 1][0], max(1, math.ceil(ends - now))), 0
+    return None, int(pushed)
+
+
+# KEYS[1]: the list, KEYS[2]: the flag, KEYS[3..]: the counters; ARGV[1]: the counters' expiry,
+# ARGV[2]: how many counters (n), ARGV[3..2+n]: their limits, then the list's most length, the
+# flag's life (ms), the values. Returns {refused counter's 1-based position or 0, pushed}.
+_GUARDED_PUSH = """
+local n = tonumber(ARGV[2])
+for i = 1, n do
+  local key = KEYS[2 + i]
+  local count = redis.call('INCR', key)
+  if count == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+  if count > tonumber(ARGV[2 + i]) then return {i, 0} end
+end
+if #ARGV < n + 5 then return {0, 0} end
+if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[n + 3]) then return {0, -1} end
+redis.call('RPUSH', KEYS[1], unpack(ARGV, n + 5))
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[n + 4]) then return {0, 1} end
+return {0, 0}
+"""
+
+
+@cache
+def _push_script(url: str):
+    return _client(url).register_script(_GUARDED_PUSH)
+
+
 @cache
 def _script(url: str):
     # EVALSHA, loading the script again whenever the server answers NOSCRIPT (a restart).

@@ -29,7 +29,7 @@ from rest_framework.views import APIView
 
 from core import parsers, ratelimit
 from core.errors import ApiError
-from events import cors, jsonfast, parsing, refusals, sdkconfig, selectors, services
+from events import buffer, cors, jsonfast, parsing, refusals, sdkconfig, selectors, services
 from events.models import Source, SourceKind
 
 MAX_REQUEST = parsing.MAX_REQUEST_BYTES
@@ -63,22 +63,30 @@ def _source_limit(source) -> int:
     return settings.INGEST_SERVER_RATE_PER_MINUTE
 
 
-def _throttle(request, source) -> None:
-    """429 when the source, or (browser keys) the client's address, is over its limit.
-
-    The client address is counted first, so one noisy client uses up its own budget and not
-    the whole site's. Segment's analytics-next waits `Retry-After` seconds before sending again
-    (its older batching dispatcher reads `X-RateLimit-Reset`, in seconds too); RudderStack's
-    SDK retries a 429 with its own backoff.
-    """
+def _limit_checks(request, source) -> list[tuple[str, int, str]]:
+    """The request's rate limits: (counter, requests a minute, what it counts). The client
+    address is counted first, so one noisy client uses up its own budget and not the whole
+    site's."""
     checks = []
     if source.kind == SourceKind.BROWSER:
         address = ratelimit.ip_key(ratelimit.client_ip(request))
         limit = settings.INGEST_BROWSER_IP_RATE_PER_MINUTE
         checks.append((f"ingest:ip:{address}", limit, "from this address"))
     checks.append((f"ingest:source:{source.pk}", _source_limit(source), "for this write key"))
-    # Both counters in one Redis round trip: it runs on every browser request.
-    refused = ratelimit.hit_many([(key, limit) for key, limit, _ in checks], 60)
+    return checks
+
+
+def _throttle(request, source) -> None:
+    """429 when the source, or (browser keys) the client's address, is over its limit. Both
+    counters in one Redis round trip: it runs on every browser request."""
+    checks = _limit_checks(request, source)
+    _refuse(checks, ratelimit.hit_many([(key, limit) for key, limit, _ in checks], 60))
+
+
+def _refuse(checks: list[tuple[str, int, str]], refused: tuple[int, int] | None) -> None:
+    """The 429 of a refused limit check. Segment's analytics-next waits `Retry-After` seconds
+    before sending again (its older batching dispatcher reads `X-RateLimit-Reset`, in seconds
+    too); RudderStack's SDK retries a 429 with its own backoff."""
     if refused is not None:
         index, retry_after = refused
         _, limit, what = checks[index]
@@ -88,6 +96,15 @@ def _throttle(request, source) -> None:
             f"Too many requests {what}: at most {limit} a minute. Retry in {retry_after} s.",
             headers={"Retry-After": str(retry_after), "X-RateLimit-Reset": str(retry_after)},
         )
+
+
+def _deferred(source, kind: str) -> bool:
+    """Are the request's limits counted later, with the buffer's push (one Redis command for
+    both: events/buffer.py)? A browser key's lone page view, track or screen call."""
+    return source.kind == SourceKind.BROWSER and kind in BUFFERED_KINDS and buffer.enabled()
+
+
+BUFFERED_KINDS = ("page", "track", "screen")
 
 
 def _too_large() -> HttpError:
@@ -304,16 +321,19 @@ def _ingest(request, kind: str) -> tuple[JsonResponse, Source | None]:
         source = _source(key) if key is not None else None
         if source is not None:
             # The origin before anything is stored (or even parsed), then the limits: a
-            # refused request costs little.
+            # refused request costs little. (A call for the buffer counts them as it pushes.)
             _check_origin(request, source)
-            _throttle(request, source)
+            if not _deferred(source, kind):
+                _throttle(request, source)
         payload = _parse(body)
         if source is None:
             source = _source(
                 payload.get("writeKey") if isinstance(payload.get("writeKey"), str) else None
             )
             _check_origin(request, source)
-            _throttle(request, source)
+            if not _deferred(source, kind):
+                _throttle(request, source)
+        checks = _limit_checks(request, source) if _deferred(source, kind) else None
         if kind == "batch":
             messages = _batch_messages(payload)
         else:
@@ -325,8 +345,11 @@ def _ingest(request, kind: str) -> tuple[JsonResponse, Source | None]:
                 source=source,
                 messages=messages,
                 text_checked=parsing.SUSPECT_ESCAPE.search(body) is None,
+                limits=None if checks is None else [(key, limit) for key, limit, _ in checks],
             )
         )
+        if checks is not None:
+            _refuse(checks, result.limited)
     except HttpError as exc:
         if source is not None:  # refused whole: counted for the sources page
             refusals.refusals_count(source_id=source.pk)

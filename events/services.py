@@ -15,7 +15,7 @@ from accounts.models import User
 from audit.services import audit_record, changes_between
 from core import hooks
 from core.errors import ApiError, Conflict, Forbidden
-from events import browser, identity, jsonfast, origins, parsing, pending, selectors
+from events import browser, buffer, identity, jsonfast, origins, parsing, pending, selectors
 from events import privacy as event_privacy
 from events import traits as trait_map
 from events.models import (
@@ -33,6 +33,8 @@ from leads.models import Lead
 
 WRITE_KEY_PREFIX = "wk_"
 _IDENTITY_TYPES = (EventType.IDENTIFY, EventType.ALIAS)
+# What a browser key's lone call may leave to the buffer: nothing about a lead changes with it.
+_BUFFERED_TYPES = (EventType.PAGE, EventType.TRACK, EventType.SCREEN)
 
 
 # A partly rejected batch's answer lists this many errors (the first ones), plus their total:
@@ -46,6 +48,7 @@ class IngestResult:
     rejected: int = 0
     errors: list[dict] = field(default_factory=list)  # the first MAX_ERRORS_LISTED
     stored: int = 0  # accepted minus the message ids this source had sent before
+    limited: tuple[int, int] | None = None  # refused by a rate limit (events_ingest's `limits`)
 
     def as_response(self) -> dict:
         return {
@@ -69,6 +72,7 @@ def events_ingest(
     messages: list,
     received_at: datetime | None = None,
     text_checked: bool = False,
+    limits: list[tuple[str, int]] | None = None,
 ) -> IngestResult:
     """Validate, store and link Segment-shaped messages; the one path for every event.
 
@@ -79,17 +83,36 @@ def events_ingest(
 
     `text_checked` says the JSON the messages came from had no NUL or lone-surrogate escape,
     so the per-string scan can be skipped; Python callers leave it alone.
+
+    `limits`: the request's rate limits (core.ratelimit checks a minute), left by the caller to
+    be counted here, with the push into the buffer in the same Redis command: a browser key's
+    lone page view, track or screen call (events/buffer.py). When a limit refuses, nothing is
+    stored and `result.limited` says which (hit_many's answer).
     """
     received_at = received_at or timezone.now()
     result = IngestResult()
     valid = _validate(messages, received_at, result, text_checked=text_checked)
-    if not valid:
-        return result
     browser_key = source.kind == SourceKind.BROWSER
     # A single page view or track (what a browser sends: one call a request) is one statement
     # with nothing to keep consistent beside it: it commits on its own, sparing the round trips
     # of BEGIN and COMMIT. identify, alias and batches keep their transaction.
     alone = len(valid) == 1 and valid[0].type not in _IDENTITY_TYPES
+    if limits is not None:
+        # A browser's lone page view or track goes to the buffer, counted with its limits in
+        # one Redis command; anything else (or what the buffer cannot take) is only counted.
+        # (When Redis fails, nothing was counted: the limits fail open, as in hit_many.)
+        buffered = browser_key and alone and valid[0].type in _BUFFERED_TYPES
+        outcome = buffer.accept(
+            _rows(source, valid, received_at) if buffered else [], limits=limits
+        )
+        result.limited = outcome.refused
+        if outcome.refused is not None:
+            return result
+        if outcome.buffered:
+            result.stored = len(valid)  # stored by the buffer's drain
+            return result
+    if not valid:
+        return result
     with nullcontext() if alone else transaction.atomic():
         valid = _without_erased_addresses(valid)
         new, unlinked, linked = _store(source=source, messages=valid, received_at=received_at)
@@ -234,18 +257,9 @@ _PG_TYPES = {
 }
 
 
-def _insert(source, messages, received_at) -> dict[str, int | None]:
-    """One statement: resolve each event's lead, insert, queue the linked ones for scoring.
-
-    The batch goes in as one JSON parameter, unpacked by jsonb_to_recordset: a VALUES list
-    would send 14 literals a row for the server to parse and plan, which cost more than the
-    insert itself. The lead is looked up in the same statement (a userId's link, else a lead
-    created with that external_id, else the anonymousId's link), which saves a round trip and
-    a hundred parameters a request. INSERT ... ON CONFLICT DO NOTHING RETURNING says which
-    rows are new (bulk_create cannot), and only new rows go on to identity handling and
-    scoring. Returns message id -> lead id (None: not linked yet) of the new rows.
-    """
-    rows = [
+def _rows(source, messages, received_at) -> list[dict[str, Any]]:
+    """The messages as `_insert`'s rows (what the buffer keeps, too)."""
+    return [
         {
             "seq": seq,
             "source_id": source.pk,
@@ -264,10 +278,50 @@ def _insert(source, messages, received_at) -> dict[str, int | None]:
         }
         for seq, m in enumerate(messages)
     ]
-    sql, lead_params = _insert_statement(browser=source.kind == SourceKind.BROWSER)
+
+
+def _insert(source, messages, received_at) -> dict[str, int | None]:
+    """One statement: resolve each event's lead, insert, queue the linked ones for scoring.
+
+    The batch goes in as one JSON parameter, unpacked by jsonb_to_recordset: a VALUES list
+    would send 14 literals a row for the server to parse and plan, which cost more than the
+    insert itself. The lead is looked up in the same statement (a userId's link, else a lead
+    created with that external_id, else the anonymousId's link), which saves a round trip and
+    a hundred parameters a request. INSERT ... ON CONFLICT DO NOTHING RETURNING says which
+    rows are new (bulk_create cannot), and only new rows go on to identity handling and
+    scoring. Returns message id -> lead id (None: not linked yet) of the new rows.
+    """
+    rows = _rows(source, messages, received_at)
+    return _insert_rows(rows, browser=source.kind == SourceKind.BROWSER)
+
+
+def events_buffer_drain() -> int:
+    """Store what waits in the buffer (events/buffer.py), in batches; the rows new to the
+    database. A worker task (kicked by the first row, swept by beat)."""
+    return buffer.drain(events_store_buffered)
+
+
+def _insert_rows(rows: list[dict[str, Any]], *, browser: bool) -> dict[str, int | None]:
+    sql, lead_params = _insert_statement(browser=browser)
     with connection.cursor() as cursor:
         cursor.execute(sql, [*lead_params, jsonfast.dumps(rows)])
         return dict(cursor.fetchall())
+
+
+def events_store_buffered(rows: list[dict[str, Any]]) -> int:
+    """Store rows the buffer accepted (browser keys' page views and tracks, each with its own
+    source and received_at; events/buffer.py), in one transaction, as `events_ingest` would
+    have stored each: a message id its source sent before is skipped, an event whose visitor
+    is linked joins the lead and scoring's queue. Returns how many were new."""
+    for seq, row in enumerate(rows):
+        row["seq"] = seq  # the buffer's order (a row's own seq was its request's)
+    with transaction.atomic():
+        inserted = _insert_rows(rows, browser=True)
+        linked = {lead_id for lead_id in inserted.values() if lead_id is not None}
+        _erase_again_if_erased(linked)
+        if linked:
+            hooks.events_recorded.call_on_commit([])
+    return len(inserted)
 
 
 @cache

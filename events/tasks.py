@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.db import OperationalError
 
-from events import retention
+from events import retention, services
 
 
 @shared_task(
@@ -17,3 +17,17 @@ from events import retention
 )
 def retention_purge() -> int:
     return retention.events_purge()
+
+
+@shared_task(
+    name="events.buffer_drain",
+    # A drain that dies leaves its rows in the buffer for the next (events/buffer.py); a lost
+    # kick is made up for by beat's sweep.
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=1,
+    max_retries=3,
+)
+def buffer_drain() -> int:
+    return services.events_buffer_drain()

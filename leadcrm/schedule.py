@@ -8,6 +8,14 @@ BEAT_SCHEDULE: dict[str, dict] = {
     # Switches off points past their expiry and lowers the scores that follow (a lead's stage
     # never moves back). Points last whole days, so dropping out within five minutes is plenty.
     "scoring-expire": {"task": "scoring.expire", "schedule": 300.0},
+    # Browser page views and tracks waiting in the event buffer (events/buffer.py): the first
+    # row kicks a drain; this catches a lost kick (broker down, worker killed). Every 10 s: an
+    # accepted event reaches the database, its lead and scoring within seconds even then.
+    "events-buffer-drain": {
+        "task": "events.buffer_drain",
+        "schedule": 10.0,
+        "options": {"expires": 9},
+    },
     # Nurturing: retry emails whose worker died (expired claims), send emails a dead worker was
     # committing to review, then queue an email for every due step (claimed with SKIP LOCKED,
     # so a second beat does no harm). Every minute: a step's due time is kept to the minute.

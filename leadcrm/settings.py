@@ -377,6 +377,15 @@ INGEST_BATCH_MAX_MESSAGES = env_int("INGEST_BATCH_MAX_MESSAGES", 500, minimum=1)
 # (disabled, rotated, origins, limits) is seen at once by the process that changed it and within
 # this many seconds by the others.
 INGEST_SOURCE_CACHE_SECONDS = env_int("INGEST_SOURCE_CACHE_SECONDS", 5, minimum=0)
+# Browser page views and tracks (one call a request: most of a website's traffic) are accepted
+# into a Redis list and stored in PostgreSQL in batches by the worker (events/buffer.py), instead
+# of one INSERT a request. Needs REDIS_URL, and a Redis that keeps its data on disk (as the Celery
+# queue needs anyway; docker-compose.yml does). Off: every call is stored before the answer.
+INGEST_BROWSER_BUFFER = env_bool("INGEST_BROWSER_BUFFER", True)
+# Most rows the buffer holds (no worker draining it): past this, requests store their own again.
+INGEST_BUFFER_MAX = env_int("INGEST_BUFFER_MAX", 100_000, minimum=0)
+# The buffer's Redis list (its drain's lock: the same name + ":drain").
+INGEST_BUFFER_KEY = env_str("INGEST_BUFFER_KEY", "leadcrm:events:buffer")
 # Prefix of the rate limits' Redis keys.
 RATE_LIMIT_KEY_PREFIX = env_str("RATE_LIMIT_KEY_PREFIX", "leadcrm:ratelimit:")
 # Reverse proxies in front of leadcrm that append the client's address to X-Forwarded-For;

@@ -166,6 +166,12 @@ class StageChange(models.Model):
         max_length=200, blank=True, help_text="The rule or system job that made an automatic move."
     )
     reason = models.TextField(blank=True)
+    left_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the stay this row starts ended: the lead's next row (leads.journey).",
+    )
 
     class Meta:
         ordering = ["changed_at", "id"]
@@ -183,6 +189,43 @@ class StageChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead_id}: {self.from_stage or '-'} -> {self.to_stage}"
+
+
+class Journey(models.Model):
+    """One narrow row a lead: what its stage history adds up to (the stages it reached, as
+    a bit mask, and when it first entered the stages the reports time), beside the lead's
+    cohort keys (created, source, campaign, owner). Kept by PostgreSQL triggers
+    (`leads.journey`) in the statement that writes the lead or its history, whoever writes
+    it, so the reports read one row a lead instead of folding every history row each time.
+    Never written from Python."""
+
+    lead = models.OneToOneField(
+        Lead, primary_key=True, on_delete=models.CASCADE, related_name="journey"
+    )
+    created_at = models.DateTimeField()
+    source = models.CharField(max_length=32)
+    utm_campaign = models.CharField(max_length=200)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.DO_NOTHING,  # a copy of the lead's, which the triggers keep
+        db_constraint=False,
+        related_name="+",
+        db_index=False,
+    )
+    reached = models.IntegerField(default=0, help_text="leads.journey.BIT of every stage entered.")
+    last_stage = models.CharField(
+        max_length=16, blank=True, help_text="The stage of its last history row: where it is now."
+    )
+    iql_at = models.DateTimeField(null=True)
+    sql_at = models.DateTimeField(null=True)
+    customer_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="journey_created")]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}: {self.reached:b}"
 
 
 class Consent(models.Model):

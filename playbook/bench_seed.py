@@ -302,6 +302,7 @@ def _analyze(cursor) -> None:
     vacuum = "ANALYZE" if connection.in_atomic_block else "VACUUM ANALYZE"
     cursor.execute(f"{vacuum} leads_lead")
     cursor.execute(f"{vacuum} leads_stagechange")
+    cursor.execute(f"{vacuum} leads_journey")
     cursor.execute("ANALYZE events_event")
 
 

@@ -61,7 +61,8 @@ def _analyze() -> None:
     tables it last saw, and a nested loop over 15,000 events took minutes on a fresh
     PostgreSQL 18 (`make test`'s embedded one)."""
     with connection.cursor() as cursor:
-        for table in ("leads_lead", "leads_stagechange", "events_event", "events_pendingevent"):
+        tables = ("leads_lead", "leads_stagechange", "leads_journey", "events_event")
+        for table in (*tables, "events_pendingevent"):
             cursor.execute(f"ANALYZE {table}")
 
 

@@ -12,6 +12,19 @@ from tests.support import SmtpServer
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
+# A statement that hangs (a lock never released, a plan gone wrong) errors out after this long,
+# well inside the per-test timeout (pyproject's `timeout`), which cannot interrupt a test
+# blocked inside one long SQL statement.
+STATEMENT_TIMEOUT = "90s"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    from django.conf import settings
+
+    options = settings.DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = f"{options.get('options', '')} -c statement_timeout={STATEMENT_TIMEOUT}"
+
 
 def require_service(name: str, available: bool) -> None:
     """Skip locally when a real service is not configured; in CI a missing service is a failure."""
@@ -57,6 +70,15 @@ def _own_rate_limits(settings):
 
     settings.RATE_LIMIT_KEY_PREFIX = f"leadcrm-test-{uuid.uuid4().hex[:12]}:ratelimit:"
     ratelimit.reset_breaker()
+
+
+@pytest.fixture(autouse=True)
+def _no_event_buffer(settings):
+    """Browser page views and tracks are stored before the answer, as a test reading the
+    database right after a request expects: the buffer (events/buffer.py, on in production)
+    is turned on by its own tests, in a list of their own (tests share one Redis)."""
+    settings.INGEST_BROWSER_BUFFER = False
+    settings.INGEST_BUFFER_KEY = f"leadcrm-test-{uuid.uuid4().hex[:12]}:events:buffer"
 
 
 @pytest.fixture(autouse=True)

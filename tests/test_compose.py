@@ -67,3 +67,12 @@ def test_every_variable_the_stack_sets_is_documented_in_env_example(compose):
     documented = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
     used = set(compose["services"]["web"]["environment"])
     assert used - documented == set()
+
+
+def test_redis_keeps_its_data_on_disk(compose):
+    """The event buffer's accepted rows and the Celery queue live in Redis until taken."""
+    redis = compose["services"]["redis"]
+    command = redis["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert command[command.index("--appendfsync") + 1] == "everysec"
+    assert any(volume.endswith(":/data") for volume in redis["volumes"])

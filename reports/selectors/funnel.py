@@ -37,13 +37,10 @@ from django.utils import timezone
 from accounts.models import User
 from core.errors import Forbidden
 from handoff.models import Rejection
+from leads.journey import BIT, RECYCLED
 from leads.models import Stage
 from reports.params import ReportParams
 from reports.selectors.cohort import (
-    BIT,
-    RECYCLE_FROM,
-    RECYCLED,
-    STAGE_BIT,
     STAGE_CHANGE,
     cohort_sql,
     days,
@@ -63,6 +60,7 @@ STAGES: tuple[tuple[Stage, tuple[Stage, ...]], ...] = (
 )
 
 _QUALIFIED = BIT[Stage.MQL] | BIT[Stage.PQL]
+REJECTION = Rejection._meta.db_table
 
 
 def _reached_next(stage: Stage, nexts: tuple[Stage, ...]) -> str:
@@ -87,60 +85,61 @@ _COUNTS = ",\n        ".join(
     ]
 )
 
-# One aggregate row for every stage's stays, each percentile over its own stage's rows (a
-# FILTER, not a GROUP BY: no sort of every stay by stage first).
+# The stays that ended, every stage's in one aggregate row, each stage's two percentiles from
+# one sort of its own (a FILTER, not a GROUP BY: no sort of every stay by stage first). The
+# open stays are the leads whose last history row is into the stage: counted with the months.
 _STAYS = ",\n        ".join(
-    f"count(seconds) FILTER (WHERE to_stage = '{stage}') AS {stage.lower()}_left, "
-    f"count(*) FILTER (WHERE to_stage = '{stage}' AND seconds IS NULL) AS {stage.lower()}_open, "
-    f"percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) FILTER (WHERE to_stage = '{stage}') "
-    f"AS {stage.lower()}_median, "
-    f"percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds) FILTER (WHERE to_stage = '{stage}') "
-    f"AS {stage.lower()}_p90"
+    f"count(*) FILTER (WHERE sc.to_stage = '{stage}') AS {stage.lower()}_left, "
+    f"percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY date_part('epoch', "
+    f"sc.left_at - sc.changed_at)) FILTER (WHERE sc.to_stage = '{stage}') "
+    f"AS {stage.lower()}_percentiles"
     for stage, _ in STAGES
 )
+_OPEN = ",\n        ".join(
+    f"count(*) FILTER (WHERE last_stage = '{stage}') AS {stage.lower()}_open" for stage, _ in STAGES
+)
 
-# One pass over the cohort's history (`moves`, each row with the length of the stay it
-# starts), folded per lead (`per_lead`) for the counts and read row by row for the stays. An
-# inner join: every lead has its creation row (and the join in lead order lets PostgreSQL
-# walk the history index without sorting it).
+# The cohort's journeys (`per_lead`: one narrow row a lead, what its history adds up to) read
+# three times: the counts a month (a hash of a dozen groups; the period's are their sums), the
+# velocity over the few leads that got to SQL, and the stays: the cohort's history rows, each
+# stay ending at the row's `left_at` (the lead's next row; NULL while the lead is still there).
 _SQL = f"""
-WITH moves AS MATERIALIZED (
-    SELECT c.id AS lead_id, c.month, sc.to_stage, sc.changed_at,
-        {STAGE_BIT} | CASE WHEN sc.to_stage = 'MQL' AND sc.from_stage = ANY(%(recycle_from)s)
-            THEN {RECYCLED} ELSE 0 END AS bits,
-        extract(epoch FROM lead(sc.changed_at) OVER (
-            PARTITION BY sc.lead_id ORDER BY sc.changed_at, sc.id) - sc.changed_at) AS seconds
-    FROM ({{cohort}}) AS c JOIN {STAGE_CHANGE} AS sc ON sc.lead_id = c.id
+WITH per_lead AS NOT MATERIALIZED (
+    SELECT c.id AS lead_id, c.month, c.mask, c.last_stage, c.iql_at, c.sql_at, c.customer_at,
+        c.mask & {_QUALIFIED} <> 0 AND c.id IN (SELECT r.lead_id FROM {REJECTION} AS r) AS rejected
+    FROM ({{cohort}}) AS c
 ),
-per_lead AS (
-    SELECT lead_id, min(month) AS month, bit_or(bits) AS mask,
-        min(changed_at) FILTER (WHERE to_stage = 'IQL') AS iql_at,
-        min(changed_at) FILTER (WHERE to_stage = 'SQL') AS sql_at,
-        min(changed_at) FILTER (WHERE to_stage = 'CUSTOMER') AS customer_at,
-        EXISTS (SELECT 1 FROM {Rejection._meta.db_table} AS r WHERE r.lead_id = moves.lead_id)
-            AS rejected
-    FROM moves
-    GROUP BY lead_id
-),
-counts AS (
-    SELECT GROUPING(month) AS total, month, count(*) AS leads,
+months AS (
+    SELECT month, count(*) AS leads,
         {_COUNTS},
-        count(*) FILTER (WHERE sql_at >= iql_at) AS to_sql_leads,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM sql_at - iql_at))
+        {_OPEN}
+    FROM per_lead
+    GROUP BY month
+),
+velocity AS (
+    SELECT count(*) FILTER (WHERE sql_at >= iql_at) AS to_sql_leads,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY date_part('epoch', sql_at - iql_at))
             FILTER (WHERE sql_at >= iql_at) AS to_sql_median,
         count(*) FILTER (WHERE customer_at >= iql_at) AS to_customer_leads,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM customer_at - iql_at))
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY date_part('epoch', customer_at - iql_at))
             FILTER (WHERE customer_at >= iql_at) AS to_customer_median
     FROM per_lead
-    GROUP BY GROUPING SETS ((), (month))
+    WHERE sql_at >= iql_at OR customer_at >= iql_at
 ),
 stays AS (
     SELECT {_STAYS}
-    FROM moves
+    FROM per_lead JOIN {STAGE_CHANGE} AS sc ON sc.lead_id = per_lead.lead_id
+    WHERE sc.left_at IS NOT NULL
 )
-SELECT (SELECT json_agg(counts ORDER BY total DESC, month) FROM counts),
+SELECT (SELECT coalesce(json_agg(months ORDER BY month), '[]') FROM months),
+    (SELECT row_to_json(velocity) FROM velocity),
     (SELECT row_to_json(stays) FROM stays)
 """
+# The counts that add up across months to the period's (all but the month and the velocity).
+_SUMMED = (
+    "leads",
+    *(line.rsplit(" AS ", 1)[1] for line in [*_COUNTS.split(",\n"), *_OPEN.split(",\n")]),
+)
 
 
 def funnel_report_authorize(*, user: User) -> None:
@@ -149,23 +148,26 @@ def funnel_report_authorize(*, user: User) -> None:
         raise Forbidden("The funnel is for marketers, sales managers and admins.")
 
 
-def _query(params: ReportParams) -> tuple[list[dict], dict]:
-    month = "date_trunc('month', l.created_at AT TIME ZONE %(tz)s) AS month"
-    cohort, values = cohort_sql(params, columns=f", {month}")
-    values |= {"tz": time_zone_name(), "recycle_from": RECYCLE_FROM}
+def _query(params: ReportParams) -> tuple[dict, list[dict], dict]:
+    month = "date_trunc('month', j.created_at AT TIME ZONE %(tz)s) AS month"
+    columns = f", {month}, j.last_stage, j.iql_at, j.sql_at, j.customer_at"
+    cohort, values = cohort_sql(params, columns=columns)
+    values |= {"tz": time_zone_name()}
     with transaction.atomic(), connection.cursor() as cursor:
         # The planner's estimates over a whole history make JIT compile for longer than the
         # statement runs; the sorts of the percentiles fit in memory with a little more.
         cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '32MB'")
         cursor.execute(_SQL.format(cohort=cohort), values)
-        counts, stays = cursor.fetchone()
-    return counts, stays
+        months, velocity, stays = cursor.fetchone()
+    total = {key: sum(month[key] for month in months) for key in _SUMMED}
+    return total | velocity, months, stays
 
 
 def _stage_row(stage: Stage, nexts: tuple[Stage, ...], counts: dict, stays: dict) -> dict:
     reached = counts[stage.lower()]
     converted = counts[f"{stage.lower()}_on"] if nexts else None
     key = stage.lower()
+    median, p90 = stays[f"{key}_percentiles"] or (None, None)
     return {
         "stage": stage.value,
         "label": stage.label,
@@ -176,10 +178,10 @@ def _stage_row(stage: Stage, nexts: tuple[Stage, ...], counts: dict, stays: dict
         "conversion_from_top": rate(reached, counts["leads"]),
         "dropped": reached - converted if converted is not None else None,
         "drop_off_rate": rate(reached - converted, reached) if converted is not None else None,
-        "median_days_in_stage": days(stays[f"{key}_median"]),
-        "p90_days_in_stage": days(stays[f"{key}_p90"]),
+        "median_days_in_stage": days(median),
+        "p90_days_in_stage": days(p90),
         "stays_measured": stays[f"{key}_left"],
-        "in_stage_now": stays[f"{key}_open"],
+        "in_stage_now": counts[f"{key}_open"],
     }
 
 
@@ -227,8 +229,7 @@ def _cohorts(params: ReportParams, rows: list[dict]) -> list[dict]:
 def funnel_report(*, user: User, params: ReportParams) -> dict[str, Any]:
     """The funnel of the cohort `params` selects: see the module's docstring."""
     funnel_report_authorize(user=user)
-    counts, stays = _query(params)
-    total = counts[0]  # GROUPING SETS' () row comes first, and always comes (zeros when empty)
+    total, months, stays = _query(params)
     leads = total["leads"]
     return {
         "from": params.start,
@@ -247,5 +248,5 @@ def funnel_report(*, user: User, params: ReportParams) -> dict[str, Any]:
         "recycled": _share(total["recycled"], total["qualified"]),
         "rejected": _share(total["rejected"], total["qualified"]),
         "disqualified": _share(total["disqualified"], leads),
-        "cohorts": _cohorts(params, counts[1:]),
+        "cohorts": _cohorts(params, months),
     }

@@ -15,15 +15,7 @@ from django.db import connection, transaction
 from accounts.models import User
 from leads.models import SourceChannel, Stage
 from reports.params import ReportParams
-from reports.selectors.cohort import (
-    FIRST_ENTRIES,
-    STAGE_BIT,
-    STAGE_CHANGE,
-    cohort_sql,
-    days,
-    has,
-    rate,
-)
+from reports.selectors.cohort import cohort_sql, days, has, rate
 from reports.selectors.funnel import funnel_report_authorize
 
 REACHED = (Stage.MQL, Stage.PQL, Stage.SQL, Stage.CUSTOMER)
@@ -34,13 +26,8 @@ _REACHED = ", ".join(
     f"count(*) FILTER (WHERE {has(stage)}) AS {stage.lower()}" for stage in REACHED
 )
 
+# One narrow journey row a lead (`leads.journey`: what its history adds up to), grouped three ways.
 _SQL = f"""
-WITH per_lead AS (
-    SELECT c.id, c.source, c.utm_campaign, bit_or({STAGE_BIT}) AS mask,
-        {FIRST_ENTRIES}
-    FROM ({{cohort}}) AS c LEFT JOIN {STAGE_CHANGE} AS sc ON sc.lead_id = c.id
-    GROUP BY c.id, c.source, c.utm_campaign
-)
 SELECT GROUPING(source, utm_campaign) AS grouping, source, utm_campaign, count(*) AS leads,
     {_REACHED},
     count(*) FILTER (WHERE sql_at >= iql_at) AS to_sql_leads,
@@ -49,13 +36,14 @@ SELECT GROUPING(source, utm_campaign) AS grouping, source, utm_campaign, count(*
     count(*) FILTER (WHERE customer_at >= iql_at) AS to_customer_leads,
     percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM customer_at - iql_at))
         FILTER (WHERE customer_at >= iql_at) AS to_customer_median
-FROM per_lead
+FROM ({{cohort}}) AS per_lead
 GROUP BY GROUPING SETS ((source), (utm_campaign), ())
 """
 
 
 def _query(params: ReportParams) -> list[dict]:
-    cohort, values = cohort_sql(params, columns=", l.source, l.utm_campaign")
+    columns = ", j.source, j.utm_campaign, j.iql_at, j.sql_at, j.customer_at"
+    cohort, values = cohort_sql(params, columns=columns)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '32MB'")  # as the funnel's
         cursor.execute(_SQL.format(cohort=cohort), values)

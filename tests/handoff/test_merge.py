@@ -18,13 +18,14 @@ from handoff.models import (
 from handoff.selectors.duplicates import names_similar
 from handoff.services import merge
 from handoff.tasks import ROUTE_POOL
-from leads.models import Consent, Lead, Stage, StageChange
+from leads.models import Consent, Journey, Lead, Stage, StageChange
 from nurturing.models import Enrollment, Message
 from playbook import scoring as scoring_playbook
 from scoring.models import LedgerEntry
 from scoring.services import events_score_batch, leads_fit_refresh
 from tests.factories import AssignmentFactory, EventFactory, LeadFactory
 from tests.handoff.decisions_helpers import snapshot, url
+from tests.leads.test_journey import actual, expected
 from tests.nurturing.conftest import make_sequence
 from tests.support import assert_error
 from web.models import Form, Submission
@@ -216,6 +217,10 @@ def test_a_merge_moves_everything_of_the_other_lead_and_rescores(
         "fields_filled": ["phone", "external_id"],
     }
     assert not Lead.objects.filter(pk=other.pk).exists()
+    # The moved history row counts in the kept lead's journey (leads.journey's triggers).
+    assert StageChange.objects.filter(lead=keep).count() == 2
+    assert actual(keep) == expected(keep)
+    assert not Journey.objects.filter(lead_id=other.pk).exists()
     assert other_events <= set(Event.objects.filter(lead=keep).values_list("pk", flat=True))
     assert not PendingEvent.objects.exists()  # the re-score counted the queued event
     keep.refresh_from_db()
@@ -240,6 +245,7 @@ def test_every_relation_to_a_lead_is_moved_by_a_merge():
     """A new table pointing at leads must be moved by merges (or consciously left out here)."""
     moved = {
         "leads.StageChange",
+        "leads.Journey",  # its triggers recompute it from the moved history (leads.journey)
         "leads.Consent",  # by leads.services.lead_absorb, which settles the state with them
         "web.Submission",
         "events.Event",

@@ -17,7 +17,7 @@ import pytest
 from django.http import JsonResponse
 
 from core import hooks
-from events import apis, sdkconfig
+from events import apis, buffer, sdkconfig
 from events import services as event_services
 from events.models import Event, Source, SourceKind
 from leads.models import Lead
@@ -119,14 +119,19 @@ def pump(page) -> Callable[[], object]:
     return lambda: page.wait_for_timeout(50)
 
 
-def assert_lead_got_events_and_points(page, source: Source, email: str) -> Lead:
-    stored = wait_for(lambda: len(events_of(source)) >= 3, timeout=15, on_tick=pump(page))
+def assert_lead_got_events_and_points(
+    page, source: Source, email: str, on_tick: Callable[[], object] | None = None
+) -> Lead:
+    on_tick = on_tick or pump(page)
+    stored = wait_for(lambda: len(events_of(source)) >= 3, timeout=15, on_tick=on_tick)
     assert stored, events_of(source)
     assert events_of(source) == SENT
     lead = Lead.objects.get()
     assert lead.email == email
     # The anonymous page view, sent before identify, joined the lead once identify linked it.
-    linked = wait_for(lambda: not Event.objects.filter(lead=None).exists(), timeout=5)
+    linked = wait_for(
+        lambda: not Event.objects.filter(lead=None).exists(), timeout=5, on_tick=on_tick
+    )
     assert linked
     page.wait_for_timeout(100)  # the last request events reach the test
     assert set(Event.objects.values_list("lead_id", flat=True)) == {lead.pk}
@@ -322,6 +327,38 @@ def test_rudderstack_analytics_js_retries_a_429_and_the_retry_passes_cors(
 
 
 # --- Origins a source does not allow --------------------------------------------------------------
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("library", ["segment", "rudderstack"])
+def test_the_sdks_calls_through_the_event_buffer_reach_the_lead(
+    new_page, live_server, settings, website, recorded_kicks, default_playbook, redis_url,
+    published, library
+):  # fmt: skip
+    """As in production, where the buffer is on (events/buffer.py): the page view and the track
+    are accepted into Redis and stored when the buffer drains (the worker's task, kicked by the
+    first row: run here by the test as it waits), identify before the answer."""
+    settings.INGEST_BROWSER_BUFFER = True
+    settings.SITE_URL = live_server.url
+    site = website()
+    source, key = browser_source(site.origin)
+    page = new_page()
+    drained: list[int] = []
+
+    def drain_while_waiting() -> None:
+        page.wait_for_timeout(50)
+        drained.append(event_services.events_buffer_drain())
+
+    if library == "segment":
+        config, email = segment_config(key, live_server.url), "ada@example.com"
+    else:
+        config, email = rudderstack_config(key, live_server.url), "grace@example.com"
+    page.goto(sdk_page(site, library, config))
+
+    assert_lead_got_events_and_points(page, source, email, on_tick=drain_while_waiting)
+    assert sum(drained) == 2  # the page view and the track came through the buffer
+    assert (buffer.DRAIN_TASK, ()) in published
+    assert buffer.waiting() == 0
 
 
 def inline_settings(library: str, key: str, source: Source, leadcrm: str) -> dict:
