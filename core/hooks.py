@@ -49,12 +49,15 @@ class Hook[**P, R]:
         return f"<Hook {self.name}: {len(self._receivers)} receivers>"
 
 
-lead_stage_entered: Hook[[list[int]], None] = Hook("lead_stage_entered")
-"""Leads entered a stage: created at IQL, or moved (by a person, a rule, a recycle).
+lead_stage_entered: Hook[[list[int], bool], None] = Hook("lead_stage_entered")
+"""Leads entered a stage: created at IQL (`created` True), or moved (by a person, a rule, a
+recycle).
 
-Fired by `leads.services` with the ids of the leads that moved, *after* the transaction that
-moved them commits (`call_on_commit`). A receiver must be quick (it only queues work) and never
-undoes the move. Registered by: nurturing (enrolls the leads in stage-triggered sequences).
+Fired by `leads.services` with the ids of the leads that moved and whether they were just
+created, *after* the transaction that moved them commits (`call_on_commit`). A receiver must be
+quick (it only queues work) and never undoes the move. Registered by: nurturing (enrolls the
+leads in stage-triggered sequences), handoff (routes MQL/PQL leads and syncs assignments with
+moves made elsewhere: nothing to do for a lead just created).
 """
 
 lead_timeline_items: Hook[[Any], list[dict[str, Any]]] = Hook("lead_timeline_items")

@@ -16,8 +16,9 @@ What the triggers do:
 - a lead whose created_at, source, utm_campaign or owner changes has them copied to its row;
 - history rows inserted, deleted, or moved to another lead / stage / time make each lead
   touched recompute its row and its rows' `left_at` from its whole history (a few rows a lead;
-  one set-based statement for a bulk insert). Updating only `left_at` recomputes nothing, so
-  the recompute's own update does not recurse.
+  one set-based statement for a bulk insert or delete, a row-level trigger for the rare move).
+  Updating only `left_at` fires nothing, so the recompute's own update does not recurse.
+  PL/pgSQL, whose statements' plans a connection keeps (an SQL function plans every call).
 """
 
 from typing import Any
@@ -80,7 +81,8 @@ def _row(alias: str, columns: tuple[str, ...]) -> str:
 
 INSTALL_SQL = f"""
 CREATE OR REPLACE FUNCTION leads_journey_refresh(lead_ids bigint[]) RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+BEGIN
     UPDATE {JOURNEY} AS j
     SET reached = h.reached, last_stage = h.last_stage,
         {", ".join(f"{c} = h.{c}" for c in FIRST_ENTRIES.values())}
@@ -101,7 +103,7 @@ LANGUAGE sql AS $$
         FROM {HISTORY} WHERE lead_id = ANY(lead_ids)
     ) AS n
     WHERE sc.id = n.id AND sc.left_at IS DISTINCT FROM n.left_at;
-$$;
+END $$;
 
 CREATE OR REPLACE FUNCTION leads_history_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -115,18 +117,9 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE OR REPLACE FUNCTION leads_history_updated() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    moved bigint[];
+CREATE OR REPLACE FUNCTION leads_history_moved() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    moved := ARRAY(
-        SELECT unnest(ARRAY[o.lead_id, n.lead_id])
-        FROM old_rows AS o JOIN new_rows AS n ON n.id = o.id
-        WHERE {_row("o", _MOVED_COLUMNS)} IS DISTINCT FROM {_row("n", _MOVED_COLUMNS)}
-    );
-    IF cardinality(moved) > 0 THEN
-        PERFORM leads_journey_refresh(moved);
-    END IF;
+    PERFORM leads_journey_refresh(ARRAY[OLD.lead_id, NEW.lead_id]);
     RETURN NULL;
 END $$;
 
@@ -151,9 +144,11 @@ CREATE OR REPLACE TRIGGER leads_history_journey_insert AFTER INSERT ON {HISTORY}
 CREATE OR REPLACE TRIGGER leads_history_journey_delete AFTER DELETE ON {HISTORY}
     REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION leads_history_deleted();
-CREATE OR REPLACE TRIGGER leads_history_journey_update AFTER UPDATE ON {HISTORY}
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION leads_history_updated();
+CREATE OR REPLACE TRIGGER leads_history_journey_update
+    AFTER UPDATE OF {", ".join(_MOVED_COLUMNS)} ON {HISTORY}
+    FOR EACH ROW
+    WHEN ({_row("OLD", _MOVED_COLUMNS)} IS DISTINCT FROM {_row("NEW", _MOVED_COLUMNS)})
+    EXECUTE FUNCTION leads_history_moved();
 CREATE OR REPLACE TRIGGER leads_lead_journey_insert AFTER INSERT ON {LEAD}
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION leads_lead_inserted();
@@ -181,7 +176,7 @@ DROP TRIGGER IF EXISTS leads_history_journey_update ON {HISTORY};
 DROP TRIGGER IF EXISTS leads_lead_journey_insert ON {LEAD};
 DROP TRIGGER IF EXISTS leads_lead_journey_keys ON {LEAD};
 DROP FUNCTION IF EXISTS leads_history_inserted(), leads_history_deleted(),
-    leads_history_updated(), leads_lead_inserted(), leads_lead_keys_changed(),
+    leads_history_moved(), leads_lead_inserted(), leads_lead_keys_changed(),
     leads_journey_refresh(bigint[]);
 """
 

@@ -21,8 +21,8 @@ from leads.lifecycle import Actor
 from leads.models import Consent, ConsentState, Lead, Stage, StageChange
 
 
-def _stage_entered(lead_ids: list[int]) -> None:
-    hooks.lead_stage_entered.call_on_commit(list(lead_ids))
+def _stage_entered(lead_ids: list[int], *, created: bool = False) -> None:
+    hooks.lead_stage_entered.call_on_commit(list(lead_ids), created)
 
 
 class IllegalTransition(Conflict):
@@ -213,7 +213,7 @@ def lead_create(*, actor: User | None, rule: str = "", **fields: Any) -> Lead:
         rule=rule,
         reason="created",
     )
-    _stage_entered([lead.pk])
+    _stage_entered([lead.pk], created=True)
     return lead
 
 
@@ -636,7 +636,7 @@ def leads_create_identified(
         for lead in created
     )
     if created:
-        _stage_entered([lead.pk for lead in created])
+        _stage_entered([lead.pk for lead in created], created=True)
     return {lead.email: lead.pk for lead in created}
 
 
@@ -939,7 +939,7 @@ def leads_create_imported(
         cursor.execute(sql, [*params, json.dumps(rows), Stage.IQL, now, reason])
         created = {email: pk for pk, email in cursor.fetchall()}
     if created:
-        _stage_entered(sorted(created.values()))
+        _stage_entered(sorted(created.values()), created=True)
     return created
 
 

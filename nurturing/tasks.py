@@ -85,7 +85,7 @@ def nurture_send(self, message_ids: list[int]) -> None:
 # --- Publishing: never fails the caller; what is not published is found again by the beat --------
 
 
-def stage_entered_hook(lead_ids: list[int]) -> None:
+def stage_entered_hook(lead_ids: list[int], created: bool = False) -> None:
     """A `core.hooks.lead_stage_entered` receiver (NurturingConfig.ready()): runs after the
     move commits, so it publishes at once; the every-minute trigger matcher backs it up."""
     publish(NURTURE_LEADS_STAGE_ENTERED, list(lead_ids), queue=settings.NURTURE_QUEUE)

@@ -80,10 +80,14 @@ class NotAssignable(ApiError):
 # --- The hook and the locks -------------------------------------------------------------------
 
 
-def stage_entered_hook(lead_ids: list[int]) -> None:
+def stage_entered_hook(lead_ids: list[int], created: bool = False) -> None:
     """A `core.hooks.lead_stage_entered` receiver (HandoffConfig.ready()): runs after the move
     commits and only queues the task; which of the leads are now MQL/PQL and unowned is the
-    task's to find out. A lost publish is caught up by pool_route every minute."""
+    task's to find out. A lost publish is caught up by pool_route every minute. Leads just
+    created (at IQL, with no assignment) give it nothing to do: no task for them (a form
+    submission or a new visitor's identify would publish one each)."""
+    if created:
+        return
     broker.publish(ROUTE_LEADS, list(lead_ids))
 
 

@@ -486,6 +486,18 @@ def test_stage_entered_publishes_route_leads_after_commit_only(sent, marketer):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_new_lead_publishes_no_route_task(sent, marketer):
+    """A lead just created is IQL with no assignment: routing has nothing to do with it (one
+    task fewer for every form submission and new visitor; nurturing still hears of it:
+    tests/nurturing/test_enrollments.py)."""
+    lead = lead_services.lead_create(actor=marketer, email="new@example.com")
+    assert "handoff.route_leads" not in [name for name, _ in sent]
+    # Its first move is routed as any.
+    lead_services.lead_transition(lead_id=lead.pk, to=Stage.MQL, actor=marketer)
+    assert ("handoff.route_leads", ([lead.pk],)) in sent
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_threshold_change_publishes_one_route_task_for_all_promoted_leads(sent):
     leads = waiting(5, stage=Stage.IQL)
     lead_services.leads_promote(

@@ -47,7 +47,7 @@ def test_creating_a_lead_asks_nurturing_after_commit(django_capture_on_commit_ca
         lead = lead_services.lead_create(actor=None, email="hook@example.com")
 
     hooks = [c for c in callbacks if getattr(c, "func", None) is tasks.stage_entered_hook]
-    assert [h.args for h in hooks] == [([lead.pk],)]
+    assert [h.args for h in hooks] == [([lead.pk], True)]  # (the leads, created)
 
 
 def test_new_iql_joins_the_welcome_series_once():
