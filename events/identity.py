@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.db.models.functions import Lower
 
 from events import traits as trait_map
@@ -349,10 +349,11 @@ def _create_new_leads(batch: _Batch, *, consent_required: bool) -> set[int]:
 
 def _lost_race(batch: _Batch, target: _NewLead) -> None:
     """Another transaction created this lead first: apply our traits to it as an update."""
-    wanted = Q(email__iexact=target.email)
+    # LOWER(email): the case-insensitive unique index answers it (email__iexact would not).
+    wanted = Q(email_lower=Lower(Value(target.email)))
     if target.fields.get("external_id"):
         wanted |= Q(external_id=target.fields["external_id"])
-    lead = Lead.objects.filter(wanted).order_by("pk").first()
+    lead = Lead.objects.alias(email_lower=Lower("email")).filter(wanted).order_by("pk").first()
     if lead is None:
         return
     target.pk = lead.pk

@@ -3,7 +3,8 @@
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Lower
 from django.http import Http404
 from django.utils import timezone
 
@@ -14,6 +15,14 @@ from leads import lifecycle
 from leads.models import Consent, ConsentState, Lead, Stage, StageChange
 
 HANDOFF_STAGES = (Stage.MQL, Stage.PQL)
+
+
+def leads_with_email(email: str, leads: QuerySet[Lead] | None = None) -> QuerySet[Lead]:
+    """The leads (of `leads`, else all) whose email is `email` in any case: LOWER(email) =
+    LOWER(%s), which the case-insensitive unique index answers. (`email__iexact` compares
+    UPPER(email), which no index answers: it reads every lead.)"""
+    leads = Lead.objects.all() if leads is None else leads
+    return leads.alias(email_lower=Lower("email")).filter(email_lower=Lower(Value(email)))
 
 
 def lead_visible_q(user: User) -> Q:

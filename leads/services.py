@@ -16,7 +16,7 @@ from accounts.models import Role, User
 from audit.services import audit_record, changes_between
 from core import hooks
 from core.errors import ApiError, Conflict, Forbidden
-from leads import lifecycle, privacy
+from leads import lifecycle, privacy, selectors
 from leads.lifecycle import Actor
 from leads.models import Consent, ConsentState, Lead, Stage, StageChange
 
@@ -161,7 +161,7 @@ def _save_unique(lead: Lead) -> None:
 
 def _check_unique(data: dict[str, Any], *, exclude_id: int | None = None) -> None:
     others = Lead.objects.exclude(pk=exclude_id) if exclude_id is not None else Lead.objects
-    if "email" in data and others.filter(email__iexact=data["email"]).exists():
+    if "email" in data and selectors.leads_with_email(data["email"], others).exists():
         raise _duplicate(DuplicateEmail, "email")
     if data.get("external_id") and others.filter(external_id=data["external_id"]).exists():
         raise _duplicate(DuplicateExternalId, "external_id")

@@ -26,6 +26,7 @@ from core.errors import ApiError, Conflict
 from core.publish import publish_on_commit
 from events import services as event_services
 from leads import privacy
+from leads import selectors as lead_selectors
 from leads import services as lead_services
 from leads.models import Lead, SourceChannel, Stage
 from nurturing import services as nurture_services
@@ -248,12 +249,18 @@ def _submission_store(
     return submission
 
 
+def _lead_locked(email: str) -> Lead | None:
+    """The lead of this email (any case), locked: through the email index (at most one row:
+    no ORDER BY and LIMIT for the planner to walk another index with)."""
+    return next(iter(lead_selectors.leads_with_email(email).select_for_update().order_by()), None)
+
+
 def _lead_for_submission(*, form: Form, specs, values: dict[str, str], utm: dict) -> Lead:
     """The lead of this email (any case): created at IQL with the form's channel, consent
     needed; or, when it exists, only its blank fields filled (nothing overwritten)."""
     fields = {name: v for name, v in values.items() if name in validation.LEAD_FIELDS}
     traits = {s.trait: values[s.name] for s in specs if s.trait and s.name in values}
-    existing = Lead.objects.select_for_update().filter(email__iexact=values["email"]).first()
+    existing = _lead_locked(values["email"])
     if existing is None and privacy.email_erased(values["email"]):
         raise privacy.AddressErased()
     if existing is None:
@@ -272,7 +279,7 @@ def _lead_for_submission(*, form: Form, specs, values: dict[str, str], utm: dict
             lead = Lead(pk=created[values["email"]], stage=Stage.IQL, consent_required=True, **new)
             lead._state.adding = False  # the row just inserted: not read back
             return lead
-        existing = Lead.objects.select_for_update().filter(email__iexact=values["email"]).first()
+        existing = _lead_locked(values["email"])
         if existing is None:  # the address was erased while this form was being sent
             raise privacy.AddressErased()
     fields.pop("email")
