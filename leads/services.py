@@ -160,7 +160,7 @@ def _save_unique(lead: Lead) -> None:
 
 
 def _check_unique(data: dict[str, Any], *, exclude_id: int | None = None) -> None:
-    others = Lead.objects.exclude(pk=exclude_id) if exclude_id is not None else Lead.objects
+    others = Lead.objects.exclude(pk=exclude_id) if exclude_id is not None else Lead.objects.all()
     if "email" in data and selectors.leads_with_email(data["email"], others).exists():
         raise _duplicate(DuplicateEmail, "email")
     if data.get("external_id") and others.filter(external_id=data["external_id"]).exists():
