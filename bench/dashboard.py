@@ -4,9 +4,10 @@
         [--leads 100000] [--events 1000000] [--runs 20] [--reuse] [--keep] [--explain]
 
 It works in its own database (<DATABASE_URL's name>_bench_dashboard): made afresh and filled
-by `manage.py seed_bench` (leads with their stage history, events), dropped at the end unless
---keep. With --reuse, a database a previous --keep run left is used as it is (migrated, not
-seeded again; --reuse keeps it too), so that a second run measures without the seed's minutes.
+by `manage.py seed_bench` (leads with their stage history, events, nurture sequences and their
+emails), dropped at the end unless --keep. With --reuse, a database a previous --keep run left
+is used as it is (migrated, not seeded again; --reuse keeps it too), so that a second run
+measures without the seed's minutes.
 
 Each URL is requested --runs times through Django's whole stack in this process (middleware,
 session, the view, its queries, the templates; no network), as the marketer, after one warm-up
@@ -103,6 +104,11 @@ def urls() -> list[tuple[str, str]]:
     """(label, URL) of every page and filter measured."""
     from django.utils import timezone
 
+    from nurturing.models import Sequence
+    from playbook.bench_nurture import BIG_KEY
+
+    # The big sequence's figures: every seeded lead's welcome emails (0: answered "missing").
+    big = Sequence.objects.filter(key=BIG_KEY).values_list("pk", flat=True).first() or 0
     today = timezone.now().date()
     quarter_ago, year_ago = today - timedelta(days=90), today - timedelta(days=365)
     leads = lead_filters()
@@ -120,6 +126,7 @@ def urls() -> list[tuple[str, str]]:
         # The marketer's controls (issue 13).
         ("scoring rules /scoring/rules/", "/scoring/rules/"),
         ("nurture sequences /nurturing/sequences/", "/nurturing/sequences/"),
+        ("sequence page /nurturing/sequences/<id>/", f"/nurturing/sequences/{big}/"),
         ("write keys /sources/", "/sources/"),
     ]
 
@@ -214,12 +221,13 @@ def run(args) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT (SELECT count(*) FROM leads_lead), (SELECT count(*) FROM leads_stagechange),"
-            " (SELECT count(*) FROM events_event)"
+            " (SELECT count(*) FROM events_event), (SELECT count(*) FROM nurturing_message)"
         )
-        leads, changes, events = cursor.fetchone()
+        leads, changes, events, emails = cursor.fetchone()
     print(
         f"PostgreSQL {connection.pg_version}; {leads:,} leads, {changes:,} stage changes, "
-        f"{events:,} events; {args.runs} runs a URL; target: median within {TARGET_MS:.0f} ms",
+        f"{events:,} events, {emails:,} nurture emails; {args.runs} runs a URL; "
+        f"target: median within {TARGET_MS:.0f} ms",
         flush=True,
     )
     verdicts = []

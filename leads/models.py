@@ -185,6 +185,14 @@ class StageChange(models.Model):
             ),
             # "Reached stage S" (leads.filters): one probe per lead, no row read.
             models.Index(fields=["lead", "to_stage"], name="stagechange_reached"),
+            # The entries into MQL and SQL (a quarter of the history), by lead and time: what
+            # an email led to (nurturing's sequence figures) is a merge join with these alone.
+            models.Index(
+                fields=["lead", "changed_at"],
+                include=["to_stage"],
+                condition=models.Q(to_stage__in=["MQL", "SQL"]),
+                name="stagechange_mql_sql",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -166,6 +166,8 @@ class Enrollment(models.Model):
                 name="enrollment_due",
             ),
             models.Index(fields=["lead", "enrolled_at"], name="enrollment_lead_time"),
+            # A sequence's enrollments counted by status in an index-only scan (its figures).
+            models.Index(fields=["sequence", "status"], name="enrollment_sequence_status"),
         ]
 
     def __str__(self) -> str:
@@ -182,6 +184,10 @@ class MessageStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"  # do-not-contact, unsubscribed or exited at send time
     BOUNCED = "bounced", "Bounced"  # permanent refusal
     FAILED = "failed", "Failed"  # could never be sent (an invalid address)
+
+
+# Handed to the mail server: sent, in review (probably was) or bounced (refused afterwards).
+SENT_STATUSES = (MessageStatus.SENT, MessageStatus.UNKNOWN, MessageStatus.BOUNCED)
 
 
 class Message(models.Model):
@@ -226,6 +232,21 @@ class Message(models.Model):
             models.Index(fields=["lead", "created_at"], name="message_lead_time"),
             # The per-minute rate limit counts the last minute's emails.
             models.Index(fields=["created_at"], name="message_created"),
+            # A sequence's figures (nurturing.selectors.sequence_figures), read from indexes
+            # alone: its steps' emails counted by status, opened, clicked, unsubscribed ...
+            models.Index(
+                fields=["step", "status"],
+                include=["opened_at", "clicked_at", "unsubscribed_at"],
+                name="message_step_figures",
+            ),
+            # ... and the sent ones in the lead's order, merged with its MQL and SQL entries.
+            # (The table also has parallel_workers = 0, set by migration 0003: see there why.)
+            models.Index(
+                fields=["lead", "sent_at"],
+                include=["step", "id"],
+                condition=models.Q(status__in=SENT_STATUSES),
+                name="message_sent_lead",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,6 +1,5 @@
 """Reads of nurturing, scoped by who asks, and the lead timeline's nurture items."""
 
-from datetime import timedelta
 from typing import Any
 
 from django.db import connection
@@ -14,6 +13,7 @@ from leads.models import Lead, StageChange
 from leads.selectors import lead_consent_awaited_q, lead_visible_q
 from nurturing import emails
 from nurturing.models import (
+    SENT_STATUSES,
     Enrollment,
     EnrollmentStatus,
     Message,
@@ -170,99 +170,133 @@ def nurture_timeline_items(lead: Lead) -> list[dict[str, Any]]:
 # --- Figures: what each step achieves ------------------------------------------------------
 
 # Sent: handed to the mail server (a message in review probably was); delivered: not bounced.
-_SENT = [MessageStatus.SENT, MessageStatus.UNKNOWN, MessageStatus.BOUNCED]
+_SENT = list(SENT_STATUSES)
+_DELIVERED = [MessageStatus.SENT, MessageStatus.UNKNOWN]
 FIGURE_DAYS = 30
-
-
-# Emails whose lead entered MQL / SQL within FIGURE_DAYS after the email was sent, per step: a
-# join of the sequence's sent emails with the (far fewer) MQL and SQL history rows, instead of
-# a probe of the history for every email.
-_WENT_ON_SQL = f"""
-SELECT step_id, count(*) FILTER (WHERE to_mql), count(*) FILTER (WHERE to_sql)
-FROM (
-    SELECT m.id, m.step_id, bool_or(sc.to_stage = 'MQL') AS to_mql,
-        bool_or(sc.to_stage = 'SQL') AS to_sql
-    FROM {Message._meta.db_table} AS m
-    JOIN {Step._meta.db_table} AS s ON s.id = m.step_id AND s.sequence_id = %(sequence)s
-    JOIN {StageChange._meta.db_table} AS sc ON sc.lead_id = m.lead_id
-        AND sc.to_stage IN ('MQL', 'SQL')
-        AND sc.changed_at > m.sent_at AND sc.changed_at <= m.sent_at + %(days)s
-    WHERE m.status = ANY(%(sent)s)
-    GROUP BY m.id, m.step_id
-) AS went
-GROUP BY step_id
-"""
-
-
-def _went_on(sequence: Sequence) -> dict[int, tuple[int, int]]:
-    params: dict[str, Any] = {
-        "sequence": sequence.pk,
-        "days": timedelta(days=FIGURE_DAYS),
-        "sent": [str(status) for status in _SENT],
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_WENT_ON_SQL, params)
-        return {step_id: (to_mql, to_sql) for step_id, to_mql, to_sql in cursor.fetchall()}
-
-
-def _figure_aggregates() -> dict[str, Any]:
-    return {
-        "reached": Count("id"),
-        "sent": Count("id", filter=Q(status__in=_SENT)),
-        "delivered": Count("id", filter=Q(status__in=_SENT[:2])),
-        "opened": Count("id", filter=Q(opened_at__isnull=False)),
-        "clicked": Count("id", filter=Q(clicked_at__isnull=False)),
-        "unsubscribed": Count("id", filter=Q(unsubscribed_at__isnull=False)),
-        "bounced": Count("id", filter=Q(status=MessageStatus.BOUNCED)),
-    }
-
-
 FIGURE_KEYS = (
     "reached", "sent", "delivered", "opened", "clicked", "unsubscribed", "bounced", "to_mql",
     "to_sql",
 )  # fmt: skip
 
 
+# Emails whose lead entered MQL / SQL within FIGURE_DAYS after the email was sent, per step: a
+# join of the steps' sent emails with the (far fewer) MQL and SQL history rows, instead of a
+# probe of the history for every email; an email counts once however many entries follow it.
+# Both sides come from partial indexes in the lead's order (message_sent_lead,
+# stagechange_mql_sql), so the join is a merge of two index-only scans. The steps are given by
+# id, not joined, so that the planner sees how many emails they hold. The window is in hours:
+# `timestamptz + '30 days'` is calendar arithmetic, a time zone conversion on every row (the
+# same instant here, as the connection is in UTC, and as Python's timedelta(days=30) counts),
+# where `+ '720 hours'` is an addition.
+_WENT_ON_SQL = f"""
+SELECT m.step_id, count(DISTINCT m.id) FILTER (WHERE sc.to_stage = 'MQL'),
+    count(DISTINCT m.id) FILTER (WHERE sc.to_stage = 'SQL')
+FROM {Message._meta.db_table} AS m
+JOIN {StageChange._meta.db_table} AS sc ON sc.lead_id = m.lead_id
+    AND sc.to_stage IN ('MQL', 'SQL')
+    AND sc.changed_at > m.sent_at
+    AND sc.changed_at <= m.sent_at + make_interval(hours => %(hours)s)
+WHERE m.step_id = ANY(%(steps)s) AND m.status = ANY(%(sent)s)
+GROUP BY m.step_id
+"""
+
+
+def _went_on(step_ids: list[int]) -> dict[int, tuple[int, int]]:
+    params: dict[str, Any] = {
+        "steps": step_ids,
+        "sent": [str(status) for status in _SENT],  # as message_sent_lead's condition says
+        "hours": FIGURE_DAYS * 24,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_WENT_ON_SQL, params)
+        return {step_id: (to_mql, to_sql) for step_id, to_mql, to_sql in cursor.fetchall()}
+
+
+def _step_counts(step_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Per step: its emails by status, opened, clicked and unsubscribed, counted in an
+    index-only scan of message_step_figures (grouped in its order: no sort, no hash; count(*),
+    as the index holds no id), then folded into the figures here."""
+    rows = (
+        Message.objects.filter(step_id__in=step_ids)
+        .values("step_id", "status")
+        .annotate(
+            n=Count("*"), o=Count("opened_at"), c=Count("clicked_at"), u=Count("unsubscribed_at")
+        )
+        .order_by()
+    )
+    by_step: dict[int, dict[str, int]] = {}
+    for row in rows:
+        figures = by_step.setdefault(row["step_id"], dict.fromkeys(FIGURE_KEYS, 0))
+        status, n = row["status"], row["n"]
+        figures["reached"] += n
+        figures["sent"] += n if status in _SENT else 0
+        figures["delivered"] += n if status in _DELIVERED else 0
+        figures["bounced"] += n if status == MessageStatus.BOUNCED else 0
+        figures["opened"] += row["o"]
+        figures["clicked"] += row["c"]
+        figures["unsubscribed"] += row["u"]
+    return by_step
+
+
 def sequence_figures(*, sequence: Sequence) -> dict[str, Any]:
     """Per step and for the sequence: emails reached, sent, delivered, opened, clicked,
     unsubscribed, bounced, and leads that went on to MQL / SQL within 30 days of the email.
-    Three queries: the steps' figures, what their leads became, the enrollments."""
-    rows = (
-        Message.objects.filter(step__sequence=sequence)
-        .values("step_id")
-        .annotate(**_figure_aggregates())
-    )
-    by_step: dict[int, dict[str, Any]] = {row["step_id"]: dict(row) for row in rows}
-    went_on = _went_on(sequence)
+    Four queries: the steps, their emails' figures, what their leads became, the enrollments."""
+    steps_in_order = list(sequence.steps.order_by("position"))
+    step_ids = [step.pk for step in steps_in_order]
+    by_step = _step_counts(step_ids)
+    went_on = _went_on(step_ids)
     steps: list[dict[str, Any]] = []
-    for step in sequence.steps.order_by("position"):
-        row = by_step.get(step.pk, {})
+    for step in steps_in_order:
+        row = by_step.get(step.pk, dict.fromkeys(FIGURE_KEYS, 0))
         row["to_mql"], row["to_sql"] = went_on.get(step.pk, (0, 0))
-        steps.append({"step": step, **{key: row.get(key, 0) for key in FIGURE_KEYS}})
+        steps.append({"step": step, **row})
     totals = {key: sum(s[key] for s in steps) for key in FIGURE_KEYS}
+    # Counting the (never null) status, not the id: enrollment_sequence_status holds no id,
+    # and this way the index alone answers.
     enrollments = sequence.enrollments.aggregate(
-        enrolled=Count("id"),
-        active=Count("id", filter=Q(status=EnrollmentStatus.ACTIVE)),
-        completed=Count("id", filter=Q(status=EnrollmentStatus.COMPLETED)),
+        enrolled=Count("status"),
+        active=Count("status", filter=Q(status=EnrollmentStatus.ACTIVE)),
+        completed=Count("status", filter=Q(status=EnrollmentStatus.COMPLETED)),
     )
     return {"steps": steps, "totals": totals, **enrollments}
 
 
+# Every sequence's emails sent, opened and clicked: counted per step and status in order from
+# message_step_figures alone (as _step_counts does), then summed per sequence over those few
+# rows, rather than every email joined with its step and hashed by sequence.
+_OVERVIEW_SQL = f"""
+SELECT s.sequence_id, coalesce(sum(x.n) FILTER (WHERE x.status = ANY(%(sent)s)), 0)::bigint,
+    sum(x.opened)::bigint, sum(x.clicked)::bigint
+FROM (
+    SELECT step_id, status, count(*) AS n, count(opened_at) AS opened,
+        count(clicked_at) AS clicked
+    FROM {Message._meta.db_table}
+    GROUP BY step_id, status
+) AS x
+JOIN {Step._meta.db_table} AS s ON s.id = x.step_id
+GROUP BY s.sequence_id
+"""
+
+
+def _sequence_sent_counts() -> dict[int, dict[str, int]]:
+    with connection.cursor() as cursor:
+        cursor.execute(_OVERVIEW_SQL, {"sent": [str(status) for status in _SENT]})
+        return {
+            sequence_id: {"sent": sent, "opened": opened, "clicked": clicked}
+            for sequence_id, sent, opened, clicked in cursor.fetchall()
+        }
+
+
 def sequences_overview() -> list[dict[str, Any]]:
     """Every sequence with its enrollment count and email figures, in two queries."""
-    sent: dict[int, dict[str, Any]] = {
-        row["step__sequence_id"]: dict(row)
-        for row in Message.objects.values("step__sequence_id").annotate(
-            sent=Count("id", filter=Q(status__in=_SENT)),
-            opened=Count("id", filter=Q(opened_at__isnull=False)),
-            clicked=Count("id", filter=Q(clicked_at__isnull=False)),
-        )
-    }
-    # Subqueries, not two joins counted DISTINCT: those multiply enrollments by steps.
+    sent = _sequence_sent_counts()
+    # Subqueries, not two joins counted DISTINCT: those multiply enrollments by steps. The
+    # status is counted, not the id, so that enrollment_sequence_status alone answers.
     enrolled = (
         Enrollment.objects.filter(sequence_id=OuterRef("pk"))
         .values("sequence_id")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("status"))
         .values("n")
     )
     steps = (

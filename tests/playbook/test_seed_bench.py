@@ -1,4 +1,5 @@
-"""`manage.py seed_bench`: bench leads, their legal histories and events, in exact numbers."""
+"""`manage.py seed_bench`: bench leads, their legal histories and events, in exact numbers, and
+nurture emails that hang together."""
 
 import io
 from collections import Counter
@@ -11,7 +12,16 @@ from accounts.models import Role, User
 from events.models import Event
 from leads import lifecycle
 from leads.models import Lead, SourceChannel, Stage, StageChange
-from playbook import bench_seed
+from nurturing import selectors as nurture_selectors
+from nurturing.models import (
+    SENT_STATUSES,
+    Enrollment,
+    EnrollmentStatus,
+    Message,
+    MessageStatus,
+    Sequence,
+)
+from playbook import bench_nurture, bench_seed
 from tests.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -95,3 +105,48 @@ def test_rejects_nonsense_sizes():
     with pytest.raises(CommandError, match="at least 1"):
         seed_bench("--leads", "0")
     assert Lead.objects.count() == 0
+
+
+def test_nurture_sequences_have_believable_emails():
+    seed_bench("--leads", "3000", "--events", "0")
+
+    now = timezone.now()
+    big = Sequence.objects.get(key=bench_nurture.BIG_KEY)
+    plan = {p.key: p for p in bench_nurture.SEQUENCES}
+    assert set(Sequence.objects.values_list("key", flat=True)) == set(plan)
+    assert [s.position for s in big.steps.order_by("position")] == [1, 2, 3, 4, 5]
+    # Every seeded lead is enrolled once in the welcome sequence and had its first email.
+    assert Enrollment.objects.filter(sequence=big).count() == 3000
+    first = Message.objects.filter(step__sequence=big, step__position=1)
+    assert first.values("lead_id").distinct().count() == 3000
+    emails = Message.objects.select_related("enrollment", "step")
+    assert 1.6 * 3000 <= emails.filter(step__sequence=big).count() <= 2.0 * 3000
+    for email in emails:
+        assert email.lead_id == email.enrollment.lead_id
+        assert email.step.sequence_id == email.enrollment.sequence_id
+        assert email.step.position <= email.enrollment.last_position
+        assert (email.sent_at is not None) == (email.status in SENT_STATUSES)
+        if email.sent_at:
+            assert email.enrollment.enrolled_at < email.sent_at < now
+        delivered = email.status in (MessageStatus.SENT, MessageStatus.UNKNOWN)
+        assert delivered or (email.opened_at, email.unsubscribed_at) == (None, None)
+        assert email.clicked_at is None or email.sent_at <= email.opened_at <= email.clicked_at
+    statuses = Counter(emails.values_list("status", flat=True))
+    assert set(statuses) == {s for s, _ in bench_nurture.STATUSES}
+    assert 0.9 <= statuses[MessageStatus.SENT] / sum(statuses.values()) <= 0.97
+    # An enrollment ends when it has had every step or left; one whose next step is ahead
+    # is active and due then.
+    for enrollment in Enrollment.objects.select_related("sequence"):
+        steps = len(plan[enrollment.sequence.key].steps)
+        had = enrollment.messages.count()
+        assert had == enrollment.last_position
+        if enrollment.status == EnrollmentStatus.COMPLETED:
+            assert had == steps and enrollment.ended_at <= now
+        elif enrollment.status == EnrollmentStatus.ACTIVE:
+            assert had < steps and enrollment.next_due_at > now and enrollment.ended_at is None
+        else:
+            assert had < steps and enrollment.ended_at <= now
+    # Some emails lead to an MQL or SQL entry within 30 days (the figures page has work).
+    figures = nurture_selectors.sequence_figures(sequence=big)["totals"]
+    assert 0.05 <= figures["to_mql"] / figures["sent"] <= 0.3
+    assert 0 < figures["to_sql"] < figures["to_mql"]

@@ -7,8 +7,9 @@ from playbook import bench_seed
 
 class Command(BaseCommand):
     help = (
-        "Fill the database with bench data: leads with their stage history, and events "
-        "(100,000 and 1,000,000 by default). Refuses a database that has leads, unless --force."
+        "Fill the database with bench data: leads with their stage history, events "
+        "(100,000 and 1,000,000 by default) and nurture sequences with their emails. "
+        "Refuses a database that has leads, unless --force."
     )
 
     def add_arguments(self, parser):
@@ -31,6 +32,7 @@ class Command(BaseCommand):
             leads=leads, events=events, report=lambda line: self.stdout.write(f"  {line}")
         )
         self.stdout.write(
-            f"Seeded {result.leads:,} leads, {result.stage_changes:,} stage changes and "
-            f"{result.events:,} events in {time.perf_counter() - started:.1f} s."
+            f"Seeded {result.leads:,} leads, {result.stage_changes:,} stage changes, "
+            f"{result.events:,} events and {result.messages:,} nurture emails in "
+            f"{time.perf_counter() - started:.1f} s."
         )
