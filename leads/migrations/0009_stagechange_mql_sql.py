@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0007_erasedaddress_lead_erased_at'),
+        ('leads', '0008_journey'),
     ]
 
     operations = [
