@@ -28,6 +28,7 @@ qualified leads a rep rejected at least once (a `handoff.Rejection`). Monthly co
 counts per month of creation, in the site's time zone.
 """
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -44,7 +45,6 @@ from reports.selectors.cohort import (
     STAGE_CHANGE,
     cohort_sql,
     days,
-    has,
     rate,
     time_zone_name,
 )
@@ -63,27 +63,62 @@ _QUALIFIED = BIT[Stage.MQL] | BIT[Stage.PQL]
 REJECTION = Rejection._meta.db_table
 
 
-def _reached_next(stage: Stage, nexts: tuple[Stage, ...]) -> str:
+def _has(mask: int, *stages: Stage) -> bool:
+    """The lead's `mask` has every one of `stages` (reports.selectors.cohort.has, in Python)."""
+    bits = sum(BIT[stage] for stage in stages)
+    return mask & bits == bits
+
+
+def _reached_next(mask: int, stage: Stage, nexts: tuple[Stage, ...]) -> bool:
     if len(nexts) == 1:
-        return has(stage, *nexts)
-    return f"{has(stage)} AND mask & {_QUALIFIED} <> 0"
+        return _has(mask, stage, *nexts)
+    return _has(mask, stage) and bool(mask & _QUALIFIED)
 
 
-_COUNTS = ",\n        ".join(
-    [
-        *(f"count(*) FILTER (WHERE {has(stage)}) AS {stage.lower()}" for stage, _ in STAGES),
-        *(
-            f"count(*) FILTER (WHERE {_reached_next(stage, nexts)}) AS {stage.lower()}_on"
-            for stage, nexts in STAGES
-            if nexts
-        ),
-        f"count(*) FILTER (WHERE mask & {_QUALIFIED} <> 0) AS qualified",
-        f"count(*) FILTER (WHERE mask & {_QUALIFIED} <> 0 AND {has(Stage.SAL)}) AS qualified_on",
-        f"count(*) FILTER (WHERE mask & {_QUALIFIED} <> 0 AND mask & {RECYCLED} <> 0) AS recycled",
-        f"count(*) FILTER (WHERE mask & {_QUALIFIED} <> 0 AND rejected) AS rejected",
-        f"count(*) FILTER (WHERE {has(Stage.DISQUALIFIED)}) AS disqualified",
-    ]
-)
+# Every count of the funnel, as a test of one group of leads: its mask (the stages reached, and
+# the recycle bit), the stage of its last history row, whether a rep rejected it. SQL groups the
+# cohort by those (a few hundred groups, one count each); the groups are folded here.
+Counter = Callable[[int, str, bool], bool]  # (mask, last stage, rejected) -> counts?
+
+
+def _reached(stage: Stage) -> Counter:
+    return lambda mask, _last, _rejected: _has(mask, stage)
+
+
+def _converted(stage: Stage, nexts: tuple[Stage, ...]) -> Counter:
+    return lambda mask, _last, _rejected: _reached_next(mask, stage, nexts)
+
+
+def _there_now(stage: Stage) -> Counter:
+    return lambda _mask, last, _rejected: last == stage
+
+
+_COUNTERS: dict[str, Counter] = {
+    **{stage.lower(): _reached(stage) for stage, _ in STAGES},
+    **{f"{stage.lower()}_on": _converted(stage, nexts) for stage, nexts in STAGES if nexts},
+    "qualified": lambda m, _last, _rej: bool(m & _QUALIFIED),
+    "qualified_on": lambda m, _last, _rej: bool(m & _QUALIFIED) and _has(m, Stage.SAL),
+    "recycled": lambda m, _last, _rej: bool(m & _QUALIFIED) and bool(m & RECYCLED),
+    "rejected": lambda m, _last, rejected: bool(m & _QUALIFIED) and rejected,
+    "disqualified": lambda m, _last, _rej: _has(m, Stage.DISQUALIFIED),
+    # The open stays: the leads whose last history row is into the stage.
+    **{f"{stage.lower()}_open": _there_now(stage) for stage, _ in STAGES},
+}
+
+
+def _fold(groups: list[dict]) -> list[dict]:
+    """The groups' counts, a row a month (in month order), each with its `leads`."""
+    months: dict[str, dict] = {}
+    for group in groups:
+        row = months.setdefault(
+            group["month"], {"month": group["month"], "leads": 0, **dict.fromkeys(_COUNTERS, 0)}
+        )
+        row["leads"] += group["leads"]
+        for name, counts in _COUNTERS.items():
+            if counts(group["mask"], group["last_stage"], group["rejected"]):
+                row[name] += group["leads"]
+    return [months[month] for month in sorted(months)]
+
 
 # The stays that ended, every stage's in one aggregate row, each stage's two percentiles from
 # one sort of its own (a FILTER, not a GROUP BY: no sort of every stay by stage first). The
@@ -95,12 +130,9 @@ _STAYS = ",\n        ".join(
     f"AS {stage.lower()}_percentiles"
     for stage, _ in STAGES
 )
-_OPEN = ",\n        ".join(
-    f"count(*) FILTER (WHERE last_stage = '{stage}') AS {stage.lower()}_open" for stage, _ in STAGES
-)
-
 # The cohort's journeys (`per_lead`: one narrow row a lead, what its history adds up to) read
-# three times: the counts a month (a hash of a dozen groups; the period's are their sums), the
+# three times: the leads counted by month and what they reached (folded by _COUNTERS; the
+# period's counts are the months' sums), the
 # velocity over the few leads that got to SQL, and the stays: the cohort's history rows, each
 # stay ending at the row's `left_at` (the lead's next row; NULL while the lead is still there).
 _SQL = f"""
@@ -109,12 +141,10 @@ WITH per_lead AS NOT MATERIALIZED (
         c.mask & {_QUALIFIED} <> 0 AND c.id IN (SELECT r.lead_id FROM {REJECTION} AS r) AS rejected
     FROM ({{cohort}}) AS c
 ),
-months AS (
-    SELECT month, count(*) AS leads,
-        {_COUNTS},
-        {_OPEN}
+groups AS (
+    SELECT month, mask, last_stage, rejected, count(*) AS leads
     FROM per_lead
-    GROUP BY month
+    GROUP BY month, mask, last_stage, rejected
 ),
 velocity AS (
     SELECT count(*) FILTER (WHERE sql_at >= iql_at) AS to_sql_leads,
@@ -131,15 +161,10 @@ stays AS (
     FROM per_lead JOIN {STAGE_CHANGE} AS sc ON sc.lead_id = per_lead.lead_id
     WHERE sc.left_at IS NOT NULL
 )
-SELECT (SELECT coalesce(json_agg(months ORDER BY month), '[]') FROM months),
+SELECT (SELECT coalesce(json_agg(groups), '[]') FROM groups),
     (SELECT row_to_json(velocity) FROM velocity),
     (SELECT row_to_json(stays) FROM stays)
 """
-# The counts that add up across months to the period's (all but the month and the velocity).
-_SUMMED = (
-    "leads",
-    *(line.rsplit(" AS ", 1)[1] for line in [*_COUNTS.split(",\n"), *_OPEN.split(",\n")]),
-)
 
 
 def funnel_report_authorize(*, user: User) -> None:
@@ -158,8 +183,9 @@ def _query(params: ReportParams) -> tuple[dict, list[dict], dict]:
         # statement runs; the sorts of the percentiles fit in memory with a little more.
         cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '32MB'")
         cursor.execute(_SQL.format(cohort=cohort), values)
-        months, velocity, stays = cursor.fetchone()
-    total = {key: sum(month[key] for month in months) for key in _SUMMED}
+        groups, velocity, stays = cursor.fetchone()
+    months = _fold(groups)
+    total = {key: sum(month[key] for month in months) for key in ("leads", *_COUNTERS)}
     return total | velocity, months, stays
 
 
