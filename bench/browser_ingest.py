@@ -363,8 +363,19 @@ def main() -> None:
         f"machine: {os.cpu_count()} cores, load average before {os.getloadavg()[0]:.2f} "
         "(shared with other engineers' runs: figures are noisy)"
     )
-    if args.buffer == "on" and not os.environ.get("REDIS_URL"):
-        sys.exit("--buffer on needs REDIS_URL (a Redis database of the bench's own: its broker)")
+    if args.buffer == "on":
+        if not os.environ.get("REDIS_URL"):
+            sys.exit(
+                "--buffer on needs REDIS_URL (a Redis database of the bench's own: its broker)"
+            )
+        import redis
+
+        waiting = redis.Redis.from_url(os.environ["REDIS_URL"]).llen("celery")
+        if waiting:
+            sys.exit(
+                f"REDIS_URL's Celery queue holds {waiting:,} tasks another run left: the bench's "
+                "worker would run them first. Give the bench a Redis database of its own."
+            )
     # This run's own buffer list; this process reads it too (how much waits to be drained).
     os.environ["INGEST_BUFFER_KEY"] = f"leadcrm:bench-{uuid.uuid4().hex[:8]}:events:buffer"
     os.environ["INGEST_BROWSER_BUFFER"] = "1" if args.buffer == "on" else "0"

@@ -33,6 +33,9 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # First: the ingestion endpoints carry most requests (a website sends one a page view), and
+    # Django tries the patterns in order (last, /v1/p went through every app's before its own).
+    *segment_urlpatterns,
     path("", include("reports.urls")),
     path("", include("leads.urls")),
     path("", include("imports.urls")),
@@ -61,7 +64,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     # Browsers ask for /favicon.ico on pages that name none (the admin, the API's JSON).
     path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),
-    *segment_urlpatterns,
 ]
 
 # JSON error answers under /api/ and /v1/, Django's pages elsewhere (core/handlers.py).
