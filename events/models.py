@@ -118,7 +118,10 @@ class Event(models.Model):
             models.Index(fields=["lead", "occurred_at"], name="event_lead_time"),
             # The retention job's range (events received before a cutoff): a BRIN index, a few
             # pages for millions of rows that arrive in time order, almost free on insert.
-            BrinIndex(fields=["received_at"], name="event_received_brin"),
+            # Summarised as each block range fills (autosummarize), not only by a later
+            # VACUUM: an unsummarised range matches every query, so the sources page's last 30
+            # days read the whole table until autovacuum came by.
+            BrinIndex(fields=["received_at"], name="event_received_brin", autosummarize=True),
             # A lead's events of a type and name in a time range: scoring's capped rules and
             # PQL windows, and nurturing's "has not happened" checks. Scoring reads only these
             # columns for PQL, so its scans can be answered from the index alone.

@@ -315,6 +315,9 @@ def _analyze(cursor) -> None:
     cursor.execute(f"{vacuum} leads_stagechange")
     cursor.execute(f"{vacuum} leads_journey")
     cursor.execute("ANALYZE events_event")
+    # The events' BRIN index summarises a block range once it is full (autosummarize, run by
+    # autovacuum soon after): at once here, as on a database ingestion has been filling.
+    cursor.execute("SELECT brin_summarize_new_values('event_received_brin')")
     for table in ("nurturing_enrollment", "nurturing_message"):
         cursor.execute(f"{vacuum} {table}")
 
