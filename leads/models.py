@@ -1,6 +1,7 @@
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 
 
 class Stage(models.TextChoices):
@@ -142,6 +143,12 @@ class Lead(models.Model):
             models.Index(fields=["company_name", "id"], name="lead_list_company"),
             # The board's totals per stage (count, sum of scores) from the index alone.
             models.Index(fields=["stage", "score"], name="lead_stage_score_idx"),
+            # The lead list's search (leads.filters: `icontains`, UPPER(column) LIKE '%word%'):
+            # trigram indexes on the very expressions, or every search reads every lead.
+            *(
+                GinIndex(OpClass(Upper(column), name="gin_trgm_ops"), name=f"lead_search_{column}")
+                for column in ("email", "first_name", "last_name", "company_name")
+            ),
         ]
 
     def __str__(self) -> str:

@@ -44,3 +44,18 @@ def test_a_form_submission_finds_its_lead_through_the_index(marketer):
     for sql in lookups:
         assert "lead_email_ci_unique" in plan(sql, None), sql
     assert Lead.objects.count() == 1
+
+
+def test_the_list_search_goes_through_the_trigram_indexes():
+    """The lead list's free-text search (icontains: UPPER(column) LIKE '%word%') is answered by
+    the trigram indexes on those very expressions (leads migration 0010), not by reading every
+    lead (280 ms at 100,000 leads before)."""
+    from leads.filters import LeadFilter
+
+    LeadFactory(last_name="Lovelace")
+    found = LeadFilter({"q": "lovel"}, queryset=Lead.objects.all()).qs
+    assert [lead.last_name for lead in found] == ["Lovelace"]
+    sql, params = found.order_by().values("pk").query.sql_with_params()
+    shown = plan(sql, params)
+    for column in ("email", "first_name", "last_name", "company_name"):
+        assert f"lead_search_{column}" in shown, shown
