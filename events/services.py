@@ -321,6 +321,19 @@ def events_store_buffered(rows: list[dict[str, Any]]) -> int:
         _erase_again_if_erased(linked)
         if linked:
             hooks.events_recorded.call_on_commit([])
+        # An identify linking one of these visitors may commit while this transaction runs:
+        # our insert did not see its link, and its own look for waiting events (after its
+        # commit) did not see our rows. Looking again once ours commits closes that gap, as
+        # for a batch (identity.link_orphans: one query when nothing waits).
+        waiting = {
+            row["anonymous_id"]
+            for row in rows
+            if row["anonymous_id"] and inserted.get(row["message_id"], 0) is None
+        }
+        if waiting:
+            transaction.on_commit(
+                partial(_link_after_commit, user_ids=set(), anonymous_ids=waiting), robust=True
+            )
     return len(inserted)
 
 

@@ -278,3 +278,28 @@ def test_a_bad_call_still_counts_against_the_limits(client, on, site, rate_clock
     assert_error(bad, 400, "missing_id")
     assert_error(call(client, key, "page"), 429, "rate_limited")
     assert buffer.waiting() == 0
+
+
+def test_a_visitor_linked_while_the_drain_runs_gets_the_drained_event(
+    client, on, site, monkeypatch, django_capture_on_commit_callbacks
+):
+    """An identify committing while a drain runs: the drain's insert did not see its link, and
+    its own look for waiting events ran before the drain committed. The drain looks again once
+    it commits (found in CI, where a real SDK's page view stayed unlinked)."""
+    source, key = site
+    call(client, key, "page", message_id="p1", anon="anon-race")
+    lead = LeadFactory()
+    insert = services._insert_rows
+
+    def insert_then_identify_commits(rows, *, browser):
+        inserted = insert(rows, browser=browser)  # the visitor has no link yet: unlinked
+        # The identify's link appears (committed by then, in the real race).
+        Identity.objects.create(
+            kind=IdentityKind.ANONYMOUS, value="anon-race", lead=lead, browser_source=source
+        )
+        return inserted
+
+    monkeypatch.setattr(services, "_insert_rows", insert_then_identify_commits)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert drain() == 1
+    assert Event.objects.get(message_id="p1").lead_id == lead.pk
