@@ -1,6 +1,7 @@
 """Each lead's journey, kept by PostgreSQL: the `leads.Journey` row (the stages the lead
 reached, the stage of its last history row, and when it first entered IQL, SQL and CUSTOMER,
-beside its cohort keys) and every history row's `left_at` (when the stay it starts ended).
+beside its cohort keys) and every history row's `left_at` (when the stay it starts ended) and
+`lead_created_at` (its lead's, copied: a cohort's stays are read without a join).
 
 The reports read these instead of folding the whole history on every request. Triggers, not
 Python, keep them: history is written by the services, the demo and bench seeds and bulk SQL,
@@ -97,12 +98,16 @@ BEGIN
     ) AS h
     WHERE j.lead_id = h.lead_id
         AND {_row("j", _SUMMARY_COLUMNS)} IS DISTINCT FROM {_row("h", _SUMMARY_COLUMNS)};
-    UPDATE {HISTORY} AS sc SET left_at = n.left_at
+    UPDATE {HISTORY} AS sc SET left_at = n.left_at, lead_created_at = n.lead_created_at
     FROM (
-        SELECT id, lead(changed_at) OVER (PARTITION BY lead_id ORDER BY changed_at, id) AS left_at
-        FROM {HISTORY} WHERE lead_id = ANY(lead_ids)
+        SELECT h.id, l.created_at AS lead_created_at,
+            lead(h.changed_at) OVER (PARTITION BY h.lead_id ORDER BY h.changed_at, h.id)
+                AS left_at
+        FROM {HISTORY} AS h JOIN {LEAD} AS l ON l.id = h.lead_id
+        WHERE h.lead_id = ANY(lead_ids)
     ) AS n
-    WHERE sc.id = n.id AND sc.left_at IS DISTINCT FROM n.left_at;
+    WHERE sc.id = n.id
+        AND (sc.left_at, sc.lead_created_at) IS DISTINCT FROM (n.left_at, n.lead_created_at);
 END $$;
 
 CREATE OR REPLACE FUNCTION leads_history_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -135,6 +140,9 @@ BEGIN
     UPDATE {JOURNEY}
     SET {", ".join(f"{key} = NEW.{key}" for key in _KEY_COLUMNS)}
     WHERE lead_id = NEW.id;
+    IF OLD.created_at IS DISTINCT FROM NEW.created_at THEN
+        UPDATE {HISTORY} SET lead_created_at = NEW.created_at WHERE lead_id = NEW.id;
+    END IF;
     RETURN NULL;
 END $$;
 

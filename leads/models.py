@@ -179,6 +179,12 @@ class StageChange(models.Model):
         editable=False,
         help_text="When the stay this row starts ended: the lead's next row (leads.journey).",
     )
+    lead_created_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The lead's created_at, copied (leads.journey): a cohort's stays without a join.",
+    )
 
     class Meta:
         ordering = ["changed_at", "id"]

@@ -158,8 +158,7 @@ velocity AS (
 ),
 stays AS (
     SELECT {_STAYS}
-    FROM per_lead JOIN {STAGE_CHANGE} AS sc ON sc.lead_id = per_lead.lead_id
-    WHERE sc.left_at IS NOT NULL
+    FROM {{stays_from}}
 )
 SELECT (SELECT coalesce(json_agg(groups), '[]') FROM groups),
     (SELECT row_to_json(velocity) FROM velocity),
@@ -173,6 +172,16 @@ def funnel_report_authorize(*, user: User) -> None:
         raise Forbidden("The funnel is for marketers, sales managers and admins.")
 
 
+# The cohort's ended stays: its history rows with a `left_at`. A cohort of every lead created in
+# the period (no other filter) is found on the rows themselves (`lead_created_at`, the lead's,
+# copied by leads.journey): no join; a filtered one through its journeys.
+_STAYS_OF_PERIOD = f"""{STAGE_CHANGE} AS sc
+    WHERE sc.left_at IS NOT NULL
+        AND sc.lead_created_at >= %(start)s AND sc.lead_created_at < %(end)s"""
+_STAYS_OF_COHORT = f"""per_lead JOIN {STAGE_CHANGE} AS sc ON sc.lead_id = per_lead.lead_id
+    WHERE sc.left_at IS NOT NULL"""
+
+
 def _query(params: ReportParams) -> tuple[dict, list[dict], dict]:
     month = "date_trunc('month', j.created_at AT TIME ZONE %(tz)s) AS month"
     columns = f", {month}, j.last_stage, j.iql_at, j.sql_at, j.customer_at"
@@ -182,7 +191,9 @@ def _query(params: ReportParams) -> tuple[dict, list[dict], dict]:
         # The planner's estimates over a whole history make JIT compile for longer than the
         # statement runs; the sorts of the percentiles fit in memory with a little more.
         cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '32MB'")
-        cursor.execute(_SQL.format(cohort=cohort), values)
+        filtered = bool(params.sources or params.utm_campaign or params.owner is not None)
+        stays_from = _STAYS_OF_COHORT if filtered else _STAYS_OF_PERIOD
+        cursor.execute(_SQL.format(cohort=cohort, stays_from=stays_from), values)
         groups, velocity, stays = cursor.fetchone()
     months = _fold(groups)
     total = {key: sum(month[key] for month in months) for key in ("leads", *_COUNTERS)}

@@ -36,6 +36,7 @@ def expected(lead: Lead) -> dict:
             r.id: (rows[i + 1].changed_at if i + 1 < len(rows) else None)
             for i, r in enumerate(rows)
         },
+        "lead_created_at": {r.id: Lead.objects.get(pk=lead.pk).created_at for r in rows},
     }
 
 
@@ -46,6 +47,9 @@ def actual(lead: Lead) -> dict:
         "last_stage": row.last_stage,
         **{column: getattr(row, column) for column in journey.FIRST_ENTRIES.values()},
         "left_at": dict(StageChange.objects.filter(lead=lead).values_list("id", "left_at")),
+        "lead_created_at": dict(
+            StageChange.objects.filter(lead=lead).values_list("id", "lead_created_at")
+        ),
     }
 
 
@@ -84,6 +88,16 @@ def test_a_lead_whose_keys_change_has_them_copied_and_other_updates_leave_the_ro
     assert (row.owner_id, row.utm_campaign, row.source) == (owner.pk, "autumn", "social")
     Lead.objects.filter(pk=lead.pk).update(owner=None, score=40)
     assert Journey.objects.get(lead=lead).owner_id is None
+
+
+def test_a_lead_whose_creation_time_changes_has_it_copied_to_its_history():
+    lead = LeadFactory(stage_entered_at=T0)
+    StageChange.objects.create(lead=lead, from_stage="IQL", to_stage="MQL", changed_at=T0)
+    Lead.objects.filter(pk=lead.pk).update(created_at=T0 - timedelta(days=3))
+    assert set(StageChange.objects.filter(lead=lead).values_list("lead_created_at", flat=True)) == {
+        T0 - timedelta(days=3)
+    }
+    assert actual(lead) == expected(lead)
 
 
 def test_deleting_a_lead_deletes_its_journey():
