@@ -71,17 +71,14 @@ def hit_many(checks: list[tuple[str, int]], window_seconds: int) -> tuple[int, i
     that, say, a noisy client over its address's limit does not use up its site's budget. A
     `limit` below 1 is no limit and is not counted. Never raises on a Redis problem.
     """
-    if window_seconds < 1:
-        raise ValueError("a rate limit window is at least one second")
-    counted = [(index, key, limit) for index, (key, limit) in enumerate(checks) if limit >= 1]
+    counted = _limited(checks, window_seconds)
     if not counted or not enabled() or _clock() < _broken_until:
         return None
     now = _clock()
     window = int(now // window_seconds)
-    prefix = settings.RATE_LIMIT_KEY_PREFIX
     try:
         refused = _script(settings.REDIS_URL)(
-            keys=[f"{prefix}{key}:{window_seconds}:{window}" for _, key, _ in counted],
+            keys=_counter_keys(counted, window_seconds, window),
             args=[window_seconds + 1, *(limit for _, _, limit in counted)],
         )
     except redis.RedisError as exc:
@@ -89,8 +86,28 @@ def hit_many(checks: list[tuple[str, int]], window_seconds: int) -> tuple[int, i
         return None
     if not refused:
         return None
+    return _refusal(counted, int(refused), window_seconds, window, now)
+
+
+def _limited(checks: list[tuple[str, int]], window_seconds: int) -> list[tuple[int, str, int]]:
+    """The checks that have a limit, as (their index in `checks`, key, limit)."""
+    if window_seconds < 1:
+        raise ValueError("a rate limit window is at least one second")
+    return [(index, key, limit) for index, (key, limit) in enumerate(checks) if limit >= 1]
+
+
+def _counter_keys(counted: list[tuple[int, str, int]], window_seconds: int, window: int) -> list:
+    """The Redis counters of `counted` in this window."""
+    prefix = settings.RATE_LIMIT_KEY_PREFIX
+    return [f"{prefix}{key}:{window_seconds}:{window}" for _, key, _ in counted]
+
+
+def _refusal(
+    counted: list[tuple[int, str, int]], position: int, window_seconds: int, window: int, now: float
+) -> tuple[int, int]:
+    """(index of the check refused, retry_after seconds) for a script's 1-based `position`."""
     ends = (window + 1) * window_seconds
-    return counted[int(refused) - 1][0], max(1, math.ceil(ends - now))
+    return counted[position - 1][0], max(1, math.ceil(ends - now))
 
 
 # KEYS: the counters, in order; ARGV[1]: their expiry (s); ARGV[2..]: their limits. Returns the
@@ -124,18 +141,14 @@ def guarded_push(
     pushed under a flag already set. None when Redis is off, broken or fails (nothing is known
     to be counted or pushed; the breaker opens as for a failed limit check).
     """
-    if window_seconds < 1:
-        raise ValueError("a rate limit window is at least one second")
+    counted = _limited(checks, window_seconds)
     if not enabled() or _clock() < _broken_until:
         return None
-    counted = [(index, key, limit) for index, (key, limit) in enumerate(checks) if limit >= 1]
     now = _clock()
     window = int(now // window_seconds)
-    prefix = settings.RATE_LIMIT_KEY_PREFIX
-    counters = [f"{prefix}{key}:{window_seconds}:{window}" for _, key, _ in counted]
     try:
         refused, pushed = _push_script(settings.REDIS_URL)(
-            keys=[list_key, flag_key, *counters],
+            keys=[list_key, flag_key, *_counter_keys(counted, window_seconds, window)],
             args=[
                 window_seconds + 1,
                 len(counted),
@@ -149,8 +162,7 @@ def guarded_push(
         _trip(exc)
         return None
     if refused:
-        ends = (window + 1) * window_seconds
-        return (counted[int(refused) - 1][0], max(1, math.ceil(ends - now))), 0
+        return _refusal(counted, int(refused), window_seconds, window, now), 0
     return None, int(pushed)
 
 

@@ -98,13 +98,17 @@ def _refuse(checks: list[tuple[str, int, str]], refused: tuple[int, int] | None)
         )
 
 
-def _deferred(source, kind: str) -> bool:
-    """Are the request's limits counted later, with the buffer's push (one Redis command for
-    both: events/buffer.py)? A browser key's lone page view, track or screen call."""
-    return source.kind == SourceKind.BROWSER and kind in BUFFERED_KINDS and buffer.enabled()
-
-
-BUFFERED_KINDS = ("page", "track", "screen")
+def _limit_now_or_later(request, source, kind: str) -> list[tuple[str, int, str]] | None:
+    """Count the request's limits now (a 429 when one refuses), or, for a browser key's lone
+    page view, track or screen call, return them to be counted with the buffer's push (one
+    Redis command for both: events/buffer.py)."""
+    later = (
+        source.kind == SourceKind.BROWSER and kind in services.BUFFERED_TYPES and buffer.enabled()
+    )
+    if later:
+        return _limit_checks(request, source)
+    _throttle(request, source)
+    return None
 
 
 def _too_large() -> HttpError:
@@ -315,6 +319,7 @@ def segment_api(request, kind: str):
 
 def _ingest(request, kind: str) -> tuple[JsonResponse, Source | None]:
     source = None
+    checks: list[tuple[str, int, str]] | None = None  # limits left to the buffer's push
     try:
         body = _read_body(request)
         key = _request_key(request)
@@ -323,17 +328,14 @@ def _ingest(request, kind: str) -> tuple[JsonResponse, Source | None]:
             # The origin before anything is stored (or even parsed), then the limits: a
             # refused request costs little. (A call for the buffer counts them as it pushes.)
             _check_origin(request, source)
-            if not _deferred(source, kind):
-                _throttle(request, source)
+            checks = _limit_now_or_later(request, source, kind)
         payload = _parse(body)
         if source is None:
             source = _source(
                 payload.get("writeKey") if isinstance(payload.get("writeKey"), str) else None
             )
             _check_origin(request, source)
-            if not _deferred(source, kind):
-                _throttle(request, source)
-        checks = _limit_checks(request, source) if _deferred(source, kind) else None
+            checks = _limit_now_or_later(request, source, kind)
         if kind == "batch":
             messages = _batch_messages(payload)
         else:

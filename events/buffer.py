@@ -83,7 +83,6 @@ def _script(url: str, source: str):
 @dataclass(frozen=True)
 class Outcome:
     buffered: bool  # the rows are in the buffer: the request answers at once
-    counted: bool  # the request's rate limits were counted (with the push)
     refused: tuple[int, int] | None = None  # a limit refused it (ratelimit.hit_many's answer)
 
 
@@ -111,19 +110,19 @@ def accept(
     )
     if answer is None:
         logger.warning("Event buffer unavailable (Redis): the request stores its own")
-        return Outcome(buffered=False, counted=False)
+        return Outcome(buffered=False)
     refused, pushed = answer
     if refused is not None or not rows:
-        return Outcome(buffered=False, counted=True, refused=refused)
+        return Outcome(buffered=False, refused=refused)
     if pushed < 0:
         logger.warning(
             "Event buffer full (%s rows): the request stores its own", settings.INGEST_BUFFER_MAX
         )
-        return Outcome(buffered=False, counted=True)
+        return Outcome(buffered=False)
     if pushed:
         # Never fails the request: with the broker down, beat's sweep drains the buffer.
         publish.publish(DRAIN_TASK, countdown=KICK_SECONDS)
-    return Outcome(buffered=True, counted=True)
+    return Outcome(buffered=True)
 
 
 def waiting() -> int:

@@ -34,7 +34,7 @@ from leads.models import Lead
 WRITE_KEY_PREFIX = "wk_"
 _IDENTITY_TYPES = (EventType.IDENTIFY, EventType.ALIAS)
 # What a browser key's lone call may leave to the buffer: nothing about a lead changes with it.
-_BUFFERED_TYPES = (EventType.PAGE, EventType.TRACK, EventType.SCREEN)
+BUFFERED_TYPES = (EventType.PAGE, EventType.TRACK, EventType.SCREEN)
 
 
 # A partly rejected batch's answer lists this many errors (the first ones), plus their total:
@@ -101,7 +101,7 @@ def events_ingest(
         # A browser's lone page view or track goes to the buffer, counted with its limits in
         # one Redis command; anything else (or what the buffer cannot take) is only counted.
         # (When Redis fails, nothing was counted: the limits fail open, as in hit_many.)
-        buffered = browser_key and alone and valid[0].type in _BUFFERED_TYPES
+        buffered = browser_key and alone and valid[0].type in BUFFERED_TYPES
         outcome = buffer.accept(
             _rows(source, valid, received_at) if buffered else [], limits=limits
         )

@@ -9,6 +9,7 @@ from django.utils import timezone
 from accounts.models import Role, User
 from leads import lifecycle, services
 from leads.models import Lead, SourceChannel, Stage
+from leads.selectors import leads_with_email
 
 DEMO_DOMAIN = "demo.leadcrm.test"
 
@@ -123,7 +124,7 @@ def demo_leads_ensure() -> int:
     marketer = User.objects.get(username="marketer")
     for first, last, company, title, size, source, path, owner in _PEOPLE:
         email = f"{first}.{last}@{company.split()[0]}.example".lower()
-        if Lead.objects.filter(email__iexact=email).exists():
+        if leads_with_email(email).exists():
             continue
         lead = services.lead_create(
             actor=marketer,

@@ -9,7 +9,8 @@ from django.db import transaction
 
 from accounts.models import User
 from leads import services
-from leads.models import Lead, SourceChannel
+from leads.models import SourceChannel
+from leads.selectors import leads_with_email
 
 DUPLICATE_EMAIL = "sam.allen+events@stark.example"
 
@@ -17,8 +18,8 @@ DUPLICATE_EMAIL = "sam.allen+events@stark.example"
 @transaction.atomic
 def demo_board_ensure() -> int:
     """Returns how many leads it added (0 or 1)."""
-    original = Lead.objects.filter(email__iexact="sam.allen@stark.example").first()
-    if original is None or Lead.objects.filter(email__iexact=DUPLICATE_EMAIL).exists():
+    original = leads_with_email("sam.allen@stark.example").first()
+    if original is None or leads_with_email(DUPLICATE_EMAIL).exists():
         return 0
     services.lead_create(
         actor=User.objects.get(username="marketer"),

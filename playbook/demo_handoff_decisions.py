@@ -19,6 +19,7 @@ from handoff.selectors import handoff_settings
 from handoff.services import activities, decisions
 from leads import services as lead_services
 from leads.models import Lead, SourceChannel, Stage
+from leads.selectors import leads_with_email
 
 DOMAIN = "handoff.demo.leadcrm.test"
 MQL_RULE = "scoring: MQL threshold 50"
@@ -73,7 +74,7 @@ def demo_handoff_decisions() -> int:
     now = timezone.now()
     created = 0
     for demo in _LEADS:
-        if Lead.objects.filter(email__iexact=_email(demo)).exists():
+        if leads_with_email(_email(demo)).exists():
             continue
         lead = _qualified_lead(demo, marketer)
         rep = reps[demo.rep]

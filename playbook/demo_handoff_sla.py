@@ -20,6 +20,7 @@ from handoff.models import Activity, Assignment, AssignmentStatus, SlaNotice
 from handoff.selectors import handoff_settings
 from leads import services
 from leads.models import Lead, SourceChannel, Stage
+from leads.selectors import leads_with_email
 
 RULE = "demo playbook"
 
@@ -96,7 +97,7 @@ def demo_sla_ensure() -> int:
     clock, now, created = _clock(), timezone.now(), 0
     for case in CASES:
         email = f"{case.first}.{case.last}@{case.company.split()[0]}.example".lower()
-        if Lead.objects.filter(email__iexact=email).exists():
+        if leads_with_email(email).exists():
             continue
         rep = reps[case.rep]
         lead = _lead(case, email, rep)

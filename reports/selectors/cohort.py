@@ -17,10 +17,19 @@ STAGE_CHANGE = StageChange._meta.db_table
 SECONDS_A_DAY = 86400
 
 
+def bits(*stages: Stage) -> int:
+    """The mask bits of `stages`."""
+    return sum(BIT[stage] for stage in stages)
+
+
 def has(*stages: Stage) -> str:
     """SQL: the lead's `mask` has every one of `stages`."""
-    bits = sum(BIT[stage] for stage in stages)
-    return f"mask & {bits} = {bits}"
+    return f"mask & {bits(*stages)} = {bits(*stages)}"
+
+
+def whole_period(params: ReportParams) -> bool:
+    """Is the cohort every lead created in the period (no filter but the period)?"""
+    return not (params.sources or params.utm_campaign or params.owner is not None)
 
 
 def cohort_sql(params: ReportParams, columns: str = "") -> tuple[str, dict]:

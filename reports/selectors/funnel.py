@@ -38,15 +38,17 @@ from django.utils import timezone
 from accounts.models import User
 from core.errors import Forbidden
 from handoff.models import Rejection
-from leads.journey import BIT, RECYCLED
+from leads.journey import RECYCLED
 from leads.models import Stage
 from reports.params import ReportParams
 from reports.selectors.cohort import (
     STAGE_CHANGE,
+    bits,
     cohort_sql,
     days,
     rate,
     time_zone_name,
+    whole_period,
 )
 
 # (stage, the stages that count as its next one)
@@ -59,14 +61,14 @@ STAGES: tuple[tuple[Stage, tuple[Stage, ...]], ...] = (
     (Stage.CUSTOMER, ()),
 )
 
-_QUALIFIED = BIT[Stage.MQL] | BIT[Stage.PQL]
+_QUALIFIED = bits(Stage.MQL, Stage.PQL)
 REJECTION = Rejection._meta.db_table
 
 
 def _has(mask: int, *stages: Stage) -> bool:
     """The lead's `mask` has every one of `stages` (reports.selectors.cohort.has, in Python)."""
-    bits = sum(BIT[stage] for stage in stages)
-    return mask & bits == bits
+    wanted = bits(*stages)
+    return mask & wanted == wanted
 
 
 def _reached_next(mask: int, stage: Stage, nexts: tuple[Stage, ...]) -> bool:
@@ -132,9 +134,9 @@ _STAYS = ",\n        ".join(
 )
 # The cohort's journeys (`per_lead`: one narrow row a lead, what its history adds up to) read
 # three times: the leads counted by month and what they reached (folded by _COUNTERS; the
-# period's counts are the months' sums), the
-# velocity over the few leads that got to SQL, and the stays: the cohort's history rows, each
-# stay ending at the row's `left_at` (the lead's next row; NULL while the lead is still there).
+# period's counts are the months' sums), the velocity over the few leads that got to SQL, and
+# the stays: the cohort's history rows, each stay ending at the row's `left_at` (the lead's
+# next row; NULL while the lead is still there).
 _SQL = f"""
 WITH per_lead AS NOT MATERIALIZED (
     SELECT c.id AS lead_id, c.month, c.mask, c.last_stage, c.iql_at, c.sql_at, c.customer_at,
@@ -191,8 +193,7 @@ def _query(params: ReportParams) -> tuple[dict, list[dict], dict]:
         # The planner's estimates over a whole history make JIT compile for longer than the
         # statement runs; the sorts of the percentiles fit in memory with a little more.
         cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '32MB'")
-        filtered = bool(params.sources or params.utm_campaign or params.owner is not None)
-        stays_from = _STAYS_OF_COHORT if filtered else _STAYS_OF_PERIOD
+        stays_from = _STAYS_OF_PERIOD if whole_period(params) else _STAYS_OF_COHORT
         cursor.execute(_SQL.format(cohort=cohort, stays_from=stays_from), values)
         groups, velocity, stays = cursor.fetchone()
     months = _fold(groups)
