@@ -190,9 +190,12 @@ DROP FUNCTION IF EXISTS leads_history_inserted(), leads_history_deleted(),
 
 
 def installed(cursor: Any) -> bool:
-    """Do the tables the triggers need exist (not so during a migration back before them)?"""
-    tables = connection.introspection.table_names(cursor)
-    return JOURNEY in tables and HISTORY in tables
+    """Does the schema the triggers use exist (not so before leads migration 0011, or during
+    a migration back before it)?"""
+    if JOURNEY not in connection.introspection.table_names(cursor):
+        return False
+    columns = connection.introspection.get_table_description(cursor, HISTORY)
+    return any(column.name == "lead_created_at" for column in columns)
 
 
 def install(*, backfill: bool = False) -> None:

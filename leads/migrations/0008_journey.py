@@ -5,14 +5,6 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-def install_journey(apps, schema_editor):
-    # The triggers and the backfill are code (leads.journey), installed again after every
-    # migrate; here they also fill the new table from the history already written.
-    from leads import journey
-
-    journey.install(backfill=True)
-
-
 def uninstall_journey(apps, schema_editor):
     from leads import journey
 
@@ -50,5 +42,6 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['created_at'], name='journey_created')],
             },
         ),
-        migrations.RunPython(install_journey, uninstall_journey),
+        # The triggers and the backfill come with 0011, once the schema they use is complete.
+        migrations.RunPython(migrations.RunPython.noop, uninstall_journey),
     ]

@@ -3,16 +3,19 @@
 from django.db import migrations, models
 
 
-def copy_created_at(apps, schema_editor):
-    # The triggers (leads.journey, installed again after every migrate) keep the copy from now
-    # on; the rows already written get it here.
+def install_journey(apps, schema_editor):
+    # The triggers (leads.journey: code, installed again after every migrate) need every column
+    # of 0008 and this migration; here they also fill the journeys and the copies of the leads'
+    # created_at from what is already written.
     from leads import journey
 
-    journey.install()
-    schema_editor.execute(
-        "UPDATE leads_stagechange AS sc SET lead_created_at = l.created_at "
-        "FROM leads_lead AS l WHERE l.id = sc.lead_id"
-    )
+    journey.install(backfill=True)
+
+
+def uninstall_journey(apps, schema_editor):
+    from leads import journey
+
+    journey.uninstall()
 
 
 class Migration(migrations.Migration):
@@ -27,5 +30,5 @@ class Migration(migrations.Migration):
             name='lead_created_at',
             field=models.DateTimeField(blank=True, editable=False, help_text="The lead's created_at, copied (leads.journey): a cohort's stays without a join.", null=True),
         ),
-        migrations.RunPython(copy_created_at, migrations.RunPython.noop),
+        migrations.RunPython(install_journey, uninstall_journey),
     ]
