@@ -90,6 +90,31 @@ def test_a_redis_error_allows_the_hit_logs_once_and_stays_off_a_while(
     assert warnings[0].startswith("Rate limits are off for 5 s: Redis failed (ConnectionError")
 
 
+@pytest.mark.services
+def test_a_script_the_server_forgot_is_sent_again(redis_url, rate_clock, caplog):
+    assert ratelimit.hit("k", 2, 60) == (True, 0)
+    redis.Redis.from_url(redis_url).script_flush()  # as a restarted Redis
+    with caplog.at_level(logging.WARNING, logger="core.ratelimit"):
+        assert ratelimit.hit("k", 2, 60) == (True, 0)
+        assert ratelimit.hit("k", 2, 60) == (False, 60)  # both were counted
+    assert caplog.records == []
+
+
+@pytest.mark.services
+def test_a_connection_the_server_closed_is_opened_again_without_tripping(
+    redis_url, rate_clock, caplog
+):
+    assert ratelimit.hit("k", 2, 60) == (True, 0)
+    connection = ratelimit._script(redis_url)._connection()
+    connection.send_command("CLIENT", "ID")
+    own_id = connection.read_response()
+    assert redis.Redis.from_url(redis_url).client_kill_filter(_id=own_id) == 1
+    with caplog.at_level(logging.WARNING, logger="core.ratelimit"):
+        assert ratelimit.hit("k", 2, 60) == (True, 0)
+        assert ratelimit.hit("k", 2, 60) == (False, 60)  # counted: the limits stayed on
+    assert caplog.records == []
+
+
 def test_a_window_below_one_second_is_a_programming_error():
     with pytest.raises(ValueError):
         ratelimit.hit("k", 1, 0)
