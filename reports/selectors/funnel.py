@@ -123,12 +123,14 @@ def _fold(groups: list[dict]) -> list[dict]:
 
 
 # The stays that ended, every stage's in one aggregate row, each stage's two percentiles from
-# one sort of its own (a FILTER, not a GROUP BY: no sort of every stay by stage first). The
-# open stays are the leads whose last history row is into the stage: counted with the months.
+# one sort of its own (a FILTER, not a GROUP BY: no sort of every stay by stage first), of the
+# rows' `stay_seconds` read from the stagechange_stays index in that order (the sort finds them
+# sorted). The open stays are the leads whose last history row is into the stage: counted with
+# the months.
 _STAYS = ",\n        ".join(
     f"count(*) FILTER (WHERE sc.to_stage = '{stage}') AS {stage.lower()}_left, "
-    f"percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY date_part('epoch', "
-    f"sc.left_at - sc.changed_at)) FILTER (WHERE sc.to_stage = '{stage}') "
+    f"percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY sc.stay_seconds) "
+    f"FILTER (WHERE sc.to_stage = '{stage}') "
     f"AS {stage.lower()}_percentiles"
     for stage, _ in STAGES
 )

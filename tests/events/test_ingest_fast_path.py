@@ -161,13 +161,13 @@ def test_the_cache_holds_a_bounded_number_of_sources(db, monkeypatch):
 def round_trips(monkeypatch):
     """The Redis commands the limiter sent (each one round trip)."""
     sent = []
-    real = redis.Redis.execute_command
+    real = redis.connection.AbstractConnection.send_command
 
-    def execute_command(self, *args, **kwargs):
+    def send_command(self, *args, **kwargs):
         sent.append(args[0])
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(redis.Redis, "execute_command", execute_command)
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_command", send_command)
     return sent
 
 

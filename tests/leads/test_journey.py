@@ -37,6 +37,15 @@ def expected(lead: Lead) -> dict:
             for i, r in enumerate(rows)
         },
         "lead_created_at": {r.id: Lead.objects.get(pk=lead.pk).created_at for r in rows},
+        # The stay's length once it ended (a generated column over left_at), to the microsecond.
+        "stay_seconds": {
+            r.id: (
+                round((rows[i + 1].changed_at - r.changed_at).total_seconds(), 6)
+                if i + 1 < len(rows)
+                else None
+            )
+            for i, r in enumerate(rows)
+        },
     }
 
 
@@ -50,6 +59,12 @@ def actual(lead: Lead) -> dict:
         "lead_created_at": dict(
             StageChange.objects.filter(lead=lead).values_list("id", "lead_created_at")
         ),
+        "stay_seconds": {
+            id_: None if seconds is None else round(seconds, 6)
+            for id_, seconds in StageChange.objects.filter(lead=lead).values_list(
+                "id", "stay_seconds"
+            )
+        },
     }
 
 
