@@ -7,8 +7,6 @@ the stage history summed by PostgreSQL as it is written).
 (`?reached=S`) count the same leads.
 """
 
-from django.utils import timezone
-
 from leads.journey import BIT, JOURNEY
 from leads.models import Stage, StageChange
 from reports.params import ReportParams
@@ -51,11 +49,6 @@ def cohort_sql(params: ReportParams, columns: str = "") -> tuple[str, dict]:
     sql = f"SELECT j.lead_id AS id, j.reached AS mask{columns} FROM {JOURNEY} AS j WHERE "
     sql += " AND ".join(where)
     return sql, values
-
-
-def time_zone_name() -> str:
-    """The zone months are cut in (the site's)."""
-    return timezone.get_current_timezone_name()
 
 
 def rate(part: int, whole: int) -> float | None:

@@ -37,6 +37,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.errors import Forbidden
+from core.periods import day_start
 from handoff.models import Rejection
 from leads.journey import RECYCLED
 from leads.models import Stage
@@ -47,7 +48,6 @@ from reports.selectors.cohort import (
     cohort_sql,
     days,
     rate,
-    time_zone_name,
     whole_period,
 )
 
@@ -77,49 +77,56 @@ def _reached_next(mask: int, stage: Stage, nexts: tuple[Stage, ...]) -> bool:
     return _has(mask, stage) and bool(mask & _QUALIFIED)
 
 
-# Every count of the funnel, as a test of one group of leads: its mask (the stages reached, and
-# the recycle bit), the stage of its last history row, whether a rep rejected it. SQL groups the
-# cohort by those (a few hundred groups, one count each); the groups are folded here.
-Counter = Callable[[int, str, bool], bool]  # (mask, last stage, rejected) -> counts?
+# Every count of the funnel but one, as a test of one group of leads: its mask (the stages
+# reached, and the recycle bit) and the stage of its last history row. SQL groups the cohort by
+# those and its month (a few hundred groups, one count each); the groups are folded here. The
+# one left, the qualified leads a rep rejected, is counted in SQL from the rejections (few).
+Counter = Callable[[int, str], bool]  # (mask, last stage) -> counts?
 
 
 def _reached(stage: Stage) -> Counter:
-    return lambda mask, _last, _rejected: _has(mask, stage)
+    return lambda mask, _last: _has(mask, stage)
 
 
 def _converted(stage: Stage, nexts: tuple[Stage, ...]) -> Counter:
-    return lambda mask, _last, _rejected: _reached_next(mask, stage, nexts)
+    return lambda mask, _last: _reached_next(mask, stage, nexts)
 
 
 def _there_now(stage: Stage) -> Counter:
-    return lambda _mask, last, _rejected: last == stage
+    return lambda _mask, last: last == stage
 
 
 _COUNTERS: dict[str, Counter] = {
     **{stage.lower(): _reached(stage) for stage, _ in STAGES},
     **{f"{stage.lower()}_on": _converted(stage, nexts) for stage, nexts in STAGES if nexts},
-    "qualified": lambda m, _last, _rej: bool(m & _QUALIFIED),
-    "qualified_on": lambda m, _last, _rej: bool(m & _QUALIFIED) and _has(m, Stage.SAL),
-    "recycled": lambda m, _last, _rej: bool(m & _QUALIFIED) and bool(m & RECYCLED),
-    "rejected": lambda m, _last, rejected: bool(m & _QUALIFIED) and rejected,
-    "disqualified": lambda m, _last, _rej: _has(m, Stage.DISQUALIFIED),
+    "qualified": lambda m, _last: bool(m & _QUALIFIED),
+    "qualified_on": lambda m, _last: bool(m & _QUALIFIED) and _has(m, Stage.SAL),
+    "recycled": lambda m, _last: bool(m & _QUALIFIED) and bool(m & RECYCLED),
+    "disqualified": lambda m, _last: _has(m, Stage.DISQUALIFIED),
     # The open stays: the leads whose last history row is into the stage.
     **{f"{stage.lower()}_open": _there_now(stage) for stage, _ in STAGES},
 }
 
 
-def _fold(groups: list[dict]) -> list[dict]:
-    """The groups' counts, a row a month (in month order), each with its `leads`."""
-    months: dict[str, dict] = {}
+def _fold(groups: list[dict], month_starts: list[date]) -> list[dict]:
+    """The groups' counts, a row a month (in month order), each with its `leads`. A group's
+    month is its index in `month_starts`."""
+    months: dict[int, dict] = {}
     for group in groups:
+        index = group["month"]
         row = months.setdefault(
-            group["month"], {"month": group["month"], "leads": 0, **dict.fromkeys(_COUNTERS, 0)}
+            index,
+            {
+                "month": month_starts[index].isoformat(),
+                "leads": 0,
+                **dict.fromkeys(_COUNTERS, 0),
+            },
         )
         row["leads"] += group["leads"]
         for name, counts in _COUNTERS.items():
-            if counts(group["mask"], group["last_stage"], group["rejected"]):
+            if counts(group["mask"], group["last_stage"]):
                 row[name] += group["leads"]
-    return [months[month] for month in sorted(months)]
+    return [months[index] for index in sorted(months)]
 
 
 # The stays that ended, every stage's in one aggregate row, each stage's two percentiles from
@@ -141,14 +148,18 @@ _STAYS = ",\n        ".join(
 # next row; NULL while the lead is still there).
 _SQL = f"""
 WITH per_lead AS NOT MATERIALIZED (
-    SELECT c.id AS lead_id, c.month, c.mask, c.last_stage, c.iql_at, c.sql_at, c.customer_at,
-        c.mask & {_QUALIFIED} <> 0 AND c.id IN (SELECT r.lead_id FROM {REJECTION} AS r) AS rejected
+    SELECT c.id AS lead_id, c.month, c.mask, c.last_stage, c.iql_at, c.sql_at, c.customer_at
     FROM ({{cohort}}) AS c
 ),
 groups AS (
-    SELECT month, mask, last_stage, rejected, count(*) AS leads
+    SELECT month, mask, last_stage, count(*) AS leads
     FROM per_lead
-    GROUP BY month, mask, last_stage, rejected
+    GROUP BY month, mask, last_stage
+),
+rejected AS (
+    SELECT count(*) AS rejected
+    FROM per_lead
+    WHERE mask & {_QUALIFIED} <> 0 AND lead_id IN (SELECT r.lead_id FROM {REJECTION} AS r)
 ),
 velocity AS (
     SELECT count(*) FILTER (WHERE sql_at >= iql_at) AS to_sql_leads,
@@ -166,7 +177,8 @@ stays AS (
 )
 SELECT (SELECT coalesce(json_agg(groups), '[]') FROM groups),
     (SELECT row_to_json(velocity) FROM velocity),
-    (SELECT row_to_json(stays) FROM stays)
+    (SELECT row_to_json(stays) FROM stays),
+    (SELECT rejected FROM rejected)
 """
 
 
@@ -187,20 +199,24 @@ _STAYS_OF_COHORT = f"""per_lead JOIN {STAGE_CHANGE} AS sc ON sc.lead_id = per_le
 
 
 def _query(params: ReportParams) -> tuple[dict, list[dict], dict]:
-    month = "date_trunc('month', j.created_at AT TIME ZONE %(tz)s) AS month"
+    # A lead's month of creation, in the site's time zone, as the index of the month start it
+    # follows (given here): a comparison or four a lead, a third of date_trunc's cost in time
+    # zone arithmetic.
+    month_starts = _months(params.start, params.end)
+    month = "width_bucket(j.created_at, %(month_bounds)s::timestamptz[]) AS month"
     columns = f", {month}, j.last_stage, j.iql_at, j.sql_at, j.customer_at"
     cohort, values = cohort_sql(params, columns=columns)
-    values |= {"tz": time_zone_name()}
+    values |= {"month_bounds": [day_start(start) for start in month_starts[1:]]}
     with transaction.atomic(), connection.cursor() as cursor:
         # The planner's estimates over a whole history make JIT compile for longer than the
         # statement runs; the sorts of the percentiles fit in memory with a little more.
         cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '32MB'")
         stays_from = _STAYS_OF_PERIOD if whole_period(params) else _STAYS_OF_COHORT
         cursor.execute(_SQL.format(cohort=cohort, stays_from=stays_from), values)
-        groups, velocity, stays = cursor.fetchone()
-    months = _fold(groups)
+        groups, velocity, stays, rejected = cursor.fetchone()
+    months = _fold(groups, month_starts)
     total = {key: sum(month[key] for month in months) for key in ("leads", *_COUNTERS)}
-    return total | velocity, months, stays
+    return total | velocity | {"rejected": rejected}, months, stays
 
 
 def _stage_row(stage: Stage, nexts: tuple[Stage, ...], counts: dict, stays: dict) -> dict:

@@ -2,15 +2,16 @@
 worked out by hand, the period's boundaries exact, recycled, rejected and disqualified leads
 included."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from django.http import QueryDict
 
 from core.errors import Forbidden
+from leads.models import Stage
 from reports.params import report_params
 from reports.selectors.funnel import funnel_report
-from tests.reports.history import END, PERIOD, START, build
+from tests.reports.history import END, PERIOD, START, TICK, build, make_lead
 
 pytestmark = pytest.mark.django_db
 
@@ -110,6 +111,27 @@ def test_monthly_cohorts(marketer, history):
     ]
     assert cohorts[0]["from_top"]["SAL"] == 0.8
     assert cohorts[1]["qualified_from_top"] == 0.3333
+
+
+def test_months_are_cut_at_midnight_in_the_sites_time_zone(marketer, settings):
+    """A lead belongs to the month of its creation on the site's clock: New York's April starts
+    at 04:00 UTC (daylight saving time), not at midnight UTC."""
+    settings.TIME_ZONE = "America/New_York"
+    april = datetime(2026, 4, 1, 4, tzinfo=UTC)
+    for name, created in (
+        ("March", april - TICK),  # 23:59:59.999999 on March 31 in New York
+        ("April", april),  # midnight
+        ("Before", datetime(2026, 3, 1, 5, tzinfo=UTC) - TICK),  # the period starts after it
+    ):
+        make_lead(name, created, Stage.IQL, [], source="event")
+
+    report = funnel_report(user=marketer, params=_params())
+
+    assert [(row["month"], row["leads"]) for row in report["cohorts"]] == [
+        (date(2026, 3, 1), 1),
+        (date(2026, 4, 1), 1),
+    ]
+    assert report["leads"] == 2
 
 
 def test_a_month_without_leads_is_a_row_of_zeros(marketer, history):
