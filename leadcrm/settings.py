@@ -289,6 +289,8 @@ CACHES: dict[str, dict[str, Any]] = {
 }
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
+    # kombu's Redis transport, with one client object a channel (leadcrm/broker.py).
+    CELERY_BROKER_TRANSPORT = "leadcrm.broker:Transport"
     # A task not acknowledged within this time is delivered again. Short, so that a killed
     # worker's acks_late tasks come back within minutes; every task is idempotent for this.
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
