@@ -261,9 +261,9 @@ def _lead_for_submission(*, form: Form, specs, values: dict[str, str], utm: dict
     fields = {name: v for name, v in values.items() if name in validation.LEAD_FIELDS}
     traits = {s.trait: values[s.name] for s in specs if s.trait and s.name in values}
     existing = _lead_locked(values["email"])
-    if existing is None and privacy.email_erased(values["email"]):
-        raise privacy.AddressErased()
     if existing is None:
+        # An erased address is checked (and locked against an erasure) by the create, which
+        # leaves it out: then no lead is found below either, and the submission is refused.
         new = {
             **fields,
             **utm,
