@@ -26,18 +26,37 @@ _REACHED = ", ".join(
     f"count(*) FILTER (WHERE {has(stage)}) AS {stage.lower()}" for stage in REACHED
 )
 
-# One narrow journey row a lead (`leads.journey`: what its history adds up to), grouped three ways.
+# One narrow journey row a lead (`leads.journey`: what its history adds up to), grouped three ways,
+# twice: every lead of the cohort counted (hashed: no sort of the cohort by source, then by
+# campaign), and the velocity's medians over the few leads that got to SQL or customer (the
+# journey_converted index holds just those). A group none of whose leads got there has no
+# velocity row: its counts are zero, its medians none.
 _SQL = f"""
-SELECT GROUPING(source, utm_campaign) AS grouping, source, utm_campaign, count(*) AS leads,
-    {_REACHED},
-    count(*) FILTER (WHERE sql_at >= iql_at) AS to_sql_leads,
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM sql_at - iql_at))
-        FILTER (WHERE sql_at >= iql_at) AS to_sql_median,
-    count(*) FILTER (WHERE customer_at >= iql_at) AS to_customer_leads,
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM customer_at - iql_at))
-        FILTER (WHERE customer_at >= iql_at) AS to_customer_median
-FROM ({{cohort}}) AS per_lead
-GROUP BY GROUPING SETS ((source), (utm_campaign), ())
+WITH per_lead AS NOT MATERIALIZED ({{cohort}}),
+counts AS (
+    SELECT GROUPING(source, utm_campaign) AS grouping, source, utm_campaign, count(*) AS leads,
+        {_REACHED}
+    FROM per_lead
+    GROUP BY GROUPING SETS ((source), (utm_campaign), ())
+),
+velocity AS (
+    SELECT GROUPING(source, utm_campaign) AS grouping, source, utm_campaign,
+        count(*) FILTER (WHERE sql_at >= iql_at) AS to_sql_leads,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY date_part('epoch', sql_at - iql_at))
+            FILTER (WHERE sql_at >= iql_at) AS to_sql_median,
+        count(*) FILTER (WHERE customer_at >= iql_at) AS to_customer_leads,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY date_part('epoch', customer_at - iql_at))
+            FILTER (WHERE customer_at >= iql_at) AS to_customer_median
+    FROM per_lead
+    WHERE sql_at >= iql_at OR customer_at >= iql_at
+    GROUP BY GROUPING SETS ((source), (utm_campaign), ())
+)
+SELECT c.*, coalesce(v.to_sql_leads, 0) AS to_sql_leads, v.to_sql_median,
+    coalesce(v.to_customer_leads, 0) AS to_customer_leads, v.to_customer_median
+FROM counts AS c
+LEFT JOIN velocity AS v ON v.grouping = c.grouping
+    AND v.source IS NOT DISTINCT FROM c.source
+    AND v.utm_campaign IS NOT DISTINCT FROM c.utm_campaign
 """
 
 
