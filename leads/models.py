@@ -219,9 +219,8 @@ class StageChange(models.Model):
             ),
             # The stays that ended, each stage's in order of length, with the lead (and its
             # created_at) to pick a cohort's: the funnel's median and p90 read them in an
-            # index-only scan,
-            # and their sorts get the rows already sorted (PostgreSQL's sort checks for that
-            # first): half the time of sorting 80,000 stays read from the table.
+            # index-only scan, and their sorts get the rows already sorted (PostgreSQL's sort
+            # checks for that first): half the time of sorting 80,000 stays from the table.
             models.Index(
                 fields=["to_stage", "stay_seconds"],
                 include=["lead_created_at", "lead"],

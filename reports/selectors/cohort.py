@@ -15,6 +15,18 @@ STAGE_CHANGE = StageChange._meta.db_table
 SECONDS_A_DAY = 86400
 
 
+# The velocity both reports give, over a group of the cohort's journeys: the leads that went
+# from IQL to SQL (and to customer), and the median days it took them. Only those leads count,
+# so a statement reads them alone, `WHERE {CONVERTED}` (the journey_converted index holds them).
+CONVERTED = "sql_at >= iql_at OR customer_at >= iql_at"
+VELOCITY = """count(*) FILTER (WHERE sql_at >= iql_at) AS to_sql_leads,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY date_part('epoch', sql_at - iql_at))
+            FILTER (WHERE sql_at >= iql_at) AS to_sql_median,
+        count(*) FILTER (WHERE customer_at >= iql_at) AS to_customer_leads,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY date_part('epoch', customer_at - iql_at))
+            FILTER (WHERE customer_at >= iql_at) AS to_customer_median"""
+
+
 def bits(*stages: Stage) -> int:
     """The mask bits of `stages`."""
     return sum(BIT[stage] for stage in stages)

@@ -44,7 +44,9 @@ from leads.journey import RECYCLED
 from leads.models import Stage
 from reports.params import ReportParams
 from reports.selectors.cohort import (
+    CONVERTED,
     STAGE_CHANGE,
+    VELOCITY,
     bits,
     cohort_sql,
     days,
@@ -168,14 +170,9 @@ rejected AS (
     WHERE mask & {_QUALIFIED} <> 0 AND lead_id IN (SELECT r.lead_id FROM {REJECTION} AS r)
 ),
 velocity AS (
-    SELECT count(*) FILTER (WHERE sql_at >= iql_at) AS to_sql_leads,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY date_part('epoch', sql_at - iql_at))
-            FILTER (WHERE sql_at >= iql_at) AS to_sql_median,
-        count(*) FILTER (WHERE customer_at >= iql_at) AS to_customer_leads,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY date_part('epoch', customer_at - iql_at))
-            FILTER (WHERE customer_at >= iql_at) AS to_customer_median
+    SELECT {VELOCITY}
     FROM per_lead
-    WHERE sql_at >= iql_at OR customer_at >= iql_at
+    WHERE {CONVERTED}
 ),
 stays AS (
     SELECT {_STAYS}

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from accounts.models import User
 from leads.models import SourceChannel, Stage
 from reports.params import ReportParams
-from reports.selectors.cohort import cohort_sql, days, has, rate
+from reports.selectors.cohort import CONVERTED, VELOCITY, cohort_sql, days, has, rate
 from reports.selectors.funnel import funnel_report_authorize
 
 REACHED = (Stage.MQL, Stage.PQL, Stage.SQL, Stage.CUSTOMER)
@@ -41,14 +41,9 @@ counts AS (
 ),
 velocity AS (
     SELECT GROUPING(source, utm_campaign) AS grouping, source, utm_campaign,
-        count(*) FILTER (WHERE sql_at >= iql_at) AS to_sql_leads,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY date_part('epoch', sql_at - iql_at))
-            FILTER (WHERE sql_at >= iql_at) AS to_sql_median,
-        count(*) FILTER (WHERE customer_at >= iql_at) AS to_customer_leads,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY date_part('epoch', customer_at - iql_at))
-            FILTER (WHERE customer_at >= iql_at) AS to_customer_median
+        {VELOCITY}
     FROM per_lead
-    WHERE sql_at >= iql_at OR customer_at >= iql_at
+    WHERE {CONVERTED}
     GROUP BY GROUPING SETS ((source), (utm_campaign), ())
 )
 SELECT c.*, coalesce(v.to_sql_leads, 0) AS to_sql_leads, v.to_sql_median,
