@@ -82,6 +82,14 @@ def parse_args():
         help="the event buffer (INGEST_BROWSER_BUFFER), drained by a Celery worker the bench "
         "runs beside gunicorn, its CPU counted with the server's (on: production's default)",
     )
+    parser.add_argument(
+        "--bare-stack",
+        choices=["site", "machine"],
+        default="site",
+        help="the middleware the bare view runs behind: the site's (settings.MIDDLEWARE, as "
+        "every page and /api/ URL: the issue's baseline) or ingestion's own shorter stack "
+        "(settings.MACHINE_MIDDLEWARE: the view then answers at /v1/bench-bare)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     return parser.parse_args()
 
@@ -187,8 +195,14 @@ class Browser:
         return 0
 
 
+def bare_path(stack: str) -> str:
+    """Where browser_site serves the bare view for `--bare-stack`."""
+    return "/v1/bench-bare" if stack == "machine" else "/bench/bare"
+
+
 def client_main(n: int, url: str, key: str, target: str, start_at: float, end_at: float, out):
-    """Send back to back until `end_at`: to /bench/bare (target "bare") or to ingestion."""
+    """Send back to back until `end_at`: to the bare view (target "bare" or "bare:<path>")
+    or to ingestion."""
     rng = random.Random(n)
     browser = Browser(url, key)
     latencies: list[float] = []
@@ -201,8 +215,8 @@ def client_main(n: int, url: str, key: str, target: str, start_at: float, end_at
         if count % 5 == 0:
             visitor = str(uuid.uuid4())  # a visitor views a few pages, then another comes
         path, body = analytics_next_call(rng, key, visitor, count)
-        if target == "bare":
-            path = "/bench/bare"
+        if target.startswith("bare"):
+            path = target.partition(":")[2] or "/bench/bare"
         began = time.perf_counter()
         status = browser.post(path, body)
         latencies.append(time.perf_counter() - began)
@@ -250,6 +264,24 @@ def all_cpu(master: int, db_url: str, worker: subprocess.Popen | None) -> dict:
     return cpu
 
 
+def machine_times() -> tuple[float, float]:
+    """(busy, idle) CPU seconds of the whole machine so far (/proc/stat; iowait is idle)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / tick, idle / tick
+
+
+def redis_cpu() -> float:
+    """CPU seconds the Redis server has used so far (0 without REDIS_URL)."""
+    if not os.environ.get("REDIS_URL"):
+        return 0.0
+    import redis
+
+    info = redis.Redis.from_url(os.environ["REDIS_URL"]).info("cpu")
+    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+
+
 def measure(
     args, url: str, key: str, master: int, db_url: str, worker: subprocess.Popen | None
 ) -> dict[str, dict]:
@@ -257,7 +289,8 @@ def measure(
         name: {
             "latencies": [],
             "statuses": {},
-            "cpu": {"gunicorn": 0.0, "postgres": 0.0, "worker": 0.0},
+            "cpu": {"gunicorn": 0.0, "postgres": 0.0, "worker": 0.0, "redis": 0.0},
+            "machine": [0.0, 0.0],  # busy and idle CPU seconds while the clients sent
         }
         for name in ("bare", "ingest")
     }
@@ -265,11 +298,16 @@ def measure(
     for _ in range(args.rounds):
         for target in ("bare", "ingest"):
             before = all_cpu(master, db_url, worker)
-            result = run_side(target, url, key, args.clients, slice_seconds)
+            redis_before, machine_before = redis_cpu(), machine_times()
+            sent_to = f"bare:{bare_path(args.bare_stack)}" if target == "bare" else target
+            result = run_side(sent_to, url, key, args.clients, slice_seconds)
+            for i, (after, start) in enumerate(zip(machine_times(), machine_before, strict=True)):
+                sides[target]["machine"][i] += after - start
             if target == "ingest":
                 wait_for_drain(worker)  # the drain's work counts in this slice, not the next
             for kind, seconds in cpu_used(before, all_cpu(master, db_url, worker)).items():
                 sides[target]["cpu"][kind] += seconds
+            sides[target]["cpu"]["redis"] += redis_cpu() - redis_before
             sides[target]["latencies"] += result["latencies"]
             for status, count in result["statuses"].items():
                 statuses = sides[target]["statuses"]
@@ -299,13 +337,13 @@ def start_worker(env: dict, log: Path) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
 
 
-def warm_up(url: str, key: str, workers: int) -> None:
+def warm_up(url: str, key: str, workers: int, bare: str) -> None:
     """A few calls of each kind, so every worker has loaded its URLconf and connected."""
     browser, rng = Browser(url, key), random.Random(0)
     for i in range(workers * 10):
         path, body = analytics_next_call(rng, key, f"warm-{i}", i)
         assert browser.post(path, body) == 200, "ingestion refused the warm-up"
-        assert browser.post("/bench/bare", body) == 200, "the bare view failed"
+        assert browser.post(bare, body) == 200, "the bare view failed"
 
 
 # --- Figures --------------------------------------------------------------------------------------
@@ -326,15 +364,17 @@ def report(args, sides: dict[str, dict]) -> None:
             "failed": {s: c for s, c in side["statuses"].items() if s != 200},
             "ok": ok,
             "cpu": {k: v / max(len(latencies), 1) * 1000 for k, v in side["cpu"].items()},
+            "idle": side["machine"][1] / max(sum(side["machine"]), 1e-9),
         }
     labels = {
-        "bare": "bare Django JSON view (POST /bench/bare)",
+        "bare": f"bare Django JSON view (POST {bare_path(args.bare_stack)})",
         "ingest": "browser-shaped ingestion (POST /v1/p|t|i)",
     }
     print(
         f"\n{args.clients} clients back to back, gunicorn {args.workers} sync workers, "
         f"{args.seconds:.0f} s a side in {args.rounds} alternating slices, event buffer "
-        f"{args.buffer}{' (drained by a Celery worker)' if args.buffer == 'on' else ''}:"
+        f"{args.buffer}{' (drained by a Celery worker)' if args.buffer == 'on' else ''}, bare "
+        f"view behind the {args.bare_stack}'s middleware:"
     )
     for name, f in figures.items():
         failed = f"  failed by status (0: connection) {f['failed']}" if f["failed"] else ""
@@ -344,7 +384,9 @@ def report(args, sides: dict[str, dict]) -> None:
         )
         print(
             f"  {'':<44} server CPU a request: gunicorn {f['cpu']['gunicorn']:.2f} ms, "
-            f"PostgreSQL {f['cpu']['postgres']:.2f} ms, buffer's worker {f['cpu']['worker']:.2f} ms"
+            f"PostgreSQL {f['cpu']['postgres']:.2f} ms, "
+            f"buffer's worker {f['cpu']['worker']:.2f} ms, Redis {f['cpu']['redis']:.2f} ms; "
+            f"machine idle {f['idle']:.0%}"
         )
     ratio = figures["ingest"]["rps"] / max(figures["bare"]["rps"], 1e-9)
     p95 = figures["ingest"]["p95"]
@@ -402,12 +444,14 @@ def main() -> None:
         }
         if os.environ.get("REDIS_URL"):
             env["REDIS_URL"] = os.environ["REDIS_URL"]
+        if args.bare_stack == "machine":
+            env["BENCH_BARE_MACHINE"] = "1"
         if args.buffer == "on":
             worker = start_worker(env, logdir / "worker.log")
         gunicorn, server = start_gunicorn(
             env, args.workers, logdir / "gunicorn.log", app="browser_site:application"
         )
-        warm_up(server, key, args.workers)
+        warm_up(server, key, args.workers, bare_path(args.bare_stack))
         if left := wait_for_drain(worker):
             sys.exit(f"the worker did not drain the warm-up ({left} rows left): see {logdir}")
         sides = measure(args, server, key, gunicorn.pid, url, worker)

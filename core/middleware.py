@@ -59,3 +59,22 @@ class RejectBadTextMiddleware:
         if problem:
             return JsonResponse({"code": "invalid_text", "message": problem}, status=400)
         return None
+
+
+# A JSON answer is never a document: nothing in it may load, and no page may frame it.
+MACHINE_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+class MachineHeadersMiddleware:
+    """The SDK endpoints' security headers (core/wsgi.py's shorter stack), in place of the CSP
+    and clickjacking middleware of pages: a fixed, stricter policy, set without building one
+    for each answer (Django's CSP middleware builds its policy on every response)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", MACHINE_CSP)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response

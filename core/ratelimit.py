@@ -21,7 +21,7 @@ import math
 import os
 import threading
 import time
-from functools import cache
+from functools import cache, lru_cache
 
 import redis
 from django.conf import settings
@@ -290,12 +290,20 @@ def client_ip(request) -> str | None:
         forwarded = [part.strip() for part in forwarded if part.strip()]
         if len(forwarded) >= hops:
             address = forwarded[-hops]
+    return _address(address)
+
+
+# Both below parse an address (ipaddress: about 15 us each) on every browser request, for the
+# few addresses a server sees again and again: kept, as pure functions of their text.
+@lru_cache(maxsize=4096)
+def _address(text: str) -> str | None:
     try:
-        return str(ipaddress.ip_address(address))
+        return str(ipaddress.ip_address(text))
     except ValueError:
         return None
 
 
+@lru_cache(maxsize=4096)
 def ip_key(ip: str | None) -> str:
     """The rate-limit key of an address (from client_ip): an IPv6 address counts by its /64
     (one subscriber gets a whole /64 and could rotate through it)."""

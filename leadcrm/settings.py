@@ -85,6 +85,18 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# The SDKs' write-key endpoints (browsers' page views at thousands a second) skip the middleware
+# of people's sessions: no session, log-in, CSRF token, message or htmx there (core/wsgi.py).
+MACHINE_PATH_PREFIXES = ("/v1/", "/beacon/v1/", "/sourceConfig")
+MACHINE_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "core.middleware.RejectBadTextMiddleware",
+    # JSON answers only: a fixed "nothing loads, nothing frames" policy, not the pages' CSP.
+    "core.middleware.MachineHeadersMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "audit.context.AuditContextMiddleware",
+]
+
 ROOT_URLCONF = "leadcrm.urls"
 WSGI_APPLICATION = "leadcrm.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"

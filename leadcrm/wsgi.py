@@ -1,6 +1,7 @@
 import os
 
-from django.core.wsgi import get_wsgi_application
+from core.wsgi import get_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadcrm.settings")
-application = get_wsgi_application()
+# The site's middleware for people, a shorter stack for the SDKs' write-key endpoints.
+application = get_application()
