@@ -4,6 +4,7 @@ attributes), and every bar or point a link to the leads behind it. The page puts
 figures in a table beside each chart.
 """
 
+import math
 from dataclasses import dataclass, field
 from itertools import count
 
@@ -86,24 +87,54 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
 
 
+# The bar chart's labels (12px, bold: static/css/reports.css) are measured with these advances
+# (a little over DejaVu Sans Bold's, the widest of the fonts it names); the column is between
+# LABEL_MIN_W and LABEL_MAX_W wide, its text ending LABEL_GAP before the bars.
+_NARROW, _WIDE = set("ijlIft.,:;'!|-()[] "), set("mwMW@%")
+LABEL_MIN_W, LABEL_MAX_W, LABEL_GAP = 118, 180, 8
+
+
+def _text_width(text: str) -> float:
+    return sum(
+        4.5 if c in _NARROW else 11.5 if c in _WIDE else 9.0 if c.isupper() else 8.0 for c in text
+    )
+
+
+def _fitted(text: str, room: float) -> str:
+    """`text`, or as much of it as fits in `room` px followed by an ellipsis."""
+    if _text_width(text) <= room:
+        return text
+    while text and _text_width(text) + _text_width("\u2026") > room:
+        text = text[:-1]
+    return text.rstrip() + "\u2026"
+
+
 def bar_chart(
     *, title: str, desc: str, rows: list[BarRow], series: list[str], axis: str
 ) -> SafeString:
     """Horizontal bars, one row per label; a row's bars overlap from zero, each narrower than
-    the last (series[i] names the i-th: the legend, and the class `s{i}` colours it)."""
-    label_w, right, top, row_h, width = 118, 44, 8, 28, 460
+    the last (series[i] names the i-th: the legend, and the class `s{i}` colours it).
+
+    The labels' column widens to the longest label, up to LABEL_MAX_W; a label longer than
+    that is shortened with an ellipsis, its whole text in its tooltip (and in the table the
+    page puts beside the chart)."""
+    longest = max((_text_width(row.label) for row in rows), default=0)
+    label_w = min(max(LABEL_MIN_W, LABEL_GAP + math.ceil(longest)), LABEL_MAX_W)
+    right, top, row_h, width = 44, 8, 28, 460
     plot_w = width - label_w - right
     height = top + row_h * len(rows) + 52
     top_value = _nice_max(max((b.value for r in rows for b in r.bars), default=0))
     body: list[SafeString] = []
     for index, row in enumerate(rows):
         y = top + index * row_h
+        shown = _fitted(row.label, label_w - LABEL_GAP)
         body.append(
             format_html(
-                '<text class="label" x="{}" y="{}" text-anchor="end">{}</text>',
-                label_w - 8,
+                '<text class="label" x="{}" y="{}" text-anchor="end">{}{}</text>',
+                label_w - LABEL_GAP,
                 y + row_h / 2 + 4,
-                row.label,
+                format_html("<title>{}</title>", row.label) if shown != row.label else "",
+                shown,
             )
         )
         for depth, bar in enumerate(row.bars):

@@ -86,3 +86,30 @@ def test_sources_rank_the_channels(logged_in, marketer, rep):
     page.locator("#sources-table tbody tr").first.locator('td[data-label="Customer"] a').click()
     page.wait_for_url("**/leads/?**")
     assert parse_qs(urlsplit(page.url).query)["source"] == ["paid_search"]
+
+
+def test_long_campaign_names_stay_inside_the_chart(logged_in, marketer, rep):
+    """A bar's label ends beside its bar: a long one used to start left of the drawing and
+    lose its first letters ("ustomer-referral"). Each label now starts inside the chart, in
+    full up to the column's width, shortened with an ellipsis beyond it (its whole name in
+    the tooltip and the table)."""
+    from tests.reports.history import START, make_lead
+
+    names = ["customer-referral", "webinar-funnel-metrics", "q3-launch", "x" * 60]
+    for n, campaign in enumerate(names):
+        make_lead(f"L{n}", START, "IQL", [], source="paid_search", campaign=campaign)
+    page = logged_in(marketer)
+    page.goto(f"/reports/sources/?{PERIOD}")
+
+    chart = page.locator("svg.chart").nth(1)  # by UTM campaign
+    labels = chart.locator("text.label")
+    shown = labels.evaluate_all("(ts) => ts.map((t) => t.lastChild.textContent)")
+    assert {"customer-referral", "webinar-funnel-metrics", "q3-launch"} <= set(shown)
+    shortened = [text for text in shown if text.endswith("\u2026")]
+    assert len(shortened) == 1 and shortened[0].startswith("xxxx")
+    tooltips = chart.locator("text.label title").evaluate_all(
+        "(ts) => ts.map((t) => t.textContent)"
+    )
+    assert tooltips == ["x" * 60]
+    lefts = labels.evaluate_all("(ts) => ts.map((t) => t.getBBox().x)")
+    assert min(lefts) >= 0, dict(zip(shown, lefts, strict=True))

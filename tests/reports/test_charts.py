@@ -57,3 +57,18 @@ def test_a_line_chart_skips_months_without_leads_and_links_its_points():
     assert '<a href="/leads/?m=3"><circle' in svg
     assert ">Mar 26</text>" in svg and ">60%</text>" in svg  # a month; the y axis: 0..60%
     assert "<polyline" in svg
+
+
+def test_the_label_column_fits_the_longest_label_and_shortens_beyond_its_width():
+    # 172 px of room at the widest column (180, less the 8 px gap): 21 letters "a" (8 px each)
+    # fit whole, 22 do not.
+    whole = str(_bars(label="a" * 21))
+    assert ">" + "a" * 21 + "</text>" in whole and "<title>" + "a" * 21 not in whole
+    assert 'x="168" ' in whole  # the column widened to the label (8 + 168), its text ends at 168
+
+    cut = str(_bars(label="a" * 22))
+    assert "<title>" + "a" * 22 + "</title>" in cut  # the whole name, in the tooltip
+    assert ">" + "a" * 20 + "\u2026</text>" in cut  # 20 letters and the ellipsis fit in 172
+
+    short = str(_bars(label="Other"))
+    assert 'x="110" ' in short  # a short label keeps the narrowest column (118 - 8)
