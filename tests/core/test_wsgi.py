@@ -181,3 +181,28 @@ def test_the_machine_prefixes_hold_only_write_key_views():
     assert machine, "no URL under the machine prefixes"
     for route, view in machine:
         assert getattr(view, "__wrapped__", view) in allowed or view in allowed, route
+
+
+def test_the_preflight_is_answered_behind_the_machine_stack(application, browser_key):
+    status, headers, _ = call(
+        application,
+        "OPTIONS",
+        "/v1/p",
+        origin=SITE,
+        access_control_request_method="POST",
+        access_control_request_headers="content-type,authorization",
+    )
+    assert status == 204
+    assert headers["access-control-allow-origin"] == [SITE]
+    assert "authorization" in headers["access-control-allow-headers"][0]
+    assert "set-cookie" not in headers
+
+    refused, _, content = call(
+        application,
+        "OPTIONS",
+        "/v1/p",
+        origin="https://evil.example",
+        access_control_request_method="POST",
+    )
+    assert refused == 403
+    assert json.loads(content)["code"] == "origin_not_allowed"
