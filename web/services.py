@@ -249,18 +249,12 @@ def _submission_store(
     return submission
 
 
-def _lead_locked(email: str) -> Lead | None:
-    """The lead of this email (any case), locked: through the email index (at most one row:
-    no ORDER BY and LIMIT for the planner to walk another index with)."""
-    return next(iter(lead_selectors.leads_with_email(email).select_for_update().order_by()), None)
-
-
 def _lead_for_submission(*, form: Form, specs, values: dict[str, str], utm: dict) -> Lead:
     """The lead of this email (any case): created at IQL with the form's channel, consent
     needed; or, when it exists, only its blank fields filled (nothing overwritten)."""
     fields = {name: v for name, v in values.items() if name in validation.LEAD_FIELDS}
     traits = {s.trait: values[s.name] for s in specs if s.trait and s.name in values}
-    existing = _lead_locked(values["email"])
+    existing = lead_selectors.lead_locked_by_email(values["email"])
     if existing is None:
         # An erased address is checked (and locked against an erasure) by the create, which
         # leaves it out: then no lead is found below either, and the submission is refused.
@@ -279,7 +273,7 @@ def _lead_for_submission(*, form: Form, specs, values: dict[str, str], utm: dict
             lead = Lead(pk=created[values["email"]], stage=Stage.IQL, consent_required=True, **new)
             lead._state.adding = False  # the row just inserted: not read back
             return lead
-        existing = _lead_locked(values["email"])
+        existing = lead_selectors.lead_locked_by_email(values["email"])
         if existing is None:  # the address was erased while this form was being sent
             raise privacy.AddressErased()
     fields.pop("email")

@@ -3,11 +3,11 @@
 lead was read on each form submission (84 ms at 100,000 leads, on a lock-taking query)."""
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from leads.models import Lead
-from leads.selectors import leads_with_email
+from leads.selectors import lead_locked_by_email, leads_with_email
 from tests.factories import LeadFactory
 from tests.web.conftest import make_form, submit
 
@@ -33,6 +33,16 @@ def test_the_lookup_matches_any_case_through_the_index():
     assert "lead_email_ci_unique" in plan(sql, params)
 
 
+def test_the_locked_lookup_matches_any_case_and_reads_only_a_lead_found():
+    lead = LeadFactory(email="Ada.Lovelace@Example.com")
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        assert lead_locked_by_email("nobody@example.com") is None
+        assert len(queries) == 1  # the lock's lookup alone: nothing found, nothing read
+        found = lead_locked_by_email("ada.lovelace@EXAMPLE.COM")
+    assert found == lead and found.email == "Ada.Lovelace@Example.com"
+    assert "lead_email_ci_unique" in plan(queries.captured_queries[0]["sql"], None)
+
+
 def test_a_form_submission_finds_its_lead_through_the_index(marketer):
     form = make_form(marketer)
     LeadFactory(email="known@example.com")
@@ -41,7 +51,8 @@ def test_a_form_submission_finds_its_lead_through_the_index(marketer):
     assert submission.lead.email == "known@example.com"
     lookups = [
         q["sql"] for q in queries.captured_queries
-        if q["sql"].startswith('SELECT "leads_lead"') and "FOR UPDATE" in q["sql"]
+        if q["sql"].startswith(("SELECT id FROM leads_lead", 'SELECT "leads_lead"'))
+        and "FOR UPDATE" in q["sql"]
     ]  # fmt: skip
     assert lookups, "the submission did not look its lead up"
     for sql in lookups:
