@@ -71,10 +71,13 @@ def emails_erased(emails: Iterable[str]) -> set[str]:
     by_digest = {email_digest(email): email for email in emails if email}
     if not by_digest:
         return set()
-    found = ErasedAddress.objects.filter(digest__in=list(by_digest)).values_list(
-        "digest", flat=True
-    )
-    return {by_digest[digest] for digest in found}
+    # Raw: every lead a form or an identify creates asks (through the ORM, 0.4 ms of CPU).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT digest FROM {ErasedAddress._meta.db_table} WHERE digest = ANY(%s)",
+            [list(by_digest)],
+        )
+        return {by_digest[digest] for (digest,) in cursor.fetchall()}
 
 
 def email_erased(email: str) -> bool:

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from audit.services import audit_record, changes_between
-from core import hooks
+from core import hooks, inserts
 from core.errors import ApiError, Conflict, Forbidden
 from leads import lifecycle, privacy, selectors
 from leads.lifecycle import Actor
@@ -316,8 +316,8 @@ def _consent_record(
         row = cursor.fetchone()
     if row is None:
         raise Lead.DoesNotExist(f"No lead {lead_id}.")
-    Consent.objects.create(
-        lead_id=lead_id, state=state, wording=wording, source=source.strip(), ip=ip, at=at
+    inserts.insert(
+        Consent(lead_id=lead_id, state=state, wording=wording, source=source.strip(), ip=ip, at=at)
     )
     return row[0] != state
 

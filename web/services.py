@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
+from core import inserts
 from core.errors import ApiError, Conflict
 from core.publish import publish_on_commit
 from events import services as event_services
@@ -219,19 +220,21 @@ def _submission_store(
 ) -> Submission:
     lead = _lead_for_submission(form=form, specs=specs, values=values, utm=visit.utm)
     confirmed = not form.double_opt_in
-    submission = Submission.objects.create(
-        form=form,
-        lead=lead,
-        email=values["email"],
-        data={"fields": values, "consent_text": form.consent_text},
-        utm=visit.utm,
-        referrer=visit.referrer,
-        anonymous_id=visit.anonymous_id,
-        ip=visit.ip,
-        user_agent=visit.user_agent,
-        status=SubmissionStatus.CONFIRMED if confirmed else SubmissionStatus.PENDING,
-        submitted_at=now,
-        confirmed_at=now if confirmed else None,
+    submission = inserts.insert(
+        Submission(
+            form=form,
+            lead=lead,
+            email=values["email"],
+            data={"fields": values, "consent_text": form.consent_text},
+            utm=visit.utm,
+            referrer=visit.referrer,
+            anonymous_id=visit.anonymous_id,
+            ip=visit.ip,
+            user_agent=visit.user_agent,
+            status=SubmissionStatus.CONFIRMED if confirmed else SubmissionStatus.PENDING,
+            submitted_at=now,
+            confirmed_at=now if confirmed else None,
+        )
     )
     if confirmed:
         _consent_give(submission, ip=visit.ip, at=now)

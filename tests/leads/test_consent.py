@@ -140,11 +140,11 @@ def test_a_withdrawal_needs_a_source():
 def test_the_state_and_its_evidence_are_one_transaction(monkeypatch):
     lead = LeadFactory()
 
-    def broken_insert(self, **kwargs):
+    def broken_insert(obj):
         raise RuntimeError("the database went away")
 
     # The state is set first; its evidence row fails: the state goes back too.
-    monkeypatch.setattr("django.db.models.query.QuerySet.create", broken_insert)
+    monkeypatch.setattr("core.inserts.insert", broken_insert)
     with pytest.raises(RuntimeError):
         services.lead_consent_give(lead_id=lead.pk, wording=WORDING, source="ebook")
     monkeypatch.undo()
