@@ -96,6 +96,17 @@ MACHINE_MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "audit.context.AuditContextMiddleware",
 ]
+# The public pages visitors fill in (the hosted forms, the double opt-in link): pages, so the
+# pages' CSP and clickjacking header, but no session, log-in or CSRF (core/wsgi.py).
+PUBLIC_PATH_PREFIXES = ("/f/",)
+PUBLIC_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "core.middleware.RejectBadTextMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "audit.context.AuditContextMiddleware",
+]
 
 ROOT_URLCONF = "leadcrm.urls"
 WSGI_APPLICATION = "leadcrm.wsgi.application"

@@ -64,3 +64,31 @@ def test_a_consent_row_with_no_address():
     inserted = insert(Consent(lead=lead, state="given", wording="Yes", source="form:x", at=AT))
     assert Consent.objects.get(pk=inserted.pk).ip is None
     assert Lead.objects.get(pk=lead.pk).consents.count() == 1
+
+
+def test_several_rows_in_one_statement_get_their_own_ids_in_order():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from core.inserts import insert_all
+    from leads.models import Stage
+
+    leads = [
+        Lead(email=f"lead{n}@example.com", stage=Stage.IQL, stage_entered_at=AT) for n in range(3)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        assert insert_all(leads) is leads
+    assert len(queries) == 1
+    assert [Lead.objects.get(pk=lead.pk).email for lead in leads] == [
+        "lead0@example.com",
+        "lead1@example.com",
+        "lead2@example.com",
+    ]
+    twin = Lead.objects.bulk_create(
+        [Lead(email="twin@example.com", stage=Stage.IQL, stage_entered_at=AT)]
+    )[0]
+    ours, theirs = _row(Lead, leads[0].pk), _row(Lead, twin.pk)
+    for row in (ours, theirs):
+        row.pop("email"), row.pop("created_at"), row.pop("updated_at")
+    assert ours == theirs
+    assert insert_all([]) == []

@@ -7,12 +7,16 @@ itself with a WSGI environ, as gunicorn does (the SDK tests run it under gunicor
 import base64
 import io
 import json
+from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
 from django.core import signals
 from django.db import close_old_connections
+from django.utils import timezone
 
+from accounts.models import Role
 from core.middleware import MACHINE_CSP
 from core.wsgi import SplitApplication
 from events import services
@@ -37,7 +41,9 @@ def application():
         signals.request_finished.connect(close_old_connections)
 
 
-def call(application, method: str, path: str, body: bytes = b"", **headers: str):
+def call(
+    application, method: str, path: str, body: bytes = b"", content_type="text/plain", **headers
+):
     """(status, headers as a dict of lists, body) of one request."""
     environ = {
         "REQUEST_METHOD": method,
@@ -52,7 +58,7 @@ def call(application, method: str, path: str, body: bytes = b"", **headers: str)
         "wsgi.input": io.BytesIO(body),
         "wsgi.errors": io.StringIO(),
         "CONTENT_LENGTH": str(len(body)),
-        "CONTENT_TYPE": "text/plain",
+        "CONTENT_TYPE": content_type,
         **{"HTTP_" + name.upper(): value for name, value in headers.items()},
     }
     answer: dict = {}
@@ -150,18 +156,26 @@ def test_building_the_machine_stack_leaves_the_setting_as_it_was(settings):
     assert application.machine._middleware_chain is not application.site._middleware_chain
 
 
-def test_the_machine_prefixes_hold_only_write_key_views():
-    """Every URL under a machine prefix is one of ingestion's write-key views: a view there
-    that read request.user or request.session would break behind the machine stack."""
+@pytest.mark.parametrize("stack", ["machine", "public"])
+def test_the_short_stacks_hold_only_views_that_need_no_log_in(stack):
+    """Every URL under a machine prefix is one of ingestion's write-key views, every URL under
+    a public prefix a visitor's form page: a view there that read request.user or
+    request.session would break behind its shorter stack."""
     from django.urls import get_resolver
 
     from events import apis
+    from web import views
 
-    allowed = {
-        apis.segment_api,
-        apis.segment_settings,
-        apis.rudderstack_source_config,
-    }
+    prefixes, allowed = {
+        "machine": (
+            settings.MACHINE_PATH_PREFIXES,
+            {apis.segment_api, apis.segment_settings, apis.rudderstack_source_config},
+        ),
+        "public": (
+            settings.PUBLIC_PATH_PREFIXES,
+            {views.form_page, views.form_start, views.confirm},
+        ),
+    }[stack]
     found = []
 
     def walk(patterns, prefix=""):
@@ -173,13 +187,9 @@ def test_the_machine_prefixes_hold_only_write_key_views():
                 found.append((route, pattern.callback))
 
     walk(get_resolver().url_patterns)
-    machine = [
-        (route, view)
-        for route, view in found
-        if ("/" + route).startswith(settings.MACHINE_PATH_PREFIXES)
-    ]
-    assert machine, "no URL under the machine prefixes"
-    for route, view in machine:
+    under = [(route, view) for route, view in found if ("/" + route).startswith(prefixes)]
+    assert under, f"no URL under the {stack} prefixes"
+    for route, view in under:
         assert getattr(view, "__wrapped__", view) in allowed or view in allowed, route
 
 
@@ -206,3 +216,49 @@ def test_the_preflight_is_answered_behind_the_machine_stack(application, browser
     )
     assert refused == 403
     assert json.loads(content)["code"] == "origin_not_allowed"
+
+
+def test_a_visitor_fills_a_form_behind_the_public_stack(application):
+    from tests.web.conftest import make_form
+    from web import spam
+    from web.models import Submission
+
+    form = make_form(UserFactory(role=Role.MARKETER))
+    status, headers, content = call(application, "GET", f"/f/{form.slug}/")
+    assert status == 200 and b"<form" in content
+    policy = headers["content-security-policy"][0]
+    assert "'self'" in policy and policy != MACHINE_CSP  # a page: the pages' policy
+    assert headers["x-frame-options"] == ["DENY"]
+    assert "set-cookie" not in headers  # no session, no CSRF cookie
+
+    token = spam.form_token(form_id=form.pk, at=timezone.now() - timedelta(seconds=10))
+    body = urlencode(
+        {"email": "ada@example.com", "first_name": "Ada", "consent": "yes", "leadcrm_ts": token}
+    ).encode()
+    status, headers, content = call(
+        application, "POST", f"/f/{form.slug}/", body, accept="application/json",
+        content_type="application/x-www-form-urlencoded",
+    )  # fmt: skip
+    assert status == 200, content
+    assert json.loads(content)["status"] == "confirmed"
+    assert Submission.objects.get(form=form).email == "ada@example.com"
+    assert "set-cookie" not in headers
+
+
+@pytest.mark.parametrize(
+    "path, stack",
+    [
+        ("/v1/p", "machine"),
+        ("/v1/batch", "machine"),
+        ("/beacon/v1/batch", "machine"),
+        ("/sourceConfig/", "machine"),
+        ("/f/ebook/", "public"),
+        ("/f/confirm/abc/", "public"),
+        ("/forms/", "site"),  # the marketers' form pages: logged in
+        ("/api/v1/forms/", "site"),
+        ("/sources/", "site"),
+        ("/", "site"),
+    ],
+)
+def test_each_path_goes_to_its_stack(application, path, stack):
+    assert application.handler_for(path) is getattr(application, stack)
