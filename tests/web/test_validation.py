@@ -190,3 +190,21 @@ def test_required_email_select_and_consent_are_checked_per_field():
 def test_helpers():
     assert holds_url("see http://x") and not holds_url("Ada Lovelace")
     assert has_control_characters("a\nb") and not has_control_characters("a\nb", multiline=True)
+
+
+def test_control_characters_are_unicodes_cc_and_cs_on_every_code_point():
+    """The check is one regular expression; it must say what unicodedata says (category Cc or
+    Cs, a tab or line break allowed in a multi-line answer) for every code point."""
+    import unicodedata
+
+    from web.validation import context_clean
+
+    for code in range(0x110000):
+        c = chr(code)
+        control = unicodedata.category(c) in ("Cc", "Cs")
+        assert has_control_characters(c) is control, hex(code)
+        assert has_control_characters(c, multiline=True) is (control and c not in "\n\r\t"), hex(
+            code
+        )
+    assert context_clean(" utm\x00_source\x85\ud800 ", 200) == "utm_source"
+    assert context_clean("campaign", 4) == "camp"
