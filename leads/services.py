@@ -1,6 +1,7 @@
 """Every write to a lead. What may change a stage: here, with the rules in leads/lifecycle.py."""
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -600,9 +601,24 @@ def _system_may_move(from_stage: str, to: str) -> bool:
 # --- Leads from identify calls (events ingestion), set-based ------------------------------------
 
 
+@dataclass(frozen=True)
+class ConsentGiven:
+    """Consent given as a lead is created (a form without double opt-in): its evidence, as
+    `lead_consent_give` takes it."""
+
+    wording: str
+    source: str
+    ip: str | None
+    at: datetime
+
+
 @transaction.atomic(savepoint=False)
 def leads_create_identified(
-    *, rows: list[dict[str, Any]], reason: str = "identified", consent_required: bool = False
+    *,
+    rows: list[dict[str, Any]],
+    reason: str = "identified",
+    consent_required: bool = False,
+    consent: ConsentGiven | None = None,
 ) -> dict:
     """Create leads at IQL from identify calls, each with its "" -> IQL history row.
 
@@ -611,7 +627,14 @@ def leads_create_identified(
     caller treats that lead as an existing one. `consent_required`: the calls came through a
     source whose policy needs consent before any email (a browser source). An erased address
     (leads.privacy) is left out too, its lock held to the end of the transaction.
+
+    `consent`: the leads are created with consent given and its evidence row (the state and
+    its evidence as `lead_consent_give` leaves them, without updating each new row again).
     """
+    if consent is not None:
+        if not consent.wording.strip():
+            raise ValueError("consent needs the exact wording the person agreed to")
+        _consent_checked(source=consent.source, ip=consent.ip, at=consent.at)
     now = timezone.now()
     emails = [row["email"].strip().lower() for row in rows if row.get("email")]
     privacy.emails_lock(emails)
@@ -623,6 +646,7 @@ def leads_create_identified(
             stage=Stage.IQL,
             stage_entered_at=now,
             consent_required=consent_required,
+            **({"consent": ConsentState.GIVEN} if consent is not None else {}),
         )
         for row in rows
     ]
@@ -639,6 +663,14 @@ def leads_create_identified(
             for lead in created
         ]
     )
+    if consent is not None:
+        evidence = {"state": ConsentState.GIVEN, "wording": consent.wording, "ip": consent.ip}
+        inserts.insert_all(
+            [
+                Consent(lead=lead, source=consent.source.strip(), at=consent.at, **evidence)
+                for lead in created
+            ]
+        )
     if created:
         _stage_entered([lead.pk for lead in created], created=True)
     return {lead.email: lead.pk for lead in created}

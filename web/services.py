@@ -29,7 +29,7 @@ from events import services as event_services
 from leads import privacy
 from leads import selectors as lead_selectors
 from leads import services as lead_services
-from leads.models import Lead, SourceChannel, Stage
+from leads.models import ConsentState, Lead, SourceChannel, Stage
 from nurturing import services as nurture_services
 from nurturing.models import TriggerKind
 from web import emails, spam, validation
@@ -218,8 +218,19 @@ def _check_these(count: int) -> str:
 def _submission_store(
     *, form: Form, specs, values: dict[str, str], visit: Visit, now
 ) -> Submission:
-    lead = _lead_for_submission(form=form, specs=specs, values=values, utm=visit.utm)
     confirmed = not form.double_opt_in
+    # Confirmed (no double opt-in): the address is good to mail, with this evidence. A new lead
+    # is created with it; an existing one gets it below.
+    consent = (
+        lead_services.ConsentGiven(
+            wording=form.consent_text, source=f"form:{form.slug}", ip=visit.ip, at=now
+        )
+        if confirmed
+        else None
+    )
+    lead, consent_recorded = _lead_for_submission(
+        form=form, specs=specs, values=values, utm=visit.utm, consent=consent
+    )
     submission = inserts.insert(
         Submission(
             form=form,
@@ -236,7 +247,7 @@ def _submission_store(
             confirmed_at=now if confirmed else None,
         )
     )
-    if confirmed:
+    if confirmed and not consent_recorded:
         _consent_give(submission, ip=visit.ip, at=now)
     event_services.lead_event_record(
         lead=lead,
@@ -252,9 +263,12 @@ def _submission_store(
     return submission
 
 
-def _lead_for_submission(*, form: Form, specs, values: dict[str, str], utm: dict) -> Lead:
+def _lead_for_submission(
+    *, form: Form, specs, values: dict[str, str], utm: dict, consent
+) -> tuple[Lead, bool]:
     """The lead of this email (any case): created at IQL with the form's channel, consent
-    needed; or, when it exists, only its blank fields filled (nothing overwritten)."""
+    needed (and given, with `consent`'s evidence, when there is one); or, when it exists, only
+    its blank fields filled (nothing overwritten). With whether `consent` was recorded."""
     fields = {name: v for name, v in values.items() if name in validation.LEAD_FIELDS}
     traits = {s.trait: values[s.name] for s in specs if s.trait and s.name in values}
     existing = lead_selectors.lead_locked_by_email(values["email"])
@@ -270,12 +284,14 @@ def _lead_for_submission(*, form: Form, specs, values: dict[str, str], utm: dict
         # The set-based create: one insert (its own savepoint), and a lost race on the email
         # (a concurrent submission or identify) is left out instead of raising.
         created = lead_services.leads_create_identified(
-            rows=[new], reason=f"form:{form.slug}", consent_required=True
+            rows=[new], reason=f"form:{form.slug}", consent_required=True, consent=consent
         )
         if created:
             lead = Lead(pk=created[values["email"]], stage=Stage.IQL, consent_required=True, **new)
+            if consent is not None:
+                lead.consent = ConsentState.GIVEN
             lead._state.adding = False  # the row just inserted: not read back
-            return lead
+            return lead, consent is not None
         existing = lead_selectors.lead_locked_by_email(values["email"])
         if existing is None:  # the address was erased while this form was being sent
             raise privacy.AddressErased()
@@ -283,7 +299,7 @@ def _lead_for_submission(*, form: Form, specs, values: dict[str, str], utm: dict
     _lead_fill_blanks(
         lead=existing, fields={**fields, **utm, "source": form.source_channel}, traits=traits
     )
-    return existing
+    return existing, False
 
 
 # TEMPORARY (web-forms): replaced by the KEYS helper's "fill blanks only" lead service at merge

@@ -112,6 +112,46 @@ def test_without_double_opt_in_the_consent_is_given_with_its_evidence(form):
     )
 
 
+def test_a_new_lead_is_created_with_its_consent_not_updated_after(form):
+    """The new lead's row is inserted with consent given, beside its evidence: no second write
+    of the row it just inserted."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        submit(form, visit=VISIT)
+    writes = [q["sql"] for q in queries.captured_queries if "UPDATE leads_lead" in q["sql"]]
+    assert writes == []
+    assert Lead.objects.get().consent == ConsentState.GIVEN
+    assert Consent.objects.count() == 1
+
+
+def test_an_existing_lead_gets_consent_and_its_evidence_too(form):
+    lead = LeadFactory(email="ada@example.com", consent=ConsentState.UNKNOWN)
+    submission = submit(form, visit=VISIT, email="Ada@Example.com")
+
+    lead.refresh_from_db()
+    assert lead.consent == ConsentState.GIVEN
+    evidence = Consent.objects.get(lead=lead)
+    assert (evidence.wording, evidence.source, evidence.ip, evidence.at) == (
+        CONSENT,
+        "form:ebook",
+        "203.0.113.7",
+        submission.submitted_at,
+    )
+
+
+def test_consent_given_at_creation_needs_its_wording():
+    from django.db import transaction
+
+    from leads import services as lead_services
+
+    consent = lead_services.ConsentGiven(wording=" ", source="form:x", ip=None, at=timezone.now())
+    with pytest.raises(ValueError, match="wording"), transaction.atomic():
+        lead_services.leads_create_identified(rows=[{"email": "a@example.com"}], consent=consent)
+    assert not Lead.objects.exists()
+
+
 def test_with_double_opt_in_nothing_is_consented_until_confirmed(doi_form):
     submission = submit(doi_form, visit=VISIT)
 
@@ -447,3 +487,6 @@ def test_two_concurrent_submissions_of_a_new_email_make_one_lead(marketer):
     lead = Lead.objects.get()
     assert Submission.objects.filter(lead=lead).count() == 2
     assert lead.last_name in ("L0", "L1")
+    # One created the lead with consent, the other found it and gave it again: two rows of
+    # evidence, the state given.
+    assert (lead.consent, Consent.objects.filter(lead=lead).count()) == (ConsentState.GIVEN, 2)
