@@ -80,10 +80,11 @@ def _row(alias: str, columns: tuple[str, ...]) -> str:
     return "(" + ", ".join(f"{alias}.{column}" for column in columns) + ")"
 
 
-INSTALL_SQL = f"""
-CREATE OR REPLACE FUNCTION leads_journey_refresh(lead_ids bigint[]) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
+def _refresh_statements(ids: str) -> tuple[str, str]:
+    """The journey refresh's two statements (the journeys, then the history rows' `left_at`)
+    for the leads in the array `ids` (an expression: the function's parameter, or `$1` in
+    dynamic SQL)."""
+    journeys = f"""
     UPDATE {JOURNEY} AS j
     SET reached = h.reached, last_stage = h.last_stage,
         {", ".join(f"{c} = h.{c}" for c in FIRST_ENTRIES.values())}
@@ -92,22 +93,45 @@ BEGIN
             coalesce((array_agg(sc.to_stage ORDER BY sc.changed_at DESC, sc.id DESC))[1], '')
                 AS last_stage,
             {_FIRSTS_SQL}
-        FROM (SELECT DISTINCT unnest(lead_ids) AS id) AS ids
+        FROM (SELECT DISTINCT unnest({ids}) AS id) AS ids
         LEFT JOIN {HISTORY} AS sc ON sc.lead_id = ids.id
         GROUP BY ids.id
     ) AS h
     WHERE j.lead_id = h.lead_id
-        AND {_row("j", _SUMMARY_COLUMNS)} IS DISTINCT FROM {_row("h", _SUMMARY_COLUMNS)};
+        AND {_row("j", _SUMMARY_COLUMNS)} IS DISTINCT FROM {_row("h", _SUMMARY_COLUMNS)}"""
+    stays = f"""
     UPDATE {HISTORY} AS sc SET left_at = n.left_at, lead_created_at = n.lead_created_at
     FROM (
         SELECT h.id, l.created_at AS lead_created_at,
             lead(h.changed_at) OVER (PARTITION BY h.lead_id ORDER BY h.changed_at, h.id)
                 AS left_at
         FROM {HISTORY} AS h JOIN {LEAD} AS l ON l.id = h.lead_id
-        WHERE h.lead_id = ANY(lead_ids)
+        WHERE h.lead_id = ANY({ids})
     ) AS n
     WHERE sc.id = n.id
-        AND (sc.left_at, sc.lead_created_at) IS DISTINCT FROM (n.left_at, n.lead_created_at);
+        AND (sc.left_at, sc.lead_created_at) IS DISTINCT FROM (n.left_at, n.lead_created_at)"""
+    return journeys, stays
+
+
+# A refresh of more leads than this plans its statements for the batch at hand (dynamic SQL).
+# PL/pgSQL keeps a connection's plans: after a few calls it may settle on a generic plan made
+# while the tables were small (an empty test database, a new install), nested loops that
+# then walk the whole history once per row of a bulk write (the demo's 2,000 leads took
+# minutes, and timed out tests, on the embedded PostgreSQL). A trigger's few leads keep the
+# cached plans: planning them on every stage change would cost each one.
+BULK_REFRESH = 64
+
+INSTALL_SQL = f"""
+CREATE OR REPLACE FUNCTION leads_journey_refresh(lead_ids bigint[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF cardinality(lead_ids) > {BULK_REFRESH} THEN
+        EXECUTE $q$ {_refresh_statements("$1")[0]} $q$ USING lead_ids;
+        EXECUTE $q$ {_refresh_statements("$1")[1]} $q$ USING lead_ids;
+        RETURN;
+    END IF;
+    {_refresh_statements("lead_ids")[0]};
+    {_refresh_statements("lead_ids")[1]};
 END $$;
 
 CREATE OR REPLACE FUNCTION leads_history_inserted() RETURNS trigger LANGUAGE plpgsql AS $$

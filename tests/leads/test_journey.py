@@ -266,3 +266,24 @@ def test_uninstall_then_install_again():
     journey.install(backfill=True)
     StageChange.objects.create(lead=lead, to_stage="IQL", changed_at=T0)
     assert Journey.objects.get(lead=lead).iql_at == T0
+
+
+@pytest.mark.parametrize("count", [journey.BULK_REFRESH, journey.BULK_REFRESH + 1])
+def test_a_bulk_write_either_side_of_the_bulk_threshold_matches_its_definition(count):
+    """A refresh of more than BULK_REFRESH leads runs as dynamic SQL, planned for its batch;
+    up to that, the function's cached statements. Both keep the same journey."""
+    rng = random.Random(count)
+    leads = [bare_lead() for _ in range(count)]
+    rows = [
+        StageChange(
+            lead=lead,
+            from_stage="",
+            to_stage=rng.choice([*Stage.values]),
+            changed_at=T0 + timedelta(days=rng.randint(0, 5)),
+        )
+        for lead in leads
+        for _ in range(rng.randint(1, 3))
+    ]
+    StageChange.objects.bulk_create(rows)
+    for lead in leads:
+        assert actual(lead) == expected(lead), lead.pk
