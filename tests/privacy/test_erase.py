@@ -238,7 +238,7 @@ def test_form_submission_of_an_erased_address_is_refused(erased, client):
     form = Form.objects.create(slug="f", name="F", title="F", consent_text="ok")
     with pytest.raises(privacy.AddressErased):
         web_services._lead_for_submission(
-            form=form, specs=[], values={"email": "gone@example.com"}, utm={}
+            form=form, specs=[], values={"email": "gone@example.com"}, utm={}, consent=None
         )
     assert Lead.objects.count() == 1
 
