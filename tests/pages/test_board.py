@@ -113,6 +113,9 @@ def test_cancelling_the_reason_dialog_puts_the_card_back(logged_in, marketer):
     dialog.get_by_role("button", name="Cancel").click()
 
     dialog.wait_for(state="hidden")
+    # The card goes back in the dialog's "close" event, which the browser fires in a task of
+    # its own after the dialog is hidden: wait for it (a card never put back times out).
+    column_list(page, "IQL").locator(f"#card-{lead.pk}").wait_for()
     assert column_list(page, "IQL").locator(f"#card-{lead.pk}").count() == 1
     assert column_list(page, "DISQUALIFIED").locator("li").count() == 0
     assert Lead.objects.get(pk=lead.pk).stage == Stage.IQL
