@@ -120,18 +120,20 @@ def _refresh_statements(ids: str) -> tuple[str, str]:
 # minutes, and timed out tests, on the embedded PostgreSQL). A trigger's few leads keep the
 # cached plans: planning them on every stage change would cost each one.
 BULK_REFRESH = 64
+_BULK_JOURNEYS, _BULK_STAYS = _refresh_statements("$1")
+_JOURNEYS, _STAYS = _refresh_statements("lead_ids")
 
 INSTALL_SQL = f"""
 CREATE OR REPLACE FUNCTION leads_journey_refresh(lead_ids bigint[]) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     IF cardinality(lead_ids) > {BULK_REFRESH} THEN
-        EXECUTE $q$ {_refresh_statements("$1")[0]} $q$ USING lead_ids;
-        EXECUTE $q$ {_refresh_statements("$1")[1]} $q$ USING lead_ids;
+        EXECUTE $q$ {_BULK_JOURNEYS} $q$ USING lead_ids;
+        EXECUTE $q$ {_BULK_STAYS} $q$ USING lead_ids;
         RETURN;
     END IF;
-    {_refresh_statements("lead_ids")[0]};
-    {_refresh_statements("lead_ids")[1]};
+    {_JOURNEYS};
+    {_STAYS};
 END $$;
 
 CREATE OR REPLACE FUNCTION leads_history_inserted() RETURNS trigger LANGUAGE plpgsql AS $$

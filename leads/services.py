@@ -291,6 +291,12 @@ def lead_mark_do_not_contact(*, lead_id: int, reason: str) -> bool:
 # --- Consent to email, with its evidence ---------------------------------------------------------
 
 
+def _wording_checked(wording: str) -> None:
+    """Consent given needs the exact wording the person agreed to."""
+    if not wording.strip():
+        raise ValueError("consent needs the exact wording the person agreed to")
+
+
 def _consent_checked(*, source: str, ip: str | None, at: datetime | None) -> datetime:
     if not source.strip() or len(source.strip()) > 200:
         raise ValueError(
@@ -345,8 +351,7 @@ def lead_consent_give(
     wording); the return value says whether the lead's state changed (False when consent was
     already given). Giving consent does not lift do-not-contact or a suppressed address.
     """
-    if not wording.strip():
-        raise ValueError("consent needs the exact wording the person agreed to")
+    _wording_checked(wording)
     return _consent_record(
         lead_id=lead_id, state=ConsentState.GIVEN, wording=wording, source=source, ip=ip, at=at
     )
@@ -632,8 +637,7 @@ def leads_create_identified(
     its evidence as `lead_consent_give` leaves them, without updating each new row again).
     """
     if consent is not None:
-        if not consent.wording.strip():
-            raise ValueError("consent needs the exact wording the person agreed to")
+        _wording_checked(consent.wording)
         _consent_checked(source=consent.source, ip=consent.ip, at=consent.at)
     now = timezone.now()
     emails = [row["email"].strip().lower() for row in rows if row.get("email")]
@@ -664,10 +668,16 @@ def leads_create_identified(
         ]
     )
     if consent is not None:
-        evidence = {"state": ConsentState.GIVEN, "wording": consent.wording, "ip": consent.ip}
         inserts.insert_all(
             [
-                Consent(lead=lead, source=consent.source.strip(), at=consent.at, **evidence)
+                Consent(
+                    lead=lead,
+                    state=ConsentState.GIVEN,
+                    wording=consent.wording,
+                    source=consent.source.strip(),
+                    ip=consent.ip,
+                    at=consent.at,
+                )
                 for lead in created
             ]
         )
@@ -988,8 +998,8 @@ def leads_consent_record(
     the leads in id order first, as the one-lead writers do. Returns how many changed state."""
     if state not in (ConsentState.GIVEN, ConsentState.WITHDRAWN):
         raise ValueError(f"consent evidence records given or withdrawn, not {state!r}")
-    if state == ConsentState.GIVEN and not wording.strip():
-        raise ValueError("consent needs the exact wording the person agreed to")
+    if state == ConsentState.GIVEN:
+        _wording_checked(wording)
     at = _consent_checked(source=source, ip=None, at=at)
     locked = list(
         Lead.objects.select_for_update()

@@ -222,11 +222,7 @@ def _submission_store(
     # Confirmed (no double opt-in): the address is good to mail, with this evidence. A new lead
     # is created with it; an existing one gets it below.
     consent = (
-        lead_services.ConsentGiven(
-            wording=form.consent_text, source=f"form:{form.slug}", ip=visit.ip, at=now
-        )
-        if confirmed
-        else None
+        _form_consent(form, wording=form.consent_text, ip=visit.ip, at=now) if confirmed else None
     )
     lead, consent_recorded = _lead_for_submission(
         form=form, specs=specs, values=values, utm=visit.utm, consent=consent
@@ -247,8 +243,8 @@ def _submission_store(
             confirmed_at=now if confirmed else None,
         )
     )
-    if confirmed and not consent_recorded:
-        _consent_give(submission, ip=visit.ip, at=now)
+    if consent is not None and not consent_recorded:
+        _consent_give(lead.pk, consent)
     event_services.lead_event_record(
         lead=lead,
         source=event_services.source_internal(EVENT_SOURCE),
@@ -327,18 +323,22 @@ def _lead_fill_blanks(*, lead: Lead, fields: dict[str, Any], traits: dict[str, A
     return sorted(changes)
 
 
-def _consent_give(submission: Submission, *, ip: str | None, at: datetime) -> None:
-    """The address is good to mail (no double opt-in, or confirmed): the consent's evidence,
-    with the exact wording the visitor agreed to."""
-    if submission.lead_id is None:
-        return
-    form = submission.form
+def _form_consent(
+    form: Form, *, wording: str, ip: str | None, at: datetime
+) -> lead_services.ConsentGiven:
+    """The evidence of consent given through `form`: the exact wording the visitor agreed to,
+    the form, from where and when."""
+    return lead_services.ConsentGiven(wording=wording, source=f"form:{form.slug}", ip=ip, at=at)
+
+
+def _consent_give(lead_id: int, consent: lead_services.ConsentGiven) -> None:
+    """The address is good to mail (no double opt-in, or confirmed): the consent's evidence."""
     lead_services.lead_consent_give(
-        lead_id=submission.lead_id,
-        wording=str(submission.data.get("consent_text", form.consent_text)),
-        source=f"form:{form.slug}",
-        ip=ip,
-        at=at,
+        lead_id=lead_id,
+        wording=consent.wording,
+        source=consent.source,
+        ip=consent.ip,
+        at=consent.at,
     )
 
 
@@ -368,7 +368,12 @@ def submission_confirm(
     submission.status = SubmissionStatus.CONFIRMED
     submission.confirmed_at = now
     submission.save(update_fields=["status", "confirmed_at"])
-    _consent_give(submission, ip=ip, at=now)
+    if submission.lead_id is not None:
+        # The wording the visitor saw when they sent the form, not the form's text today.
+        wording = str(submission.data.get("consent_text", submission.form.consent_text))
+        _consent_give(
+            submission.lead_id, _form_consent(submission.form, wording=wording, ip=ip, at=now)
+        )
     publish_on_commit(SUBMISSION_FOLLOWUP, submission.pk)
     return submission, ConfirmOutcome.CONFIRMED
 
