@@ -340,6 +340,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# A worker keeps its database connection from task to task, as a web worker does from request
+# to request (CONN_MAX_AGE, with its health check: leadcrm/celery.py). Without this, Celery's
+# Django fixup closes every connection before and after each task: each task then opened a new
+# PostgreSQL connection (a server process forked and set up), which cost more than most tasks.
+# It still closes them all once in this many tasks.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 10_000, minimum=1)
 # Periodic jobs are declared in one place: leadcrm/schedule.py.
 
 # --- Email ------------------------------------------------------------------------------------
