@@ -391,6 +391,12 @@ NURTURE_RETRY_BASE_SECONDS = env_int("NURTURE_RETRY_BASE_SECONDS", 10, minimum=1
 # The Celery queue nurture work is sent to. The default is Celery's own queue; a separate one
 # keeps a mail backlog from delaying other work (then run a worker with `-Q celery,<name>`).
 NURTURE_QUEUE = env_str("NURTURE_QUEUE", "celery")
+# Leads that entered a stage within this many milliseconds are enrolled by one task, which runs
+# when the window closes (core/coalesce.py): the welcome email waits at most this much longer.
+NURTURE_KICK_WINDOW_MS = env_int("NURTURE_KICK_WINDOW_MS", 500, minimum=1)
+# Prefix of nurturing's Redis keys (the kick's flag and the leads waiting), followed by
+# NURTURE_QUEUE: the workers of a queue take the leads kicked for it.
+NURTURE_KEY_PREFIX = env_str("NURTURE_KEY_PREFIX", "leadcrm:nurture:")
 
 # --- Ingestion limits -------------------------------------------------------------------------
 # Requests a minute a source may send to the /v1/* endpoints, unless the source sets its own

@@ -9,7 +9,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from core.publish import publish
+from core.coalesce import Kick
 from nurturing import services
 from nurturing.services import bulk
 from nurturing.services.dispatch import (
@@ -40,9 +40,37 @@ def nurture_match_triggers() -> int:
     return enrolled
 
 
+# Stage entries are coalesced: the leads that entered a stage within a window wait in Redis for
+# one task (core/coalesce.py). One task a lead cost the worker more than enrolling the lead.
+_STAGE_ENTERED = Kick(
+    task=NURTURE_LEADS_STAGE_ENTERED,
+    prefix=lambda: f"{settings.NURTURE_KEY_PREFIX}{settings.NURTURE_QUEUE}:stage-entered:",
+    window_ms=lambda: settings.NURTURE_KICK_WINDOW_MS,
+    logger=logger,
+    failed="Nurture kick failed (%s); the every-minute trigger matcher catches up.",
+    queue=lambda: settings.NURTURE_QUEUE,
+)
+STAGE_ENTERED_CHUNK = 1000  # leads enrolled at a time
+
+
 @shared_task(name=NURTURE_LEADS_STAGE_ENTERED, acks_late=True, reject_on_worker_lost=True)
-def nurture_leads_stage_entered(lead_ids: list[int]) -> int:
-    """Leads entered a stage: enroll them now and send a first step that is due at once."""
+def nurture_leads_stage_entered(lead_ids: list[int] | None = None) -> int:
+    """Leads entered a stage: enroll them now and send a first step that is due at once.
+
+    The leads waiting from the kicks of this task's window, a chunk at a time until none is
+    left; or, without Redis, those the task was given. (A task lost after taking its leads
+    loses nothing for good: the every-minute trigger matcher enrolls them.)"""
+    if lead_ids is not None:
+        return _enroll(list(lead_ids))
+    enrolled = 0
+    while chunk := _STAGE_ENTERED.pop(STAGE_ENTERED_CHUNK):
+        enrolled += _enroll(chunk)
+        if len(chunk) < STAGE_ENTERED_CHUNK:
+            break
+    return enrolled
+
+
+def _enroll(lead_ids: list[int]) -> int:
     enrolled = services.leads_stage_entered(lead_ids=lead_ids)
     services.due_dispatch(lead_ids=lead_ids)
     return enrolled
@@ -87,8 +115,9 @@ def nurture_send(self, message_ids: list[int]) -> None:
 
 def stage_entered_hook(lead_ids: list[int], created: bool = False) -> None:
     """A `core.hooks.lead_stage_entered` receiver (NurturingConfig.ready()): runs after the
-    move commits, so it publishes at once; the every-minute trigger matcher backs it up."""
-    publish(NURTURE_LEADS_STAGE_ENTERED, list(lead_ids), queue=settings.NURTURE_QUEUE)
+    move commits, so it asks at once (one task for the leads of a window); the every-minute
+    trigger matcher backs it up."""
+    _STAGE_ENTERED(lead_ids)
 
 
 @shared_task(name=bulk.BULK_ENROLL, acks_late=True, reject_on_worker_lost=True)

@@ -7,6 +7,7 @@ import os
 import uuid
 
 import pytest
+import redis
 
 from nurturing.models import Sequence, Step
 from tests.support import Worker, database_url, redis_queue_remove
@@ -19,6 +20,10 @@ def nurture_queue(settings, redis_url):
     settings.NURTURE_QUEUE = queue
     yield queue
     redis_queue_remove(redis_url, queue)
+    client = redis.Redis.from_url(redis_url)
+    kicked = client.keys(f"{settings.NURTURE_KEY_PREFIX}{queue}:*")  # the kicks' keys
+    if kicked:
+        client.delete(*kicked)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from handoff.models import Activity, Assignment, Discovery, Rejection, Task
 from leads.models import Stage
-from nurturing.services.dispatch import NURTURE_LEADS_STAGE_ENTERED
+from nurturing import tasks as nurture_tasks
 from tests.handoff.inbox_data import accepted, task, waiting
 from tests.support import PHONE, log_in, scroll_width
 
@@ -24,7 +24,9 @@ def still_on_page(page) -> bool:
     return page.evaluate("window.__same_document === true")
 
 
-def test_accept_a_lead_without_leaving_the_page(logged_in, rep, published):
+def test_accept_a_lead_without_leaving_the_page(logged_in, rep, published, monkeypatch):
+    asked: list[list[int]] = []  # what nurturing was asked to enroll (its kick: the broker's)
+    monkeypatch.setattr(nurture_tasks, "_STAGE_ENTERED", lambda lead_ids: asked.append(lead_ids))
     lead = waiting(rep, first_name="Ada").lead
     page = logged_in(rep)
     page.goto("/inbox/")
@@ -39,8 +41,8 @@ def test_accept_a_lead_without_leaving_the_page(logged_in, rep, published):
     assert still_on_page(page)
     lead.refresh_from_db()
     assert (lead.stage, lead.owner) == (Stage.SAL, rep)
-    # the lead's stage move queued nurturing's work after the commit (recorded, not sent)
-    assert (NURTURE_LEADS_STAGE_ENTERED, ([lead.pk],)) in published
+    # the lead's stage move asked nurturing to enroll it, after the commit
+    assert [lead.pk] in asked
 
 
 def test_reject_with_a_reason_in_the_dialog(logged_in, rep):
