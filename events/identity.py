@@ -11,14 +11,21 @@ ids.
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Q, Value
 from django.db.models.functions import Lower
 
 from events import traits as trait_map
-from events.models import Event, EventType, Identity, IdentityKind, Source, SourceKind
+from events.models import (
+    Event,
+    EventType,
+    Identity,
+    IdentityKind,
+    PendingEvent,
+    Source,
+    SourceKind,
+)
 from events.parsing import Message
-from events.pending import events_queue_for_scoring
 from leads import services as lead_services
 from leads.models import Lead
 
@@ -131,19 +138,26 @@ def link_orphans(*, user_ids, anonymous_ids) -> int:
     for value, lead_id in by_anon.items():
         per_lead[lead_id][1].append(value)
     linked = 0
-    table = Event._meta.db_table
     for lead_id, (users, anons) in sorted(per_lead.items()):
-        match, params = _orphans_match(users, anons, owners)
-        with transaction.atomic(), connection.cursor() as cursor:
-            # RETURNING: the linked events go to scoring's queue in the same transaction.
-            cursor.execute(
-                f"UPDATE {table} SET lead_id = %s WHERE lead_id IS NULL AND ({match}) RETURNING id",
-                [lead_id, *params],
-            )
-            ids = [row[0] for row in cursor.fetchall()]
-            events_queue_for_scoring(event_ids=ids)
-        linked += len(ids)
+        linked += _link_lead(lead_id, *_orphans_match(users, anons, owners))
     return linked
+
+
+def _link_lead(lead_id: int, match: str, params: list) -> int:
+    """Join the waiting events that `match` picks to the lead, and put them in scoring's queue:
+    one statement (so atomic on its own, with no transaction to open and commit around it, or
+    savepoint inside one). How many were linked."""
+    events, pending = Event._meta.db_table, PendingEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH linked AS (UPDATE {events} SET lead_id = %s "
+            f"WHERE lead_id IS NULL AND ({match}) RETURNING id), "
+            f"queued AS (INSERT INTO {pending} (event_id) SELECT id FROM linked ORDER BY id "
+            "ON CONFLICT (event_id) DO NOTHING) "
+            "SELECT count(*) FROM linked",
+            [lead_id, *params],
+        )
+        return cursor.fetchone()[0]
 
 
 def _orphans_match(users: list, anons: list, owners: dict) -> tuple[str, list]:

@@ -661,9 +661,18 @@ def leads_create_identified(
             created = inserts.insert_all(leads)
     except IntegrityError:
         created = [lead for lead in leads if _create_one(lead)]
+    # With its lead's created_at (which leads.journey's trigger copies to every history row):
+    # the trigger then finds the row as it would leave it, and does not write it again.
     inserts.insert_all(
         [
-            StageChange(lead=lead, from_stage="", to_stage=Stage.IQL, changed_at=now, reason=reason)
+            StageChange(
+                lead=lead,
+                from_stage="",
+                to_stage=Stage.IQL,
+                changed_at=now,
+                reason=reason,
+                lead_created_at=lead.created_at,
+            )
             for lead in created
         ]
     )

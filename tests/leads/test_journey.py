@@ -287,3 +287,26 @@ def test_a_bulk_write_either_side_of_the_bulk_threshold_matches_its_definition(c
     StageChange.objects.bulk_create(rows)
     for lead in leads:
         assert actual(lead) == expected(lead), lead.pk
+
+
+def _history_updates() -> int:
+    """Rows of the history table this transaction has updated so far (the triggers' too)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(n_tup_upd), 0) FROM pg_stat_xact_user_tables WHERE relname = %s",
+            [StageChange._meta.db_table],
+        )
+        return cursor.fetchone()[0]
+
+
+def test_a_lead_from_an_identify_or_a_form_has_its_first_row_written_once():
+    """The first history row goes in with its lead's created_at, as the trigger would set it:
+    the trigger finds nothing to change (before, it updated the row it had just inserted)."""
+    from leads import services
+
+    before = _history_updates()
+    created = services.leads_create_identified(rows=[{"email": "once@example.com"}])
+
+    lead = Lead.objects.get(pk=created["once@example.com"])
+    assert _history_updates() == before
+    assert actual(lead) == expected(lead)
