@@ -23,8 +23,10 @@ key's calls take). Private to events.services, which owns the transaction.
 
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from events import traits as trait_map
 from events.identity import link_orphans
@@ -59,14 +61,15 @@ class _Batch:
 
 def identities_apply(
     *, source: Source, messages: list[Message]
-) -> tuple[set[int], set[str], set[str]]:
+) -> tuple[set[int], set[str], dict[str, int]]:
     """Apply a browser key's newly stored identify calls, in order (its alias calls do nothing).
 
-    Returns (ids of leads created or filled, userIds linked: always none, anonymousIds linked).
+    Returns (ids of leads created or filled, userIds linked: always none, the anonymousIds it
+    linked, each to its lead).
     """
     identifies = [m for m in messages if m.type == EventType.IDENTIFY]
     if not identifies:
-        return set(), set(), set()
+        return set(), set(), {}
     batch = _load(source, identifies)
     for message in identifies:
         _identify(batch, message)
@@ -74,10 +77,16 @@ def identities_apply(
         batch, consent_required=source.consent_policy == ConsentPolicy.NEEDED
     )
     filled = _fill_blanks(batch)
-    anons = _register_links(batch, source)
-    if anons:
-        link_orphans(user_ids=(), anonymous_ids=anons)
-    return created | filled, set(), anons
+    links = _register_links(batch, source)
+    if links:
+        # The links were just made, by this key: no need to look them up again.
+        link_orphans(user_ids=(), anonymous_ids=(), known=known_links(links, source))
+    return created | filled, set(), links
+
+
+def known_links(links: dict[str, int], source: Source) -> dict[str, tuple[int, int]]:
+    """`identity.link_orphans`'s `known` for links this browser key made."""
+    return {value: (lead_id, source.pk) for value, lead_id in links.items()}
 
 
 def _load(source: Source, identifies: list[Message]) -> _Batch:
@@ -177,14 +186,20 @@ def _fill_blanks(batch: _Batch) -> set[int]:
     return filled
 
 
-def _register_links(batch: _Batch, source: Source) -> set[str]:
-    rows = [
-        Identity(kind=ANONYMOUS, value=value, lead_id=target.pk, browser_source=source)
-        for value, target in batch.links
-        if target.pk is not None
-    ]
+def _register_links(batch: _Batch, source: Source) -> dict[str, int]:
+    """Link the batch's anonymousIds to the leads it created; the links made, anonymousId ->
+    lead. The first link of an id wins: an id someone else linked first keeps its link (and
+    is left out)."""
+    rows = [(value, target.pk) for value, target in batch.links if target.pk is not None]
     if not rows:
-        return set()
-    # The first link of an id wins; a concurrent link by someone else keeps the id.
-    Identity.objects.bulk_create(rows, ignore_conflicts=True)
-    return {row.value for row in rows}
+        return {}
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Identity._meta.db_table} "
+            "(kind, value, lead_id, browser_source_id, created_at) VALUES "
+            + ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
+            + " ON CONFLICT DO NOTHING RETURNING value, lead_id",
+            [p for value, lead_id in rows for p in (ANONYMOUS, value, lead_id, source.pk, now)],
+        )
+        return dict(cursor.fetchall())

@@ -124,14 +124,26 @@ def leads_for_ids(*, user_ids, anonymous_ids) -> tuple[dict[str, int], dict[str,
     return by_user, by_anon
 
 
-def link_orphans(*, user_ids, anonymous_ids) -> int:
+def link_orphans(
+    *, user_ids, anonymous_ids, known: dict[str, tuple[int, int | None]] | None = None
+) -> int:
     """Join not-yet-linked events carrying these ids to their leads, to be scored afresh.
 
     By the rule of the event's own source: a server key's event by `lead_of_ids_sql`, a
     browser key's by `lead_of_browser_ids_sql` (a trusted anonymousId link or its own).
+    `known`: anonymousId -> (its lead, the browser source that linked it) for links the
+    caller has just made, which are not looked up again.
     """
-    by_user, by_anon = leads_for_ids(user_ids=set(user_ids), anonymous_ids=set(anonymous_ids))
+    known = known or {}
+    anons = set(anonymous_ids) - set(known)
+    by_user, by_anon = (
+        leads_for_ids(user_ids=set(user_ids), anonymous_ids=anons)
+        if user_ids or anons
+        else ({}, {})
+    )
     owners = anonymous_link_owners(values=by_anon) if by_anon else {}
+    for value, (lead_id, owner) in known.items():
+        by_anon[value], owners[value] = lead_id, owner
     per_lead: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))
     for value, lead_id in by_user.items():
         per_lead[lead_id][0].append(value)

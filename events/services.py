@@ -116,16 +116,20 @@ def events_ingest(
     with nullcontext() if alone else transaction.atomic():
         valid = _without_erased_addresses(valid)
         new, unlinked, linked = _store(source=source, messages=valid, received_at=received_at)
+        known: dict[str, tuple[int, int | None]] = {}  # links made here, by a browser key
         if browser_key:  # a public key: its own rules (events/browser.py)
-            changed, users, anons = browser.identities_apply(source=source, messages=new)
+            changed, users, links = browser.identities_apply(source=source, messages=new)
+            known = browser.known_links(links, source)
+            anons = set(links)
         else:
             changed, users, anons = identity.identities_apply(
                 messages=new, consent_required=source.consent_policy == ConsentPolicy.NEEDED
             )
-        if users or anons:  # leads that gained an id (and its waiting events) count too
-            linked |= set(
-                Identity.objects.filter(value__in=users | anons).values_list("lead_id", flat=True)
-            )
+        # Leads that gained an id (and its waiting events) count too.
+        linked |= {lead_id for lead_id, _ in known.values()}
+        if users or anons - set(known):
+            gained = Identity.objects.filter(value__in=users | (anons - set(known)))
+            linked |= set(gained.values_list("lead_id", flat=True))
         _erase_again_if_erased(linked | changed)
         # A concurrent identify may have committed its lead between our lookup and our commit;
         # looking again once both are committed closes that gap (see identity.link_orphans).
@@ -138,8 +142,11 @@ def events_ingest(
         if not (browser_key and alone):
             anons |= {m.anonymous_id for m in unlinked if m.anonymous_id}
         if users or anons:
+            # (A link made here is not looked up again: its lead and maker are known.)
+            extra = {"known": known} if known else {}
             transaction.on_commit(
-                partial(_link_after_commit, user_ids=users, anonymous_ids=anons), robust=True
+                partial(_link_after_commit, user_ids=users, anonymous_ids=anons, **extra),
+                robust=True,
             )
         # Scoring counts linked events only; an anonymous page view waits for its lead (and
         # _link_after_commit kicks if it finds one).
@@ -372,9 +379,10 @@ def orphans_relink(*, since: datetime) -> int:
     return identity.orphans_relink(since=since)
 
 
-def _link_after_commit(*, user_ids, anonymous_ids) -> None:
+def _link_after_commit(*, user_ids, anonymous_ids, known=None) -> None:
     # No transaction: usually a single SELECT finding nothing, else one UPDATE per lead.
-    if identity.link_orphans(user_ids=user_ids, anonymous_ids=anonymous_ids):
+    extra = {"known": known} if known else {}
+    if identity.link_orphans(user_ids=user_ids, anonymous_ids=anonymous_ids, **extra):
         hooks.events_recorded.call_on_commit([])  # events joined leads: scoring has work
 
 
