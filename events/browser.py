@@ -84,7 +84,7 @@ def identities_apply(
     return created | filled, set(), links
 
 
-def known_links(links: dict[str, int], source: Source) -> dict[str, tuple[int, int]]:
+def known_links(links: dict[str, int], source: Source) -> dict[str, tuple[int, int | None]]:
     """`identity.link_orphans`'s `known` for links this browser key made."""
     return {value: (lead_id, source.pk) for value, lead_id in links.items()}
 

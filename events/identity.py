@@ -9,6 +9,7 @@ ids.
 """
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.db import connection
@@ -125,7 +126,7 @@ def leads_for_ids(*, user_ids, anonymous_ids) -> tuple[dict[str, int], dict[str,
 
 
 def link_orphans(
-    *, user_ids, anonymous_ids, known: dict[str, tuple[int, int | None]] | None = None
+    *, user_ids, anonymous_ids, known: Mapping[str, tuple[int, int | None]] | None = None
 ) -> int:
     """Join not-yet-linked events carrying these ids to their leads, to be scored afresh.
 
@@ -135,10 +136,10 @@ def link_orphans(
     caller has just made, which are not looked up again.
     """
     known = known or {}
-    anons = set(anonymous_ids) - set(known)
+    unknown = set(anonymous_ids) - set(known)
     by_user, by_anon = (
-        leads_for_ids(user_ids=set(user_ids), anonymous_ids=anons)
-        if user_ids or anons
+        leads_for_ids(user_ids=set(user_ids), anonymous_ids=unknown)
+        if user_ids or unknown
         else ({}, {})
     )
     owners = anonymous_link_owners(values=by_anon) if by_anon else {}
