@@ -19,13 +19,16 @@ from tests.support import Worker, database_url, wait_for
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
+APP_NAME = "leadcrm-test-worker"  # the worker's connections say so (libpq's PGAPPNAME)
+
+
 def _worker_backends() -> list[tuple[int, object]]:
-    """(pid, started) of the PostgreSQL server processes on the test database, but ours: the
-    worker's."""
+    """(pid, started) of the worker's PostgreSQL server processes on the test database."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pid, backend_start FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND backend_type = 'client backend' ORDER BY pid"
+            "AND application_name = %s ORDER BY pid",
+            [APP_NAME],
         )
         return cursor.fetchall()
 
@@ -39,10 +42,10 @@ def worker(redis_url, queue):
             "DATABASE_URL": database_url(),
             "REDIS_URL": redis_url,
             "SECRET_KEY": settings.SECRET_KEY,
+            "PGAPPNAME": APP_NAME,
         },
         concurrency=1,
     )
-    connection.close()  # the worker's connections are the only others on the test database
     yield started.start()
     started.stop()
     started.remove_log()
