@@ -109,8 +109,18 @@ def test_the_data_outlives_the_server_which_stops_with_each_command(reachable_tm
 )
 def test_a_signal_ends_the_command_and_then_the_server(reachable_tmp, send, status):
     var_dir = reachable_tmp / "var"
-    # A session of its own, so that the group's SIGINT does not reach pytest.
-    process = wrapper(var_dir, sys.executable, "-c", WAIT, start_new_session=True)
+    # A session of its own, so that the group's SIGINT does not reach pytest; and Ctrl-C's
+    # SIGINT at its default, as a terminal's foreground job has it, whatever this run inherited
+    # (a suite started in the background of a script runs with SIGINT ignored, which the
+    # wrapper and its command would inherit: the command then slept through the Ctrl-C).
+    process = wrapper(
+        var_dir,
+        sys.executable,
+        "-c",
+        WAIT,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     assert process.stdout.readline() == "waiting\n", process.stderr.read()
     running = servers_on(var_dir / "postgres")
 
