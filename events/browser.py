@@ -61,11 +61,11 @@ class _Batch:
 
 def identities_apply(
     *, source: Source, messages: list[Message]
-) -> tuple[set[int], set[str], dict[str, int]]:
+) -> tuple[set[int], set[str], dict[str, tuple[int, int | None]]]:
     """Apply a browser key's newly stored identify calls, in order (its alias calls do nothing).
 
     Returns (ids of leads created or filled, userIds linked: always none, the anonymousIds it
-    linked, each to its lead).
+    linked, each to its lead and this source: `identity.link_orphans`'s `known`).
     """
     identifies = [m for m in messages if m.type == EventType.IDENTIFY]
     if not identifies:
@@ -77,16 +77,13 @@ def identities_apply(
         batch, consent_required=source.consent_policy == ConsentPolicy.NEEDED
     )
     filled = _fill_blanks(batch)
-    links = _register_links(batch, source)
-    if links:
+    known: dict[str, tuple[int, int | None]] = {
+        value: (lead_id, source.pk) for value, lead_id in _register_links(batch, source).items()
+    }
+    if known:
         # The links were just made, by this key: no need to look them up again.
-        link_orphans(user_ids=(), anonymous_ids=(), known=known_links(links, source))
-    return created | filled, set(), links
-
-
-def known_links(links: dict[str, int], source: Source) -> dict[str, tuple[int, int | None]]:
-    """`identity.link_orphans`'s `known` for links this browser key made."""
-    return {value: (lead_id, source.pk) for value, lead_id in links.items()}
+        link_orphans(user_ids=(), anonymous_ids=(), known=known)
+    return created | filled, set(), known
 
 
 def _load(source: Source, identifies: list[Message]) -> _Batch:

@@ -118,17 +118,17 @@ def events_ingest(
         new, unlinked, linked = _store(source=source, messages=valid, received_at=received_at)
         known: dict[str, tuple[int, int | None]] = {}  # links made here, by a browser key
         if browser_key:  # a public key: its own rules (events/browser.py)
-            changed, users, links = browser.identities_apply(source=source, messages=new)
-            known = browser.known_links(links, source)
-            anons = set(links)
+            changed, users, known = browser.identities_apply(source=source, messages=new)
+            anons = set(known)
         else:
             changed, users, anons = identity.identities_apply(
                 messages=new, consent_required=source.consent_policy == ConsentPolicy.NEEDED
             )
         # Leads that gained an id (and its waiting events) count too.
         linked |= {lead_id for lead_id, _ in known.values()}
-        if users or anons - set(known):
-            gained = Identity.objects.filter(value__in=users | (anons - set(known)))
+        unknown = anons - known.keys()
+        if users or unknown:
+            gained = Identity.objects.filter(value__in=users | unknown)
             linked |= set(gained.values_list("lead_id", flat=True))
         _erase_again_if_erased(linked | changed)
         # A concurrent identify may have committed its lead between our lookup and our commit;
@@ -143,9 +143,8 @@ def events_ingest(
             anons |= {m.anonymous_id for m in unlinked if m.anonymous_id}
         if users or anons:
             # (A link made here is not looked up again: its lead and maker are known.)
-            extra = {"known": known} if known else {}
             transaction.on_commit(
-                partial(_link_after_commit, user_ids=users, anonymous_ids=anons, **extra),
+                partial(_link_after_commit, user_ids=users, anonymous_ids=anons, known=known),
                 robust=True,
             )
         # Scoring counts linked events only; an anonymous page view waits for its lead (and
