@@ -221,6 +221,20 @@ def smtp_mailer(settings, smtp_server):
 
 
 @pytest.fixture
+def published_without_redis(settings, monkeypatch) -> list:
+    """The embedded set-up (`make run` without REDIS_URL): no Redis, and the cache in this
+    process's memory (this run's is Redis). Returns (task name, options) of every task then
+    published by name (core.publish); the broker is not under test."""
+    from core import publish
+
+    settings.REDIS_URL = None
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    sent: list = []
+    monkeypatch.setattr(publish, "publish", lambda name, *args, **kw: sent.append((name, kw)))
+    return sent
+
+
+@pytest.fixture
 def published(monkeypatch) -> list:
     """(task name, args) of every task published by name (core.publish); the broker is not
     under test. Run on-commit callbacks (django_capture_on_commit_callbacks) to see those."""

@@ -8,7 +8,6 @@ import time
 import pytest
 import redis
 
-from core import publish
 from leads import services as lead_services
 from nurturing import tasks
 from nurturing.models import Enrollment
@@ -87,17 +86,13 @@ def test_a_task_given_its_leads_enrolls_them(settings):
     assert Enrollment.objects.filter(lead=lead, sequence__key="welcome-iql").exists()
 
 
-def test_without_redis_entries_coalesce_in_the_process(settings, monkeypatch):
-    settings.REDIS_URL = None
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+def test_without_redis_entries_coalesce_in_the_process(settings, published_without_redis):
     settings.NURTURE_QUEUE = "nurture-kick-local"
-    sent = []
-    monkeypatch.setattr(publish, "publish", lambda name, *a, **kw: sent.append((name, kw)))
 
     tasks.stage_entered_hook([4])
     tasks.stage_entered_hook([5])
 
-    assert sent == [
+    assert published_without_redis == [
         (
             tasks.NURTURE_LEADS_STAGE_ENTERED,
             {"countdown": 0.5, "lead_ids": [4], "queue": "nurture-kick-local"},

@@ -79,20 +79,15 @@ def test_a_kick_never_raises_when_the_broker_refuses(queue, monkeypatch, caplog)
     assert "Could not queue scoring.process" in caplog.text
 
 
-def test_without_redis_kicks_coalesce_in_the_process(settings, monkeypatch):
+def test_without_redis_kicks_coalesce_in_the_process(settings, published_without_redis):
     # The embedded set-up (`make run` without REDIS_URL) coalesces with the local cache.
-    settings.REDIS_URL = None
-    # Without REDIS_URL the cache is this process's memory (settings.CACHES); this run's is Redis.
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     settings.SCORING_KEY_PREFIX = "kick-test-local:"
-    sent = []
-    monkeypatch.setattr(publish, "publish", lambda name, *a, **kw: sent.append((name, kw)))
 
     services.scoring_kick()
     services.scoring_kick()
     services.scoring_kick(lead_ids=[7])
 
-    assert sent == [
+    assert published_without_redis == [
         ("scoring.process", {"countdown": 0.5, "lead_ids": []}),
         ("scoring.process", {"lead_ids": [7]}),
     ]
